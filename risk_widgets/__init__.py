@@ -1,0 +1,67 @@
+"""risk_widgets: see and change any Keras 3 model from Jupyter.
+
+Heavy parts (Keras, TensorFlow) are imported lazily on first use, so that
+``%load_ext risk_widgets`` is instant.
+
+Example:
+    >>> import risk_widgets as rw
+    >>> rw.__version__
+    '0.1.0'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first attribute access)
+_LAZY: dict[str, str] = {
+    "CompositeLayer": "risk_widgets.composite",
+    "to_graph": "risk_widgets.graph",
+    "Graph": "risk_widgets.graph",
+    "find_layers": "risk_widgets.targets",
+    "rewire": "risk_widgets.rewire",
+    "PatchedModel": "risk_widgets.patched",
+    "unpatch": "risk_widgets.patched",
+    "fold": "risk_widgets.patched",
+    "trainable_report": "risk_widgets.patched",
+    "save_adapters": "risk_widgets.patched",
+    "load_adapters": "risk_widgets.patched",
+    "add_lora": "risk_widgets.adapters.lora",
+    "add_svf": "risk_widgets.adapters.svf",
+    "GraphEditor": "risk_widgets.widget",
+    "demo": "risk_widgets.demo",
+    "risk": "risk_widgets.risk",
+}
+
+__all__ = sorted([*_LAZY, "load_ipython_extension", "unload_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'risk_widgets' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%risk_edit`` (``%load_ext risk_widgets``); imports no TensorFlow."""
+    from risk_widgets.magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove ``%risk_edit`` (``%unload_ext risk_widgets``)."""
+    from risk_widgets.magics import unregister
+
+    unregister(ipython)
