@@ -1,0 +1,50 @@
+# The two README commands live here:
+#   make demo   set up everything, then open JupyterLab on notebooks/quickstart.ipynb
+#   make test   set up everything (browser included), then run every check and test
+# Both are idempotent: a second run only re-checks what is already installed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# jupyter refuses to run as root without this flag
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo demo-headless test setup system-deps js-test lint bench clean
+
+demo: setup
+	$(BIN)/jupyter lab notebooks/quickstart.ipynb $(ROOT_FLAG)
+
+demo-headless: setup
+	$(BIN)/python -m risk_widgets.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
+
+test: setup system-deps lint js-test
+	$(BIN)/python -m pytest
+
+setup: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Debian packages: Chromium for the browser tests, graphviz's `dot` for to_svg()
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v dot >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium graphviz >/dev/null; \
+	fi
+	@chromium --version && dot -V
+
+lint:
+	$(BIN)/ruff check .
+
+js-test:
+	cd js && npm run typecheck && npm test
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) js/node_modules risk_widgets/static artifacts
