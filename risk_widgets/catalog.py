@@ -1,0 +1,173 @@
+"""The patch kinds the editor offers, their parameters, and how each is applied.
+
+One entry per kind; the editor, the widget's toolbar (through the ``catalog`` trait) and the
+parameter validation all read this table, so a new kind is added here and nowhere else.
+
+Example:
+    >>> from risk_widgets.catalog import CATALOG, validate_params
+    >>> sorted(CATALOG)
+    ['lora', 'sample', 'sculpt', 'svf', 'vote']
+    >>> validate_params("lora", {"rank": "4"})
+    {'rank': 4, 'alpha': None, 'dropout': 0.0}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+_ARTICLE = {"int": "an integer", "float": "a number"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter of a patch kind, as the toolbar shows it."""
+
+    name: str
+    type: str  # "int" | "float"
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    optional: bool = False  # None is accepted (e.g. alpha defaults to rank)
+    help: str = ""
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def coerce(self, kind: str, value: Any) -> Any:
+        """Returns ``value`` as this parameter's type, or raises a ValueError saying why."""
+        if value is None or value == "":
+            if self.optional:
+                return None
+            raise ValueError(f"{kind}: `{self.name}` is required ({self.help or self.type}).")
+        caster = int if self.type == "int" else float
+        try:
+            number = caster(value)
+            if self.type == "int" and float(value) != number:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{kind}: `{self.name}` must be {_ARTICLE[self.type]}."
+                f" Received: {self.name}={value!r}"
+            ) from None
+        if number != number:  # NaN
+            raise ValueError(f"{kind}: `{self.name}` must be a number. Received: NaN")
+        if self.min is not None and number < self.min:
+            raise ValueError(f"{kind}: `{self.name}` must be >= {self.min}. Received: {number}")
+        if self.max is not None and number > self.max:
+            raise ValueError(f"{kind}: `{self.name}` must be <= {self.max}. Received: {number}")
+        return number
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchKind:
+    """A patch the editor can apply: LoRA, SVF or a risk wrapper."""
+
+    name: str
+    label: str
+    targets: str  # "layers": needs a selection; "model": selection optional or unused
+    params: tuple[Param, ...]
+    apply: Callable[..., Any]  # apply(model, targets: list[str] | None, **params) -> model
+    help: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "targets": self.targets,
+            "help": self.help,
+            "params": [p.to_json() for p in self.params],
+        }
+
+
+def _apply_lora(model, targets, **params):
+    from risk_widgets.adapters.lora import add_lora
+
+    return add_lora(model, targets=targets, **params)
+
+
+def _apply_svf(model, targets, **params):
+    from risk_widgets.adapters.svf import add_svf
+
+    return add_svf(model, targets=targets)
+
+
+def _apply_sample(model, targets, **params):
+    from risk_widgets.risk import sample
+
+    return sample.Wrapper(**params)(model, targets=targets or None)
+
+
+def _apply_vote(model, targets, **params):
+    from risk_widgets.risk import vote
+
+    return vote.Wrapper(**params)(model, targets=targets or None)
+
+
+def _apply_sculpt(model, targets, **params):
+    from risk_widgets.risk import sculpt
+
+    return sculpt.Wrapper(**params)(model)
+
+
+CATALOG: dict[str, PatchKind] = {
+    "lora": PatchKind(
+        "lora", "LoRA", "layers",
+        (
+            Param("rank", "int", 8, min=1, max=1024, help="rank of the low-rank update"),
+            Param("alpha", "float", None, min=0, optional=True, help="scale; defaults to rank"),
+            Param("dropout", "float", 0.0, min=0, max=0.99, help="dropout on the adapter input"),
+        ),
+        _apply_lora,
+        "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
+    ),
+    "svf": PatchKind(
+        "svf", "SVF", "layers", (), _apply_svf,
+        "Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
+    ),
+    "sample": PatchKind(
+        "sample", "Sample (MC dropout)", "model",
+        (
+            Param("n_samples", "int", 16, min=2, max=1024, help="Monte-Carlo samples"),
+            Param("rate", "float", 0.1, min=0.001, max=0.9, help="dropout rate"),
+        ),
+        _apply_sample,
+        "Monte-Carlo dropout after the selected layers (all Dense/Conv if none selected).",
+    ),
+    "vote": PatchKind(
+        "vote", "Vote (ensemble)", "model",
+        (Param("n_voters", "int", 5, min=2, max=64, help="ensemble members"),),
+        _apply_vote,
+        "Ensemble of independently initialised copies of the selected layers"
+        " (the whole model if none).",
+    ),
+    "sculpt": PatchKind(
+        "sculpt", "Sculpt (variance head)", "model", (), _apply_sculpt,
+        "A variance head trained with the Gaussian NLL; risk = predicted std.",
+    ),
+}
+
+
+def validate_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Checks ``params`` for patch ``kind`` and returns them typed, with defaults filled in.
+
+    Raises:
+        ValueError: unknown kind, unknown parameter, or a value of the wrong type or range.
+    """
+    if kind not in CATALOG:
+        raise ValueError(
+            f"Unknown patch kind {kind!r}. Expected one of: {', '.join(sorted(CATALOG))}."
+        )
+    spec = CATALOG[kind]
+    params = dict(params or {})
+    known = {p.name for p in spec.params}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise ValueError(f"{kind}: unknown parameter(s) {unknown}. Allowed: {allowed}.")
+    return {p.name: p.coerce(kind, params.get(p.name, p.default)) for p in spec.params}
+
+
+def catalog_json() -> dict[str, dict]:
+    """The ``catalog`` trait: every patch kind with its label and parameters."""
+    return {name: kind.to_json() for name, kind in CATALOG.items()}

@@ -1,0 +1,204 @@
+"""Headless editor state: selection, patch stack, undo/redo and export. No UI code here.
+
+Every action of the widget is one method of :class:`EditorState`, so everything the user
+can click is also scriptable and testable without a browser.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.editor import EditorState
+    >>> inputs = keras.Input((4,))
+    >>> outputs = keras.layers.Dense(2, name="head")(keras.layers.Dense(8, name="body")(inputs))
+    >>> state = EditorState(keras.Model(inputs, outputs))
+    >>> state.select("head")
+    ['head']
+    >>> _ = state.apply("lora", rank=2)
+    >>> state.history()["entries"][0]["kind"], state.can_undo
+    ('lora', True)
+    >>> _ = state.undo(); state.model is state.original
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from risk_widgets.catalog import CATALOG, validate_params
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchEntry:
+    """One applied patch: what, where, with which parameters, and the model it produced."""
+
+    kind: str
+    params: dict[str, Any]
+    targets: tuple[str, ...]
+    model: Any
+
+    @property
+    def label(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        where = ", ".join(self.targets) if self.targets else "whole model"
+        return f"{CATALOG[self.kind].label}({shown}) on {where}"
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "params": self.params,
+            "targets": list(self.targets),
+            "label": self.label,
+        }
+
+
+class EditorState:
+    """The patch stack of one model.
+
+    The original model is never changed: each patch builds a new model from the previous
+    one, and undo/redo move along the stack without rebuilding anything.
+
+    Args:
+        model: any built Keras 3 model.
+    """
+
+    def __init__(self, model: Any) -> None:
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                "GraphEditor needs a Keras 3 model (keras.Model, Sequential or Functional). "
+                f"Received: {type(model).__name__}"
+            )
+        if not model.built:
+            raise ValueError(
+                f"Model {model.name!r} is not built yet: call it on data or give it an "
+                "Input shape before opening the editor."
+            )
+        self.original = model
+        self.selection: list[str] = []
+        self._entries: list[PatchEntry] = []
+        self._index = 0  # number of entries in effect; entries past it can be redone
+
+    # -- state -----------------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        """The current patched model (the original when nothing is applied)."""
+        return self._entries[self._index - 1].model if self._index else self.original
+
+    @property
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._index < len(self._entries)
+
+    def history(self) -> dict:
+        """``{"entries": [...], "index": n}``: entries past ``index`` can be redone."""
+        return {"entries": [e.to_json() for e in self._entries], "index": self._index}
+
+    def graph(self) -> dict:
+        """The graph JSON of the current model (see docs/architecture.md)."""
+        from risk_widgets.graph import to_graph
+
+        return to_graph(self.model).to_json()
+
+    # -- actions ---------------------------------------------------------------------
+    def select(self, targets: Any) -> list[str]:
+        """Selects the layers matched by ``targets`` (path, glob, list, class or predicate).
+
+        An empty list or None clears the selection.
+        """
+        if targets is None or (isinstance(targets, (list, tuple)) and not targets):
+            self.selection = []
+            return []
+        from risk_widgets.targets import find_layers
+
+        self.selection = list(find_layers(self.model, targets))
+        return list(self.selection)
+
+    def apply(self, kind: str, **params: Any) -> Any:
+        """Applies patch ``kind`` to the selection and returns the new model.
+
+        Raises ValueError/TypeError (from validation or the patch itself) and leaves the
+        state exactly as it was when anything fails.
+        """
+        typed = validate_params(kind, params)
+        spec = CATALOG[kind]
+        targets = list(self.selection)
+        if spec.targets == "layers" and not targets:
+            raise ValueError(
+                f"{spec.label} needs target layers: select one or more layers first "
+                "(editor.select('*/query') or click them in the graph)."
+            )
+        new_model = spec.apply(self.model, targets or None, **typed)
+        entry = PatchEntry(kind, typed, tuple(targets), new_model)
+        del self._entries[self._index :]  # a new patch drops the redo branch
+        self._entries.append(entry)
+        self._index += 1
+        self.selection = [p for p in self.selection if self._exists(p)]
+        return new_model
+
+    def undo(self) -> Any:
+        """Steps back one patch; returns the model now current."""
+        if not self.can_undo:
+            raise ValueError("Nothing to undo.")
+        self._index -= 1
+        self._drop_stale_selection()
+        return self.model
+
+    def redo(self) -> Any:
+        """Re-applies the patch last undone; returns the model now current."""
+        if not self.can_redo:
+            raise ValueError("Nothing to redo.")
+        self._index += 1
+        self._drop_stale_selection()
+        return self.model
+
+    def reset(self) -> Any:
+        """Back to the original model; the whole patch stack can still be redone."""
+        self._index = 0
+        self._drop_stale_selection()
+        return self.model
+
+    def export(self, path: str | os.PathLike, fold: bool = False) -> str:
+        """Saves the current model as ``.keras``; ``fold=True`` merges adapters first.
+
+        A folded export is a plain Keras model that loads without risk_widgets.
+        """
+        path = os.fspath(path)
+        if not path.endswith(".keras"):
+            raise ValueError(f"Export path must end with '.keras'. Received: {path!r}")
+        model = self.model
+        if fold:
+            from risk_widgets.patched import fold as fold_model
+
+            model = fold_model(model)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise ValueError(f"Cannot export to {path!r}: folder {directory!r} does not exist.")
+        model.save(path)
+        return path
+
+    def export_svg(self, path: str | os.PathLike) -> str:
+        """Writes the current model's graph as SVG (needs graphviz's ``dot``)."""
+        from risk_widgets.graph import to_graph
+
+        path = os.fspath(path)
+        svg = to_graph(self.model).to_svg()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(svg)
+        return path
+
+    # -- helpers ---------------------------------------------------------------------
+    def _exists(self, path: str) -> bool:
+        from risk_widgets.walk import get_layer_by_path
+
+        try:
+            get_layer_by_path(self.model, path)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def _drop_stale_selection(self) -> None:
+        self.selection = [p for p in self.selection if self._exists(p)]

@@ -1,0 +1,195 @@
+"""The live risk view: a model's prediction and risk on sample data, ready to send.
+
+:func:`risk_view` turns ``(model, x, y)`` into the ``risk`` trait payload described in
+docs/architecture.md (arrays as float32 bytes, so they travel as binary buffers), and
+:class:`LiveRiskCallback` refreshes it after every training epoch.
+
+Example:
+    >>> import numpy as np, keras
+    >>> from risk_widgets.live import risk_view
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> view = risk_view(model, np.linspace(-1, 1, 5)[:, None])
+    >>> view["mode"], view["n"], len(view["x"])  # 5 float32 values = 20 bytes
+    ('bands', 5, 20)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Sample data beyond this is subsampled (evenly) for the plot: the browser stays smooth.
+MAX_POINTS = 20_000
+_BATCH = 2048
+
+
+def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Returns ``(x, y)`` as float32 arrays, or raises a ValueError naming the problem."""
+    if isinstance(x, (list, tuple, dict)):
+        raise ValueError(
+            "Sample data for the live plot must be one array (a model with one input). "
+            f"Received: {type(x).__name__}"
+        )
+    try:
+        x = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"Sample data x is not numeric: {err}") from None
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError("Sample data x is empty: pass at least one sample.")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.sum(~np.isfinite(x)))
+        raise ValueError(f"Sample data x has {bad} NaN/inf value(s): clean or drop those rows.")
+    if y is not None:
+        y = np.asarray(y, dtype="float32")
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"Sample data x and y differ in length: {x.shape[0]} vs {y.shape[0]} rows."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Sample data y has NaN/inf values: clean or drop those rows.")
+    return x, y
+
+
+def predict_with_risk(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_pred, std)`` for ``x``; std is zero for a model that returns no risk."""
+    returns_risk = callable(getattr(model, "call", None)) and _accepts_return_risk(model)
+    preds, stds = [], []
+    for start in range(0, len(x), _BATCH):
+        batch = x[start : start + _BATCH]
+        if returns_risk:
+            y_pred, std = model(batch, return_risk=True)
+        else:
+            y_pred = model(batch, training=False)
+            std = None
+        y_pred = _first(y_pred)
+        y_np = np.asarray(y_pred, dtype="float32")
+        preds.append(y_np)
+        stds.append(np.zeros_like(y_np) if std is None else np.asarray(_first(std), "float32"))
+    return np.concatenate(preds), np.concatenate(stds)
+
+
+def risk_view(
+    model: Any,
+    x: Any,
+    y: Any = None,
+    *,
+    epoch: int | None = None,
+    epochs: int | None = None,
+    loss: list[float] | None = None,
+) -> dict:
+    """The ``risk`` trait payload for ``model`` on sample data ``x`` (and targets ``y``).
+
+    1-D inputs with a 1-D output give ``mode="bands"`` (x sorted, prediction and std);
+    anything else gives ``mode="per_sample"`` (std per sample, sorted). Errors in the data
+    or the model raise ValueError; the widget turns that into an inline message.
+    """
+    x, y = check_sample_data(x, y)
+    if len(x) > MAX_POINTS:
+        keep = np.linspace(0, len(x) - 1, MAX_POINTS).astype(int)
+        x, y = x[keep], (None if y is None else y[keep])
+    try:
+        y_pred, std = predict_with_risk(model, x)
+    except Exception as err:  # a shape mismatch surfaces here, from deep inside Keras
+        expected = getattr(model, "input_shape", None)
+        raise ValueError(
+            f"The model cannot run on the sample data: x has shape {x.shape}, the model "
+            f"expects {expected}. Pass data=(x, y) matching the model's input. ({err})"
+        ) from None
+
+    flat_x = x.reshape(len(x), -1)
+    flat_pred = y_pred.reshape(len(y_pred), -1)
+    flat_std = std.reshape(len(std), -1)
+    summary = _summary(flat_pred, flat_std, None if y is None else y.reshape(len(y), -1))
+    if flat_x.shape[1] == 1 and flat_pred.shape[1] == 1:
+        order = np.argsort(flat_x[:, 0], kind="stable")
+        mode = "bands"
+        xs, pred, sd = flat_x[order, 0], flat_pred[order, 0], flat_std[order, 0]
+        truth = None if y is None else y.reshape(len(y), -1)[order, 0]
+    else:
+        mode = "per_sample"
+        per_sample = flat_std.mean(axis=1)
+        order = np.argsort(per_sample, kind="stable")
+        xs = np.arange(len(order), dtype="float32")
+        sd = per_sample[order]
+        pred = flat_pred.mean(axis=1)[order]
+        truth = None
+    return {
+        "mode": mode,
+        "n": int(len(xs)),
+        "x": _bytes(xs),
+        "y_pred": _bytes(pred),
+        "std": _bytes(sd),
+        "y_true": None if truth is None else _bytes(truth),
+        "epoch": epoch,
+        "epochs": epochs,
+        "loss": [float(v) for v in (loss or [])],
+        "summary": summary,
+        "layer_risk": _layer_risk(model, x),
+        "error": None,
+    }
+
+
+def error_view(message: str, previous: dict | None = None) -> dict:
+    """A payload that keeps the last good plot (if any) and shows ``message``."""
+    view = dict(previous or {})
+    view["error"] = message
+    return view
+
+
+def _summary(pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) -> dict:
+    summary: dict[str, float | None] = {
+        "mean_risk": float(std.mean()),
+        "nll": None,
+        "calibration_error": None,
+    }
+    if y is not None and y.shape == pred.shape and float(std.min()) > 0:
+        from risk_widgets.risk.metrics import calibration_error, gaussian_nll
+
+        summary["nll"] = float(gaussian_nll(y, pred, std))
+        summary["calibration_error"] = float(calibration_error(y, pred, std))
+    return summary
+
+
+def _layer_risk(model: Any, x: np.ndarray) -> dict[str, float]:
+    layer_risk = getattr(model, "layer_risk", None)
+    if not callable(layer_risk):
+        return {}
+    try:
+        return {str(k): float(v) for k, v in layer_risk(x[:256]).items()}
+    except Exception:  # the overlay is a nicety: never let it break the plot
+        return {}
+
+
+def _accepts_return_risk(model: Any) -> bool:
+    import inspect
+
+    try:
+        return "return_risk" in inspect.signature(model.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _first(value: Any) -> Any:
+    if isinstance(value, dict):
+        return next(iter(value.values()))
+    if isinstance(value, (list, tuple)):
+        return value[0]
+    return value
+
+
+def _bytes(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values, dtype="<f4").tobytes()
+
+
+def make_live_callback(on_epoch: Any) -> Any:
+    """A Keras callback calling ``on_epoch(epoch, logs)`` after every epoch."""
+    import keras
+
+    class LiveRiskCallback(keras.callbacks.Callback):
+        """Streams the risk view to the editor after every epoch."""
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            on_epoch(epoch, dict(logs or {}))
+
+    return LiveRiskCallback()
