@@ -1,0 +1,72 @@
+"""The live risk payload: modes, binary arrays, summaries, clear data errors."""
+
+import numpy as np
+import pytest
+
+from risk_widgets import demo
+from risk_widgets.live import check_sample_data, error_view, risk_view
+
+
+def _floats(buffer):
+    return np.frombuffer(buffer, dtype="<f4")
+
+
+def test_bands_for_1d_regression_are_sorted_and_binary():
+    model = demo.regression_mlp()
+    x = np.array([[2.0], [-1.0], [0.5]], dtype="float32")
+    view = risk_view(model, x, x**3, epoch=3, epochs=5, loss=[1.0, 0.5])
+    assert view["mode"] == "bands" and view["n"] == 3
+    assert isinstance(view["x"], bytes)
+    np.testing.assert_array_equal(_floats(view["x"]), [-1.0, 0.5, 2.0])
+    expected = np.asarray(model(x[[1, 2, 0]]))[:, 0]
+    np.testing.assert_allclose(_floats(view["y_pred"]), expected, rtol=1e-6)
+    np.testing.assert_array_equal(_floats(view["y_true"]), [-1.0, 0.125, 8.0])
+    # a plain model has no risk: std is zero and no NLL is claimed
+    np.testing.assert_array_equal(_floats(view["std"]), [0, 0, 0])
+    assert view["summary"] == {"mean_risk": 0.0, "nll": None, "calibration_error": None}
+    assert (view["epoch"], view["epochs"], view["loss"]) == (3, 5, [1.0, 0.5])
+
+
+def test_per_sample_mode_for_wider_inputs():
+    model = demo.digits_mlp()
+    x, _ = demo.digits_data()
+    view = risk_view(model, x[:50])
+    assert view["mode"] == "per_sample" and view["n"] == 50
+    np.testing.assert_array_equal(_floats(view["x"]), np.arange(50))
+
+
+def test_large_data_is_subsampled_for_the_browser():
+    model = demo.regression_mlp()
+    x = np.linspace(-1, 1, 30_000, dtype="float32")[:, None]
+    view = risk_view(model, x)
+    assert view["n"] == 20_000
+    assert _floats(view["x"])[0] == -1.0 and _floats(view["x"])[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.zeros((0, 1)), None, "empty"),
+        (np.array([[np.nan], [1.0]]), None, "1 NaN/inf value(s)"),
+        (np.zeros((3, 1)), np.zeros((2, 1)), "differ in length: 3 vs 2"),
+        (np.zeros((2, 1)), np.array([[np.inf], [0]]), "y has NaN/inf"),
+        ([np.zeros((2, 1)), np.zeros((2, 1))], None, "must be one array"),
+        (np.array([["a"]]), None, "not numeric"),
+    ],
+)
+def test_bad_sample_data_names_the_problem(x, y, message):
+    with pytest.raises(ValueError) as err:
+        check_sample_data(x, y)
+    assert message in str(err.value)
+
+
+def test_shape_mismatch_says_what_the_model_expects():
+    model = demo.regression_mlp()
+    with pytest.raises(ValueError, match=r"x has shape \(4, 3\), the model expects \(None, 1\)"):
+        risk_view(model, np.zeros((4, 3), dtype="float32"))
+
+
+def test_error_view_keeps_the_last_good_plot():
+    previous = {"mode": "bands", "n": 3, "error": None}
+    assert error_view("boom", previous) == {"mode": "bands", "n": 3, "error": "boom"}
+    assert previous["error"] is None
