@@ -1,0 +1,558 @@
+"""Helpers for browser tests: a real Jupyter server, notebooks on disk, and a driver for a
+notebook opened in JupyterLab 4 or Notebook 7 through Playwright.
+
+Everything waits on state (server status, kernel status, execution counts, DOM), never on
+sleeps. The notebook is read through ``window.jupyterapp`` (the server runs with
+``expose_app_in_browser``), the same object in JupyterLab and Notebook 7.
+
+Example:
+    path = write_notebook(jupyter_server.root_dir, "t.ipynb", ["x = 1", "print(x + 1)"])
+    nb = open_notebook(page, jupyter_server, path.name, app="lab")
+    nb.run_all()
+    assert nb.output_text(1) == "2"
+    assert nb.execute("x * 10") == "10"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+App = Literal["lab", "notebook"]
+
+#: Default time allowed for one notebook run (the first TensorFlow import takes ~10 s).
+RUN_TIMEOUT_S = 120.0
+#: Default time allowed for the page to load the app and start the kernel.
+OPEN_TIMEOUT_S = 90.0
+
+# Settings forced on both apps (JupyterLab and Notebook 7 share the same settings dir).
+SETTINGS_OVERRIDES: dict[str, dict[str, Any]] = {
+    # JupyterLab 4 virtualises long notebooks: keep every cell in the DOM.
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    # No news, no update checks, no toasts in screenshots.
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--mute-audio",
+]
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal colour codes (kernel tracebacks are coloured)."""
+    return _ANSI.sub("", text)
+
+
+class NotebookError(AssertionError):
+    """A cell raised in the kernel, the kernel died, or a notebook never finished."""
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class JupyterServer:
+    """A running ``jupyter lab`` server; Notebook 7 is served by the same process."""
+
+    base_url: str  # "http://127.0.0.1:PORT/" (always ends with "/")
+    root_dir: Path  # the server's root: notebooks written here can be opened
+    log_path: Path  # server stdout + stderr
+    process: subprocess.Popen = field(repr=False)
+
+    def url(self, path: str = "") -> str:
+        """Absolute URL of ``path`` (relative to the server's base URL)."""
+        return self.base_url + path.lstrip("/")
+
+    def api(self, path: str, method: str = "GET", body: Any = None, timeout: float = 10.0):
+        """Call the REST API (``path`` like ``"api/kernels"``); returns parsed JSON or None."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url(path), data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def log(self) -> str:
+        """The server's log so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every session and kernel (frees the memory TensorFlow kernels hold)."""
+        with contextlib.suppress(Exception):
+            for session in self.api("api/sessions"):
+                with contextlib.suppress(Exception):
+                    self.api(f"api/sessions/{session['id']}", method="DELETE")
+        with contextlib.suppress(Exception):
+            for kernel in self.api("api/kernels"):
+                with contextlib.suppress(Exception):
+                    self.api(f"api/kernels/{kernel['id']}", method="DELETE")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop kernels and the server (``/api/shutdown``, then SIGTERM, then SIGKILL)."""
+        if self.process.poll() is not None:
+            return
+        self.shutdown_kernels()
+        with contextlib.suppress(Exception):
+            self.api("api/shutdown", method="POST", timeout=5)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_jupyter_server(workdir: Path, *, timeout: float = 90.0) -> JupyterServer:
+    """Start ``python -m jupyter lab`` on a free 127.0.0.1 port, isolated in ``workdir``.
+
+    ``workdir`` gets ``root/`` (the server's root dir), ``settings/`` (app settings with
+    ``overrides.json``), ``user-settings/``, ``workspaces/``, ``config/``, ``runtime/`` and
+    ``server.log``. No token, no password, no browser, no news or update checks, windowing
+    mode ``none``, ``window.jupyterapp`` exposed in JupyterLab and Notebook 7.
+
+    Raises:
+        RuntimeError: the server exited or did not answer ``/api/status`` in time; the
+            message ends with the server log.
+    """
+    workdir = Path(workdir)
+    dirs = {name: workdir / name for name in (
+        "root", "settings", "user-settings", "workspaces", "config", "runtime", "data")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    (dirs["settings"] / "overrides.json").write_text(json.dumps(SETTINGS_OVERRIDES, indent=1))
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),  # ignore the user's ~/.jupyter config
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["user-settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        JUPYTER_PLATFORM_DIRS="1",
+        TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        KERAS_BACKEND=env.get("KERAS_BACKEND", "tensorflow"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("JUPYTER_TOKEN", None)
+    app_options = [
+        "expose_app_in_browser=True",
+        f"app_settings_dir={dirs['settings']}",
+        f"user_settings_dir={dirs['user-settings']}",
+        f"workspaces_dir={dirs['workspaces']}",
+    ]
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={dirs['root']}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(f"--LabApp.{opt}" for opt in app_options),
+        *(f"--JupyterNotebookApp.{opt}" for opt in app_options),
+    ]
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = JupyterServer(f"http://127.0.0.1:{port}/", dirs["root"], log_path, process)
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"jupyter lab exited with code {process.returncode} before answering "
+                f"/api/status.\ncommand: {' '.join(cmd)}\n--- server log ---\n{server.log()}")
+        try:
+            server.api("api/status", timeout=2)
+            return server
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(
+                f"jupyter lab did not answer /api/status within {timeout:.0f} s."
+                f"\n--- server log ---\n{server.log()}")
+        # Poll the port: the server gives no other signal that it is ready.
+        time.sleep(0.2)
+
+
+# ------------------------------------------------------------------------ notebooks
+
+
+def write_notebook(root_dir: Path, name: str, cells: Sequence[str]) -> Path:
+    """Write a notebook of code cells (their sources) at ``root_dir/name``; returns its path.
+
+    The kernelspec is ``python3``, so neither app asks which kernel to start.
+    """
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    path = Path(root_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def outputs_text(outputs: Iterable[dict]) -> str:
+    """Plain text of nbformat outputs: streams, ``text/plain`` results, error tracebacks."""
+    parts: list[str] = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            parts.append(_join(out.get("text", "")))
+        elif kind in ("execute_result", "display_data"):
+            parts.append(_join(out.get("data", {}).get("text/plain", "")))
+        elif kind == "error":
+            parts.append(strip_ansi("\n".join(out.get("traceback", [])))
+                         or f"{out.get('ename')}: {out.get('evalue')}")
+    return "".join(p if p.endswith("\n") else p + "\n" for p in parts if p).rstrip("\n")
+
+
+def _join(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
+# JS: find the NotebookPanel for `path` in the app shell (JupyterLab and Notebook 7).
+_FIND_PANEL = """
+(path) => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return null;
+  const ok = (w) => w && w.context && w.context.path === path && w.content && w.content.model;
+  try {
+    for (const w of app.shell.widgets('main')) { if (ok(w)) return w; }
+  } catch (e) { /* shells without widgets('main') */ }
+  return ok(app.shell.currentWidget) ? app.shell.currentWidget : null;
+}
+"""
+
+# JS: a JSON-able snapshot of a notebook: kernel status and each cell's state and outputs.
+_SNAPSHOT = (
+    "(path) => { const panel = (" + _FIND_PANEL + ")(path);\n"
+    """
+  if (!panel) return null;
+  const ctx = panel.sessionContext;
+  const kernel = ctx && ctx.session ? ctx.session.kernel : null;
+  const cells = [];
+  const list = panel.content.model.cells;
+  for (let i = 0; i < list.length; i++) {
+    const c = list.get(i);
+    const code = c.type === 'code';
+    cells.push({
+      type: c.type,
+      source: c.sharedModel.getSource(),
+      execution_count: code ? c.executionCount : null,
+      running: code && c.executionState === 'running',
+      outputs: code ? c.outputs.toJSON() : [],
+    });
+  }
+  return {
+    ready: Boolean(panel.context.isReady && ctx && ctx.isReady),
+    kernel: kernel ? kernel.status : null,
+    connection: kernel ? kernel.connectionStatus : null,
+    busy: Boolean(ctx && ctx.session && kernel && kernel.status !== 'idle'),
+    run: window.__rwRuns ? window.__rwRuns[path] || null : null,
+    cells,
+  };
+}
+"""
+)
+
+# JS predicate for wait_for_function: the run's command settled, kernel idle, and every
+# cell it ran has a new execution count (above the highest one before the run) and is not
+# running; also true as soon as a cell shows an error or the kernel is dead (the caller
+# then reports it).
+_FINISHED = (
+    "(path) => { const s = (" + _SNAPSHOT + ")(path);\n"
+    """
+  if (!s) return false;
+  if (s.kernel === 'dead' || s.kernel === 'autorestarting') return true;
+  if (s.cells.some(c => c.outputs.some(o => o.output_type === 'error'))) return true;
+  const run = s.run;
+  if (!run) return false;
+  if (run.error) return true;
+  if (!run.done || s.kernel !== 'idle') return false;
+  const ran = run.cells === null ? s.cells : run.cells.map(i => s.cells[i]);
+  return ran.every(c => !c || c.type !== 'code'
+    || (c.execution_count !== null && c.execution_count > run.after && !c.running));
+}
+"""
+)
+
+# JS: record a run (what it executes, the highest execution count before it) and start it,
+# by an app command (its promise settles when the cells are done) or by clicking the menu.
+_START_RUN = """([path, command, cells, menu]) => {
+  const app = window.jupyterapp;
+  let panel = null;
+  for (const w of app.shell.widgets('main')) {
+    if (w && w.context && w.context.path === path) panel = w;
+  }
+  panel = panel || app.shell.currentWidget;
+  let after = 0;
+  const list = panel.content.model.cells;
+  for (let i = 0; i < list.length; i++) {
+    const c = list.get(i);
+    if (c.type === 'code' && c.executionCount) after = Math.max(after, c.executionCount);
+  }
+  const run = {command, cells, after, done: Boolean(menu), error: null};
+  (window.__rwRuns = window.__rwRuns || {})[path] = run;
+  if (menu) return after;
+  app.shell.activateById(panel.id);
+  app.commands.execute(command).then(
+    () => { run.done = true; },
+    (e) => { run.done = true; run.error = String((e && e.stack) || e); });
+  return after;
+}"""
+
+
+@dataclass
+class Notebook:
+    """A notebook open in a Playwright page, in JupyterLab (``app="lab"``) or Notebook 7."""
+
+    page: Any  # playwright.sync_api.Page
+    server: JupyterServer
+    path: str  # notebook path relative to the server root
+    app: App
+    artifacts_dir: Path | None = None
+
+    # ---- state
+
+    def snapshot(self) -> dict:
+        """Kernel status and every cell's type, source, execution count and outputs."""
+        snap = self.page.evaluate(_SNAPSHOT, self.path)
+        if snap is None:
+            raise NotebookError(f"notebook {self.path!r} is not open in the page")
+        return snap
+
+    def cell_count(self) -> int:
+        return len(self.snapshot()["cells"])
+
+    def outputs(self, index: int) -> list[dict]:
+        """nbformat outputs of cell ``index`` (negative counts from the end)."""
+        return self.snapshot()["cells"][index]["outputs"]
+
+    def output_text(self, index: int) -> str:
+        """Plain text of cell ``index``'s outputs (streams, ``text/plain``, tracebacks)."""
+        return outputs_text(self.outputs(index))
+
+    def errors(self) -> list[str]:
+        """The text of every error output in the notebook, as ``"cell N: traceback"``."""
+        found = []
+        for i, cell in enumerate(self.snapshot()["cells"]):
+            for out in cell["outputs"]:
+                if out.get("output_type") == "error":
+                    found.append(f"cell {i} ({_first_line(cell['source'])}):\n"
+                                 + outputs_text([out]))
+        return found
+
+    def raise_errors(self) -> None:
+        """Raise ``NotebookError`` with the tracebacks if any output is an error."""
+        errors = self.errors()
+        if errors:
+            raise NotebookError("a cell raised in the kernel:\n\n" + "\n\n".join(errors))
+
+    # ---- waiting
+
+    def wait_kernel_idle(self, timeout: float = OPEN_TIMEOUT_S) -> None:
+        """Wait until the notebook's session is ready and its kernel is idle."""
+        self.page.wait_for_function(
+            "(path) => { const s = (" + _SNAPSHOT + ")(path);"
+            " return Boolean(s && s.ready && s.kernel === 'idle'"
+            " && s.connection === 'connected'); }",
+            arg=self.path, timeout=timeout * 1000,
+        )
+
+    def wait_finished(self, timeout: float = RUN_TIMEOUT_S) -> None:
+        """Wait for the last run: command settled, kernel idle, every code cell executed.
+
+        Raises ``NotebookError`` with the traceback as soon as a cell shows an error, or
+        when the kernel dies or the run does not finish in time (with the cells' state).
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(_FINISHED, arg=self.path, timeout=timeout * 1000)
+        except PlaywrightTimeout:
+            self.raise_errors()
+            raise NotebookError(
+                f"notebook {self.path!r} did not finish within {timeout:.0f} s:\n"
+                + self._describe()) from None
+        self.raise_errors()
+        snap = self.snapshot()
+        if snap["kernel"] in ("dead", "autorestarting"):
+            raise NotebookError(f"the kernel died ({snap['kernel']}):\n" + self._describe())
+        if snap["run"] and snap["run"].get("error"):
+            raise NotebookError(f"{snap['run']['command']} failed: {snap['run']['error']}")
+
+    # ---- running
+
+    def run_all(self, timeout: float = RUN_TIMEOUT_S, *, via: str = "command") -> None:
+        """Run every cell and wait until all have executed (see ``wait_finished``).
+
+        ``via="command"`` runs ``notebook:run-all-cells`` through ``window.jupyterapp``;
+        ``via="menu"`` clicks *Run > Run All Cells* in the menu bar (both apps have it).
+        """
+        self.wait_kernel_idle()
+        if via == "command":
+            self.page.evaluate(_START_RUN, [self.path, "notebook:run-all-cells", None, False])
+        elif via == "menu":
+            self.page.evaluate(_START_RUN, [self.path, "menu: Run All Cells", None, True])
+            self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            self.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        else:
+            raise ValueError(f"via must be 'command' or 'menu'. Received: via={via!r}")
+        self.wait_finished(timeout)
+
+    def execute(self, code: str, timeout: float = RUN_TIMEOUT_S) -> str:
+        """Append a code cell with ``code``, run it, and return its output text.
+
+        Use it to assert on kernel state after interacting with the page, e.g.
+        ``nb.execute("print(editor.selection)")``. Raises ``NotebookError`` if it raises.
+        """
+        self.wait_kernel_idle()
+        index = self.page.evaluate(
+            "([path, code]) => { const panel = (" + _FIND_PANEL + ")(path);\n"
+            """
+  const nb = panel.content;
+  const n = nb.model.cells.length;
+  nb.model.sharedModel.insertCell(n, {cell_type: 'code', source: code});
+  nb.deselectAll();
+  nb.activeCellIndex = n;
+  return n;
+}
+""",
+            [self.path, code],
+        )
+        self.page.evaluate(_START_RUN, [self.path, "notebook:run-cell", [index], False])
+        self.wait_finished(timeout)
+        return self.output_text(index)
+
+    # ---- page
+
+    def widget_views(self):
+        """Locator of every rendered anywidget view of the page's notebook output areas."""
+        return self.page.locator(".jp-OutputArea-output .rw-root, .jp-OutputArea-output .rw-editor")
+
+    def screenshot(self, name: str) -> Path | None:
+        """Save a screenshot of the page as ``artifacts/browser/<name>.png``."""
+        if self.artifacts_dir is None:
+            return None
+        path = Path(self.artifacts_dir) / f"{_safe(name)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path))
+        return path
+
+    # ---- internals
+
+    def _describe(self) -> str:
+        try:
+            snap = self.snapshot()
+        except Exception as exc:  # the page itself may be gone
+            return f"(no snapshot: {exc})"
+        lines = [f"kernel={snap['kernel']} connection={snap['connection']} run={snap['run']}"]
+        for i, cell in enumerate(snap["cells"]):
+            lines.append(f"  [{i}] count={cell['execution_count']} running={cell['running']} "
+                         f"{_first_line(cell['source'])!r}")
+        return "\n".join(lines)
+
+
+def open_notebook(
+    page: Any,
+    server: JupyterServer,
+    path: str | Path,
+    app: App = "lab",
+    *,
+    artifacts_dir: Path | None = None,
+    timeout: float = OPEN_TIMEOUT_S,
+) -> Notebook:
+    """Open ``path`` (relative to the server root) in JupyterLab or Notebook 7 and wait
+    until its kernel is idle.
+
+    JupyterLab opens in a fresh workspace each time (``/lab/workspaces/<id>/tree/<path>``),
+    so notebooks of earlier tests are not restored; Notebook 7 opens ``/notebooks/<path>``.
+    """
+    rel = Path(path).as_posix() if not Path(path).is_absolute() else \
+        Path(path).relative_to(server.root_dir).as_posix()
+    if app == "lab":
+        url = server.url(f"lab/workspaces/rw-{uuid.uuid4().hex[:8]}/tree/{rel}")
+    elif app == "notebook":
+        url = server.url(f"notebooks/{rel}")
+    else:
+        raise ValueError(f"app must be 'lab' or 'notebook'. Received: app={app!r}")
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+    page.wait_for_function("() => Boolean(window.jupyterapp)", timeout=timeout * 1000)
+    nb = Notebook(page, server, rel, app, artifacts_dir)
+    nb.wait_kernel_idle(timeout)
+    return nb
+
+
+def chromium_executable() -> str | None:
+    """The system Chromium (Debian ``chromium``), or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _first_line(source: str) -> str:
+    line = source.strip().splitlines()[0] if source.strip() else ""
+    return line[:80]
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:150]
