@@ -1,0 +1,32 @@
+"""Risk wrappers: ``vote`` (ensembles), ``sample`` (MC dropout), ``sculpt`` (variance head).
+
+``Wrapper(**params)(model, targets=None)`` returns a :class:`RiskModel`: ``model(x)`` and
+``predict`` give the prediction, ``model(x, return_risk=True)`` gives ``(y, std)`` with the
+std in the units of y. Wrappers compose by the law of total variance:
+``vote.Wrapper()(sculpt.Wrapper()(model))``.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.risk import vote, sample, sculpt
+    >>> inputs = keras.Input((1,))
+    >>> h = keras.layers.Dense(8, activation="relu")(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(h))
+    >>> risky = sample.Wrapper(n_samples=4)(vote.Wrapper(n_voters=2)(sculpt.Wrapper()(model)))
+    >>> risky.members
+    8
+"""
+
+from risk_widgets.risk import metrics
+from risk_widgets.risk.model import RiskModel
+
+__all__ = ["RiskModel", "metrics", "sample", "sculpt", "vote"]
+
+
+def __getattr__(name):
+    if name in ("sample", "sculpt", "vote", "compose"):
+        import importlib
+
+        module = importlib.import_module(f"risk_widgets.risk.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'risk_widgets.risk' has no attribute {name!r}")

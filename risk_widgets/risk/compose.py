@@ -1,0 +1,268 @@
+"""How risk wrappers compose: the member layout, the law of total variance, and the rebuild.
+
+**Members.** A risk model runs ``M`` members at once, ``M`` the product of the member counts
+of every wrapper applied (voters × samples × ...). The input batch is repeated example-major
+(``ops.repeat(x, M, axis=0)``), so row ``r`` holds example ``r // M`` for member ``r % M``, and
+the body runs **once** on the ``B·M`` rows. The member index is a mixed-radix number: each
+wrapper owns one digit, the first applied the least significant (``stride`` = the product of
+the member counts applied before it). A vote layer with ``n`` voters and stride ``s`` reshapes
+its input to ``(-1, n, s, ...)`` and gives slice ``[:, k]`` to voter ``k``; its config never
+changes when more wrappers are composed around it, every combination of digits is a member,
+and a whole-model vote (every weighted layer voted with one stride) gives member ``k`` an
+independent copy of the whole network. Dropout draws a fresh mask for each row, so it needs
+no digit bookkeeping at all.
+
+**Reduction.** Rows are reshaped to ``(B, M, ...)``; the prediction is the mean of member
+means and the variance follows the law of total variance: the mean of member variances
+(sculpt's predicted variance, 0 without sculpt) plus the variance of member means.
+
+**Rebuild.** :func:`rebuild` is the one place that inserts risk layers into a model. It copies
+the model (``keras.models.clone_model``, recursive into nested Functional/Sequential models)
+with every layer a new object holding a copy of the original's weights, and the targeted
+layers swapped for what ``replace`` returns. Risk models therefore own their base weights:
+training one never touches the user's model. (rewire.py will replace this copy when it lands,
+keeping the same signature.)
+
+Example:
+    >>> import numpy as np
+    >>> from risk_widgets.risk.compose import total_variance_np
+    >>> mean, var = total_variance_np(np.array([[1.0, 3.0]]), np.array([[1.0, 1.0]]))
+    >>> float(mean[0]), float(var[0])
+    (2.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_finite",
+    "copy_layer",
+    "leaf_layers",
+    "rebuild",
+    "resolve_targets",
+    "split_members",
+    "tile_members",
+    "total_variance",
+    "total_variance_np",
+    "unwrap",
+]
+
+
+# --- member layout and the law of total variance ------------------------------------------
+
+
+def tile_members(x: Any, members: int) -> Any:
+    """Repeats every example ``members`` times, example-major (row r = example r // M)."""
+    from keras import ops, tree
+
+    if members == 1:
+        return x
+    return tree.map_structure(lambda t: ops.repeat(t, members, axis=0), x)
+
+
+def split_members(t: Any, members: int) -> Any:
+    """``(B·M, ...)`` rows -> ``(B, M, ...)``."""
+    from keras import ops
+
+    shape = ops.shape(t)
+    return ops.reshape(t, (-1, members, *shape[1:]))
+
+
+def total_variance(means: Any, variances: Any | None, members: int) -> tuple[Any, Any]:
+    """Mean and variance over the member axis of ``(B·M, ...)`` member outputs.
+
+    ``mean = E[mu_m]``; ``var = E[var_m] + Var[mu_m]`` (population variance over members).
+    """
+    from keras import ops
+
+    mu = split_members(means, members)
+    mean = ops.mean(mu, axis=1)
+    var = ops.mean(ops.square(mu - ops.expand_dims(mean, 1)), axis=1)
+    if variances is not None:
+        var = var + ops.mean(split_members(variances, members), axis=1)
+    return mean, var
+
+
+def total_variance_np(means: np.ndarray, variances: np.ndarray | None = None, axis: int = -1):
+    """NumPy version over ``axis`` (the member axis): ``(mean, var)``."""
+    mean = np.mean(means, axis=axis)
+    var = np.var(means, axis=axis)
+    if variances is not None:
+        var = var + np.mean(variances, axis=axis)
+    return mean, var
+
+
+# --- walking and target resolution --------------------------------------------------------
+
+
+def _is_container(layer: Any) -> bool:
+    import keras
+
+    return (
+        isinstance(layer, keras.Model)
+        and hasattr(layer, "layers")
+        and (isinstance(layer, keras.Sequential) or hasattr(layer, "_inputs_struct"))
+    )
+
+
+def leaf_layers(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``[(path, layer)]`` of every leaf layer, descending into nested Functional/Sequential."""
+    import keras
+
+    found: list[tuple[str, Any]] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        path = f"{prefix}{layer.name}"
+        if _is_container(layer):
+            found.extend(leaf_layers(layer, prefix=f"{path}/"))
+        else:
+            found.append((path, layer))
+    return found
+
+
+def unwrap(layer: Any) -> Any:
+    """The layer a risk layer wraps (voters[0] for a vote, the base for a sample), recursively."""
+    inner = getattr(layer, "wrapped_layer", None)
+    return layer if inner is None else unwrap(inner)
+
+
+def resolve_targets(kind: str, targets: Any, leaves: Sequence[tuple[str, Any]]) -> list[str]:
+    """Paths in ``leaves`` chosen by ``targets``: a path, a glob, a list of them, a layer class
+    (matched against the wrapped layer too) or ``predicate(path, layer) -> bool``."""
+    paths = [path for path, _ in leaves]
+    if isinstance(targets, type):
+        chosen = [p for p, layer in leaves if isinstance(unwrap(layer), targets)]
+        if not chosen:
+            raise ValueError(
+                f"{kind}: no layer of class {targets.__name__} in the model. "
+                f"Layers: {', '.join(paths)}."
+            )
+        return chosen
+    if callable(targets) and not isinstance(targets, str):
+        chosen = [p for p, layer in leaves if targets(p, layer)]
+        if not chosen:
+            raise ValueError(
+                f"{kind}: the targets predicate matched no layer. Layers: {', '.join(paths)}."
+            )
+        return chosen
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
+        raise TypeError(
+            f"{kind}: `targets` must be None, a path, a glob, a list of them, a layer class or a "
+            f"predicate(path, layer). Received: {targets!r}"
+        )
+    chosen: list[str] = []
+    for target in targets:
+        matched = [p for p in paths if p == target or fnmatch.fnmatchcase(p, target)]
+        if not matched:
+            close = difflib.get_close_matches(target, paths, n=3, cutoff=0.4)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"{kind}: target {target!r} matches no layer.{hint} Layers: {', '.join(paths)}."
+            )
+        chosen.extend(p for p in matched if p not in chosen)
+    return chosen
+
+
+# --- copying and the rebuild --------------------------------------------------------------
+
+
+def copy_layer(layer: Any, name: str | None = None, fresh: bool = False) -> Any:
+    """A new layer object from ``layer``'s config (weights not copied; see :func:`rebuild`).
+
+    ``fresh=True`` clears the seeds of initialisers so that copies are drawn independently.
+    """
+    config = layer.get_config()
+    if fresh:
+        config = _clear_seeds(config)
+    if name is not None:
+        config["name"] = name
+    return layer.__class__.from_config(config)
+
+
+def _clear_seeds(config: Any) -> Any:
+    if isinstance(config, dict):
+        out = {}
+        for key, value in config.items():
+            if (
+                key.endswith("initializer")
+                and isinstance(value, dict)
+                and isinstance(value.get("config"), dict)
+                and value["config"].get("seed") is not None
+            ):
+                value = {**value, "config": {**value["config"], "seed": None}}
+            out[key] = _clear_seeds(value)
+        return out
+    if isinstance(config, list):
+        return [_clear_seeds(v) for v in config]
+    return config
+
+
+Replace = Callable[[Any, str, Callable[[Any], Any]], Any]
+
+
+def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
+    """A copy of ``model`` (own layer objects and weights) with targeted layers replaced.
+
+    ``replacements`` maps a path to ``replace(layer, path, copy) -> Layer``; ``copy(layer)``
+    returns a copy of ``layer`` whose weights are set from ``layer`` once the graph is built.
+    The input model is not modified (its weights, flags and outputs stay as they were).
+    """
+    import keras
+
+    path_of = {id(layer): path for path, layer in leaf_layers(model)}
+    pairs: list[tuple[Any, Any]] = []
+
+    def copy(layer: Any) -> Any:
+        new = copy_layer(layer)
+        pairs.append((layer, new))
+        return new
+
+    def clone_function(layer: Any) -> Any:
+        path = path_of.get(id(layer))
+        if path in replacements:
+            return replacements[path](layer, path, copy)
+        return copy(layer)
+
+    new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
+    for old, new in pairs:
+        new.set_weights(old.get_weights())
+    return new_model
+
+
+def model_io(model: Any) -> tuple[Any, list[Any]]:
+    """``(input structure, flat output list)`` of a built Functional or Sequential model."""
+    struct = getattr(model, "_inputs_struct", None)
+    if struct is None:
+        struct = model.inputs[0] if len(model.inputs) == 1 else list(model.inputs)
+    return struct, list(model.outputs)
+
+
+def check_finite(data: Any, name: str, method: str) -> None:
+    """Raises a ValueError if NumPy data (any nesting) holds NaN or infinity."""
+    from keras import tree
+
+    if data is None or not isinstance(data, (np.ndarray, list, tuple, dict)):
+        return
+    try:
+        leaves = tree.flatten(data)
+    except Exception:  # pragma: no cover - unusual containers are left to Keras
+        return
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f":
+            bad = ~np.isfinite(leaf)
+            if bad.any():
+                rows = np.unique(np.nonzero(bad)[0])[:5].tolist() if leaf.ndim else []
+                raise ValueError(
+                    f"{method}(): `{name}` contains {int(bad.sum())} NaN/infinite value(s) "
+                    f"(rows {rows}{'...' if bad.sum() > 5 else ''}). Drop or impute them first, "
+                    f"e.g. keep = np.isfinite({name}).all(axis=1)."
+                )

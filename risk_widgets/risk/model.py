@@ -1,0 +1,451 @@
+"""``RiskModel``: a Keras model that returns a prediction and, on request, its risk.
+
+A risk model holds a **body**, a Functional model whose layers include risk layers
+(:class:`~risk_widgets.risk.vote.VoteLayer`, :class:`~risk_widgets.risk.sample.SampleLayer`,
+:class:`~risk_widgets.risk.sculpt.SculptHead`). ``call`` repeats the batch ``members`` times,
+runs the body once on all rows and reduces over the members by the law of total variance
+(:mod:`risk_widgets.risk.compose`). The body outputs the member means, then (with sculpt)
+the member variances.
+
+- ``model(x)`` / ``predict(x)`` -> ``y`` (same structure as the wrapped model's output).
+- ``model(x, return_risk=True)`` -> ``(y, std)``: ``std`` has the shape and units of ``y``.
+- ``predict_risk(x)`` -> ``(y, std)`` as NumPy, batched like ``predict``.
+- ``fit`` trains every member on its own loss: the compiled loss of each member's prediction
+  (so voters stay diverse), plus the Gaussian NLL of each member when there is a variance head.
+- ``layer_risk(x)`` -> ``{path: float}``: the mean spread across members at each risk layer.
+
+The risk model owns copies of the wrapped model's layers (initialised with its weights; the
+voters of ``vote`` are freshly initialised): fitting it never changes the wrapped model.
+
+Example:
+    >>> import keras, numpy as np
+    >>> from risk_widgets.risk import vote
+    >>> inputs = keras.Input((1,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(4)(inputs)))
+    >>> risky = vote.Wrapper(n_voters=2)(model)
+    >>> risky.compile(optimizer="adam", loss="mse")
+    >>> _ = risky.fit(np.zeros((8, 1)), np.zeros((8, 1)), epochs=1, verbose=0)
+    >>> y, std = risky.predict_risk(np.zeros((3, 1)))
+    >>> y.shape, std.shape
+    ((3, 1), (3, 1))
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops, tree
+
+from risk_widgets.risk.compose import (
+    check_finite,
+    leaf_layers,
+    model_io,
+    rebuild,
+    split_members,
+    tile_members,
+    total_variance,
+    unwrap,
+)
+
+__all__ = ["RiskModel", "wrap_model", "last_layers"]
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class RiskModel(keras.Model):
+    """A model with risk: see the module docstring.
+
+    Args:
+        body: the Functional model computing member outputs (means, then variances).
+        members: ``M``, the number of members (the product of all wrappers' counts).
+        n_outputs: number of prediction outputs.
+        has_variance: whether the body also outputs member variances (sculpt).
+        output_format: ``"single"``, ``"list"`` or ``"dict"`` (the wrapped model's outputs).
+        output_keys: output names, in the body's order (for the dict format).
+        wrappers: the wrappers applied, innermost first:
+            ``[{"kind": ..., "params": {...}, "targets": [...]}]``.
+    """
+
+    def __init__(
+        self,
+        body,
+        members,
+        n_outputs=1,
+        has_variance=False,
+        output_format="single",
+        output_keys=None,
+        wrappers=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(body, keras.Model):
+            raise TypeError(f"RiskModel needs a keras Model as body. Received: {body!r}")
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"`members` must be a positive integer. Received: {members!r}")
+        expected = n_outputs * (2 if has_variance else 1)
+        if len(body.outputs) != expected:
+            raise ValueError(
+                f"The body has {len(body.outputs)} outputs; expected {expected} "
+                f"(n_outputs={n_outputs}, has_variance={has_variance})."
+            )
+        self.body = body
+        self.members = members
+        self.n_outputs = int(n_outputs)
+        self.has_variance = bool(has_variance)
+        self.output_format = output_format
+        self._set_private("output_keys", list(output_keys) if output_keys is not None else None)
+        self._set_private("wrappers", [dict(w) for w in (wrappers or [])])
+        self._set_private("_risk_stash", None)
+        self._set_private("_predict_with_risk", False)
+        self._set_private("_probe", None)
+        self.built = True  # the body is built: weights can be loaded without a first call
+
+    def _set_private(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # not tracked by Keras (tensors, flags, caches)
+
+    # --- forward ----------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if args:
+            check_finite(args[0], "x", "call")
+        return super().__call__(*args, **kwargs)
+
+    def _members(self, inputs, training=None) -> tuple[list[Any], list[Any] | None]:
+        outputs = self.body(tile_members(inputs, self.members), training=training)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        means = outputs[: self.n_outputs]
+        variances = outputs[self.n_outputs :] if self.has_variance else None
+        return means, variances
+
+    def call(self, inputs, training=None, return_risk=False):
+        means, variances = self._members(inputs, training=training)
+        self._set_private("_risk_stash", (means, variances))
+        ys, stds = [], []
+        for i, mean in enumerate(means):
+            y, var = total_variance(mean, variances[i] if variances else None, self.members)
+            ys.append(y)
+            stds.append(ops.sqrt(ops.maximum(var, 0.0)))
+        if return_risk:
+            return self._pack(ys), self._pack(stds)
+        return self._pack(ys)
+
+    def _pack(self, flat: list[Any]) -> Any:
+        if self.output_format == "single":
+            return flat[0]
+        if self.output_format == "dict":
+            return dict(zip(self.output_keys, flat, strict=True))
+        return list(flat)
+
+    def _unpack(self, struct: Any) -> list[Any]:
+        if self.output_format == "single":
+            return [struct]
+        if self.output_format == "dict" and isinstance(struct, dict):
+            return [struct[k] for k in self.output_keys]
+        return list(struct)
+
+    # --- training -----------------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Each member's compiled loss (on its own prediction) + NLL of its variance, if any."""
+        stash = self._risk_stash
+        self._set_private("_risk_stash", None)
+        if stash is None or y is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        means, variances = stash
+        y_m = tile_members(y, self.members)
+        sw_m = None if sample_weight is None else tile_members(sample_weight, self.members)
+        losses = []
+        if self._compile_loss is not None:
+            loss = self._compile_loss(y_m, self._pack(means), sw_m)
+            if loss is not None:
+                losses.append(loss)
+        for loss in self.losses:
+            losses.append(self._aggregate_additional_loss(loss))
+        if variances:
+            losses.append(self._nll(self._unpack(y_m), means, variances, sw_m))
+        if not losses:
+            raise ValueError(
+                f"No loss to compute: {self.name!r} has no variance head, so it needs the loss "
+                "of its predictions. Compile it with one, e.g. "
+                "risky.compile(optimizer='adam', loss='mse')."
+            )
+        return losses[0] if len(losses) == 1 else ops.sum(ops.stack(losses))
+
+    @staticmethod
+    def _nll(ys, means, variances, sample_weight) -> Any:
+        total = 0.0
+        for y, mu, var in zip(ys, means, variances, strict=True):
+            y = ops.reshape(ops.cast(y, mu.dtype), ops.shape(mu))
+            per = 0.5 * (ops.log(2.0 * math.pi * var) + ops.square(y - mu) / var)
+            per_row = ops.mean(ops.reshape(per, (ops.shape(per)[0], -1)), axis=1)
+            if sample_weight is not None:
+                w = ops.reshape(ops.cast(sample_weight, per_row.dtype), (-1,))
+                total = total + ops.sum(per_row * w) / ops.maximum(ops.sum(w), 1e-12)
+            else:
+                total = total + ops.mean(per_row)
+        return total
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        check_finite(x, "x", "fit")
+        check_finite(y, "y", "fit")
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)):
+            check_finite(list(validation), "validation_data", "fit")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        check_finite(x, "x", "evaluate")
+        check_finite(y, "y", "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # --- prediction ------------------------------------------------------------------------
+
+    def predict(self, x, *args, **kwargs):
+        check_finite(x, "x", "predict")
+        return super().predict(x, *args, **kwargs)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self._predict_with_risk:
+            return self(x, training=False, return_risk=True)
+        return self(x, training=False)
+
+    def predict_risk(self, x, batch_size=None, verbose=0, **kwargs) -> tuple[Any, Any]:
+        """``(y, std)`` as NumPy arrays (structured like the outputs), batched like ``predict``.
+
+        Example:
+            >>> import keras, numpy as np
+            >>> from risk_widgets.risk import sample
+            >>> inputs = keras.Input((1,))
+            >>> m = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(4)(inputs)))
+            >>> y, std = sample.Wrapper(n_samples=4)(m).predict_risk(np.ones((5, 1)))
+            >>> std.shape
+            (5, 1)
+        """
+        self._set_private("_predict_with_risk", True)
+        self.predict_function = None
+        try:
+            y, std = self.predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        finally:
+            self._set_private("_predict_with_risk", False)
+            self.predict_function = None
+        return y, std
+
+    # --- introspection ---------------------------------------------------------------------
+
+    def risk_layers(self) -> list[Any]:
+        """The risk layers of the body (vote, sample, sculpt), in graph order."""
+        return [layer for _, layer in self.risk_paths()]
+
+    def risk_paths(self) -> list[tuple[str, Any]]:
+        """``[(path, layer)]`` for every risk layer of the body."""
+        return [(p, layer) for p, layer in leaf_layers(self.body) if hasattr(layer, "patch_info")]
+
+    def patch_info(self) -> dict[str, dict]:
+        """``{path: {"kind", "params"}}`` for every risk layer (for the graph overlay)."""
+        return {p: layer.patch_info() for p, layer in self.risk_paths()}
+
+    def layer_risk(self, x) -> dict[str, float]:
+        """Mean spread across members at each top-level risk layer's output, ``{path: float}``.
+
+        For vote and sample sites: the std across members of the layer's output, averaged over
+        examples and units. For a sculpt head: the mean predicted std.
+        """
+        check_finite(x, "x", "layer_risk")
+        if self._probe is None:
+            sites = [
+                (layer.name, layer)
+                for layer in self.body.layers
+                if getattr(layer, "risk_kind", None) in ("vote", "sample", "sculpt")
+            ]
+            outputs = [tree.flatten(layer.output)[0] for _, layer in sites]
+            probe = keras.Model(self.body.inputs, outputs) if sites else None
+            self._set_private("_probe", (sites, probe))
+        sites, probe = self._probe
+        if probe is None:
+            return {}
+        values = probe(tile_members(x, self.members), training=False)
+        values = values if isinstance(values, (list, tuple)) else [values]
+        result = {}
+        for (name, layer), value in zip(sites, values, strict=True):
+            if layer.risk_kind == "sculpt":
+                result[name] = float(ops.mean(ops.sqrt(value)))
+            else:
+                per_member = split_members(value, self.members)
+                result[name] = float(ops.mean(ops.std(per_member, axis=1)))
+        return result
+
+    def summary(self, *args, **kwargs):
+        """Prints the members and risk layers, then the body's summary (which lists them)."""
+        print_fn = kwargs.get("print_fn") or print
+        chain = " ∘ ".join(
+            f"{w['kind']}({', '.join(f'{k}={v}' for k, v in w['params'].items())})"
+            for w in reversed(self.wrappers)
+        )
+        lines = [f'RiskModel "{self.name}": {chain}; {self.members} members in one batched call']
+        lines += [
+            f"  {p}: {info['kind']} {info['params']}" for p, info in self.patch_info().items()
+        ]
+        print_fn("\n".join(lines))
+        self.body.summary(*args, **kwargs)
+
+    # --- serialisation ---------------------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "body": keras.saving.serialize_keras_object(self.body),
+            "members": self.members,
+            "n_outputs": self.n_outputs,
+            "has_variance": self.has_variance,
+            "output_format": self.output_format,
+            "output_keys": self.output_keys,
+            "wrappers": self.wrappers,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["body"] = keras.saving.deserialize_keras_object(
+            config["body"], custom_objects=custom_objects
+        )
+        return cls(**config)
+
+
+# --- wrapping -------------------------------------------------------------------------------
+
+
+def _check_model(model: Any, kind: str) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"{kind}: expected a keras.Model (Functional or Sequential). Received: "
+            f"{type(model).__name__}. For a single layer, wrap it: "
+            "keras.Sequential([keras.Input(shape), layer])."
+        )
+    if isinstance(model, RiskModel):
+        return
+    if not (isinstance(model, keras.Sequential) or hasattr(model, "_inputs_struct")):
+        raise TypeError(
+            f"{kind}: {model.name!r} is a subclassed model, whose layers are not a graph. Wrap a "
+            "Functional or Sequential model; to wrap it whole, make it one layer of a Functional "
+            "model: inputs = keras.Input(shape); keras.Model(inputs, model(inputs))."
+        )
+    if not model.built or not getattr(model, "outputs", None):
+        raise ValueError(
+            f"{kind}: model {model.name!r} is not built, so its layers have no shapes yet. Give "
+            "it an input (keras.Sequential([keras.Input(shape), ...])) or call it once on data."
+        )
+
+
+def _output_layout(model: Any) -> tuple[str, list[str] | None, list[str]]:
+    """(format, keys, names) of a plain model's outputs, in ``model.outputs`` order."""
+    struct = getattr(model, "_outputs_struct", None)
+    names = [out._keras_history.operation.name for out in model.outputs]
+    if isinstance(struct, dict):
+        keys = tree.flatten({k: k for k in struct})
+        return "dict", keys, keys
+    if len(model.outputs) == 1 and not isinstance(struct, (list, tuple)):
+        return "single", None, names
+    return "list", None, names
+
+
+def last_layers(model: Any, site_classes: tuple[type, ...], n_outputs: int | None = None):
+    """Site layers (by class, looking through risk layers) that feed an output with no other
+    site layer in between; descends into nested Functional models."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    outputs = list(model.outputs)[: n_outputs or len(model.outputs)]
+    stack = list(outputs)
+    while stack:
+        tensor = stack.pop()
+        op, node_index, _ = tensor._keras_history
+        key = id(op) * 1000 + node_index
+        if key in seen or isinstance(op, keras.layers.InputLayer):
+            continue
+        seen.add(key)
+        if isinstance(unwrap(op), site_classes):
+            found.append(op)
+            continue
+        if isinstance(op, keras.Model) and getattr(op, "outputs", None):
+            found.extend(last_layers(op, site_classes))
+        stack.extend(op._inbound_nodes[node_index].input_tensors)
+    return found
+
+
+Select = Callable[[list[tuple[str, Any]], dict], list[str]]
+
+
+def wrap_model(
+    model: Any,
+    *,
+    kind: str,
+    params: dict,
+    n_members: int,
+    select: Select | None,
+    replace: Callable[..., Any] | None,
+    extend: Callable[[list[Any], list[str]], list[Any]] | None = None,
+) -> RiskModel:
+    """The one wrapping routine behind vote, sample and sculpt.
+
+    Checks everything, copies ``model`` with the selected layers replaced (``replace(layer,
+    path, copy, stride)``), lets ``extend(means, names)`` add variance outputs, and returns a
+    :class:`RiskModel` with ``members = model's members × n_members``. Compile settings of
+    ``model`` are carried over. ``model`` itself is never modified.
+    """
+    _check_model(model, kind)
+    if isinstance(model, RiskModel):
+        base, stride, n_out = model.body, model.members, model.n_outputs
+        fmt, keys = model.output_format, model.output_keys
+        names = keys or [out._keras_history.operation.name for out in base.outputs[:n_out]]
+        previous = model.wrappers
+    else:
+        base, stride, n_out = model, 1, len(model.outputs)
+        fmt, keys, names = _output_layout(model)
+        previous = []
+    leaves = leaf_layers(base)
+    state = {"base": base, "stride": stride, "n_outputs": n_out}
+    paths = select(leaves, state) if select is not None else []
+    replacements = {
+        p: (lambda layer, path, copy: replace(layer, path, copy, stride)) for p in paths
+    }
+    new = rebuild(base, replacements)
+    inputs, outputs = model_io(new)
+    means, variances = outputs[:n_out], outputs[n_out:]
+    if extend is not None:
+        variances = extend(means, names)
+    body = keras.Model(inputs, means + variances, name=base.name)
+    risky = RiskModel(
+        body,
+        members=stride * n_members,
+        n_outputs=n_out,
+        has_variance=bool(variances),
+        output_format=fmt,
+        output_keys=keys,
+        wrappers=[*previous, {"kind": kind, "params": dict(params), "targets": paths}],
+        name=f"{model.name}_{kind}",
+    )
+    _carry_compile(model, risky)
+    return risky
+
+
+def _carry_compile(source: Any, target: RiskModel) -> None:
+    if not getattr(source, "compiled", False):
+        return
+    try:
+        target.compile_from_config(source.get_compile_config())
+    except Exception as err:  # e.g. an unregistered custom loss
+        warnings.warn(
+            f"Could not carry over the compile settings of {source.name!r} ({err}). Compile the "
+            "risk model yourself: risky.compile(optimizer=..., loss=...).",
+            stacklevel=3,
+        )
+
+
+def as_numpy(value: Any) -> Any:
+    """Keras tensors (any nesting) -> NumPy arrays."""
+    return tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), value)

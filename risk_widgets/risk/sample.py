@@ -1,0 +1,215 @@
+"""``sample``: Monte-Carlo dropout after the chosen layers, active at inference.
+
+Risk = the std over ``n_samples`` dropout samples. The samples are members of the risk model:
+the batch is repeated ``n_samples`` times and the body runs once on all rows, each row drawing
+its own dropout mask, so there is no Python loop over samples.
+
+The default sites are every Dense / EinsumDense / Conv layer except the last ones (those that
+feed a model output with no other Dense/Conv in between): dropout right on the prediction
+would only add noise proportional to it.
+
+The risk model owns a copy of the user's layers, initialised with their current weights; it
+trains them (with dropout on) when you ``fit`` it. The user's model is never modified.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.risk import sample
+    >>> inputs = keras.Input((1,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(8)(inputs)))
+    >>> risky = sample.Wrapper(n_samples=4, rate=0.2)(model)
+    >>> y, risk = risky(keras.ops.ones((3, 1)), return_risk=True)
+    >>> tuple(y.shape), tuple(risk.shape), risky.members
+    ((3, 1), (3, 1), 4)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import tree
+
+from risk_widgets.risk.compose import resolve_targets, unwrap
+from risk_widgets.risk.model import RiskModel, last_layers, wrap_model
+
+__all__ = ["SampleLayer", "Wrapper", "DROPOUT_SITES"]
+
+
+def _dropout_site_classes() -> tuple[type, ...]:
+    from keras.src.layers.convolutional.base_conv import BaseConv
+
+    return (keras.layers.Dense, keras.layers.EinsumDense, BaseConv)
+
+
+DROPOUT_SITES = "Dense, EinsumDense, Conv1D/2D/3D"
+
+
+def _check_rate(rate: Any) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+        raise ValueError(
+            "Received an invalid value for `rate`, expected a dropout rate strictly between 0 "
+            f"and 1 (e.g. 0.1). Received: rate={rate!r}"
+        )
+    return float(rate)
+
+
+def _check_n_samples(n_samples: Any) -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+        raise ValueError(
+            "Received an invalid value for `n_samples`, expected an integer >= 2 (the std of "
+            f"one sample is undefined). Received: n_samples={n_samples!r}"
+        )
+    return n_samples
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class SampleLayer(keras.layers.Layer):
+    """Runs ``layer`` and applies dropout to its output, in training **and** at inference.
+
+    Args:
+        layer: the layer whose output gets dropout.
+        rate: dropout rate in (0, 1).
+        n_samples: the number of samples this site was created for (informational; the
+            number of members is the risk model's).
+
+    Input shape: as ``layer``. Output shape: as ``layer``.
+    """
+
+    is_patch_layer = True
+    risk_kind = "sample"
+
+    def __init__(self, layer, rate=0.1, n_samples=16, **kwargs):
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"SampleLayer needs a keras Layer. Received: layer={layer!r}")
+        kwargs.setdefault("name", layer.name)
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.rate = _check_rate(rate)
+        self.n_samples = _check_n_samples(n_samples)
+        self.dropout = keras.layers.Dropout(self.rate, name="mc_dropout")
+
+    @property
+    def wrapped_layer(self):
+        return self.layer
+
+    def patch_info(self) -> dict:
+        return {"kind": "sample", "params": {"n_samples": self.n_samples, "rate": self.rate}}
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        outputs = self.layer(inputs, *args, **kwargs)
+        return tree.map_structure(lambda t: self.dropout(t, training=True), outputs)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return self.layer.compute_output_spec(inputs, *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "layer": keras.saving.serialize_keras_object(self.layer),
+                "rate": self.rate,
+                "n_samples": self.n_samples,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
+
+
+def _site_problem(layer: Any) -> str | None:
+    """Why dropout cannot follow ``layer``, or None if it can."""
+    if isinstance(layer, keras.layers.InputLayer):
+        return "it is an input"
+    try:
+        outputs = tree.flatten(layer.output)
+    except (AttributeError, ValueError):
+        return None  # called more than once or nested: checked when the graph is rebuilt
+    for t in outputs:
+        if "float" not in str(t.dtype):
+            return f"its output is {t.dtype}, not a float tensor"
+    return None
+
+
+class Wrapper:
+    """MC-dropout wrapper: ``Wrapper(n_samples=16, rate=0.1)(model, targets=None)``.
+
+    Args:
+        n_samples: Monte-Carlo samples per prediction, an integer >= 2.
+        rate: dropout rate, strictly between 0 and 1.
+
+    Calling it:
+        model: a built Functional or Sequential model, or a :class:`RiskModel`.
+        targets: the layers to put dropout after (a path, glob, list, layer class or
+            predicate(path, layer)); ``None`` picks every Dense/EinsumDense/Conv layer except
+            the last ones.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.risk import sample
+        >>> inputs = keras.Input((2,))
+        >>> h = keras.layers.Dense(4, name="hidden")(inputs)
+        >>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(h))
+        >>> [l.name for l in sample.Wrapper()(model).risk_layers()]
+        ['hidden']
+    """
+
+    kind = "sample"
+
+    def __init__(self, n_samples: int = 16, rate: float = 0.1):
+        self.n_samples = _check_n_samples(n_samples)
+        self.rate = _check_rate(rate)
+
+    @property
+    def params(self) -> dict:
+        return {"n_samples": self.n_samples, "rate": self.rate}
+
+    def __call__(self, model: Any, targets: Any = None) -> RiskModel:
+        rate, n_samples = self.rate, self.n_samples
+
+        def select(leaves, state):
+            sites = _dropout_site_classes()
+            if targets is None:
+                last = {id(layer) for layer in last_layers(state["base"], sites)}
+                chosen = [
+                    p
+                    for p, layer in leaves
+                    if isinstance(unwrap(layer), sites) and id(layer) not in last
+                ]
+                if not chosen:
+                    raise ValueError(
+                        "sample: no dropout site: the model has no Dense/EinsumDense/Conv layer "
+                        "before its last one. Pass targets=[...] naming the layers to put "
+                        "dropout after."
+                    )
+                return chosen
+            chosen = resolve_targets("sample", targets, leaves)
+            by_path = dict(leaves)
+            for path in chosen:
+                problem = _site_problem(by_path[path])
+                if problem:
+                    raise ValueError(
+                        f"sample: target {path!r} has no dropout site: {problem}. Target a layer "
+                        f"with a float output (e.g. {DROPOUT_SITES})."
+                    )
+            return chosen
+
+        def replace(layer, path, copy, stride):
+            return SampleLayer(copy(layer), rate=rate, n_samples=n_samples, name=layer.name)
+
+        return wrap_model(
+            model,
+            kind="sample",
+            params=self.params,
+            n_members=n_samples,
+            select=select,
+            replace=replace,
+        )

@@ -1,0 +1,185 @@
+"""``sculpt``: a variance head trained with the Gaussian negative log-likelihood.
+
+For each model output, a :class:`SculptHead` reads the features that feed the output's last
+weighted layer and predicts a positive variance (softplus) of the same shape as the output.
+Risk = the predicted std (composed with other wrappers by the law of total variance).
+
+The Gaussian NLL is added to the loss automatically: a wrapped model that was compiled
+carries its compile settings over and trains on ``compiled loss + NLL``; if it was not
+compiled, ``risky.compile(optimizer=...)`` with no loss trains on the NLL alone. There is no
+``compute_loss`` to write.
+
+Sculpt is for regression outputs; it refuses outputs that end in a softmax or sigmoid (use
+vote or sample for classification risk). The risk model owns a copy of the user's layers
+(initialised with their weights) and trains them with the head; the user's model is never
+modified.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.risk import sculpt
+    >>> inputs = keras.Input((1,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(8)(inputs)))
+    >>> risky = sculpt.Wrapper()(model)
+    >>> y, risk = risky(keras.ops.ones((2, 1)), return_risk=True)
+    >>> bool(keras.ops.all(risk > 0))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+from keras import ops
+
+from risk_widgets.risk.model import RiskModel, wrap_model
+
+__all__ = ["SculptHead", "Wrapper", "MIN_VARIANCE"]
+
+MIN_VARIANCE = 1e-6
+_SOFTPLUS_INV_ONE = math.log(math.e - 1.0)  # softplus(b) = 1: initial variance 1 (scaled data)
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class SculptHead(keras.layers.Layer):
+    """Predicts a positive variance of shape ``target_shape`` from features.
+
+    Args:
+        target_shape: the output's shape without the batch axis.
+        positionwise: apply a Dense on the last axis only (features ``(B, ..., F)`` with the
+            same leading axes as the output); otherwise flatten the features first.
+
+    Input shape: ``(B, ...)`` features. Output shape: ``(B, *target_shape)``, values > 0.
+    """
+
+    is_patch_layer = True
+    risk_kind = "sculpt"
+
+    def __init__(self, target_shape, positionwise=False, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        self.positionwise = bool(positionwise)
+        units = self.target_shape[-1] if positionwise else math.prod(self.target_shape)
+        self.dense = keras.layers.Dense(
+            units,
+            bias_initializer=keras.initializers.Constant(_SOFTPLUS_INV_ONE),
+            name="variance",
+        )
+
+    def patch_info(self) -> dict:
+        return {"kind": "sculpt", "params": {}}
+
+    def build(self, input_shape):
+        if self.positionwise:
+            self.dense.build(input_shape)
+        else:
+            self.dense.build((input_shape[0], math.prod(input_shape[1:])))
+        self.built = True
+
+    def call(self, features):
+        if not self.positionwise:
+            features = ops.reshape(features, (ops.shape(features)[0], -1))
+        z = self.dense(features)
+        if not self.positionwise:
+            z = ops.reshape(z, (-1, *self.target_shape))
+        return ops.softplus(z) + MIN_VARIANCE
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.target_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"target_shape": list(self.target_shape), "positionwise": self.positionwise})
+        return config
+
+
+def _producer(tensor: Any) -> tuple[Any, list[Any]]:
+    """(operation, its input tensors) that produced ``tensor`` in a functional graph."""
+    op, node_index, _ = tensor._keras_history
+    node = op._inbound_nodes[node_index]
+    return op, list(node.input_tensors)
+
+
+def _squashing(op: Any) -> str | None:
+    activation = getattr(op, "activation", None)
+    name = getattr(activation, "__name__", str(activation or ""))
+    if isinstance(op, keras.layers.Softmax) or name in ("softmax", "log_softmax", "sigmoid"):
+        return name or "softmax"
+    return None
+
+
+def _features_for(output: Any, name: str) -> Any:
+    """The features feeding the last weighted layer on the way to ``output``."""
+    tensor = output
+    while True:
+        op, inputs = _producer(tensor)
+        squash = _squashing(op)
+        if squash:
+            raise ValueError(
+                f"sculpt: output {name!r} ends in a {squash} (layer {op.name!r}): sculpt models "
+                "Gaussian noise on regression outputs. For class probabilities use vote or "
+                "sample, whose risk is the std of each class probability."
+            )
+        if isinstance(op, keras.layers.InputLayer) or not inputs:
+            return tensor
+        if op.weights or len(inputs) != 1:
+            return inputs[0]
+        tensor = inputs[0]
+
+
+class Wrapper:
+    """Sculpt wrapper: ``Wrapper()(model, targets=None) -> RiskModel``.
+
+    ``targets`` must be None: the heads always sit on the model's outputs.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.risk import sculpt
+        >>> inputs = keras.Input((3,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        >>> [l.__class__.__name__ for l in sculpt.Wrapper()(model).risk_layers()]
+        ['SculptHead']
+    """
+
+    kind = "sculpt"
+
+    @property
+    def params(self) -> dict:
+        return {}
+
+    def __call__(self, model: Any, targets: Any = None) -> RiskModel:
+        if targets is not None:
+            raise ValueError(
+                "sculpt: `targets` must be None: the variance heads sit on the model outputs. "
+                f"Received: targets={targets!r}"
+            )
+        if isinstance(model, RiskModel) and model.has_variance:
+            raise ValueError(
+                f"sculpt: model {model.name!r} already has a variance head. Apply sculpt once, "
+                "first: vote.Wrapper()(sculpt.Wrapper()(model))."
+            )
+
+        def extend(means: list[Any], names: list[str]) -> list[Any]:
+            variances = []
+            for i, (mean, name) in enumerate(zip(means, names, strict=True)):
+                features = _features_for(mean, name)
+                target_shape = tuple(mean.shape[1:])
+                if any(d is None for d in target_shape):
+                    raise ValueError(
+                        f"sculpt: output {name!r} has an unknown dimension {mean.shape}; the "
+                        "variance head needs a fixed output shape."
+                    )
+                positionwise = (
+                    len(features.shape) == len(mean.shape)
+                    and tuple(features.shape[1:-1]) == target_shape[:-1]
+                    and len(target_shape) > 1
+                )
+                suffix = "" if len(means) == 1 else f"_{i}"
+                head = SculptHead(target_shape, positionwise, name=f"sculpt_variance{suffix}")
+                variances.append(head(features))
+            return variances
+
+        return wrap_model(
+            model, kind="sculpt", params={}, n_members=1, select=None, replace=None, extend=extend
+        )

@@ -1,0 +1,212 @@
+"""``vote``: an ensemble of independently initialised copies of the chosen layers.
+
+Risk = the std of the voters' predictions. The default target is the whole model: every
+layer with weights becomes a :class:`VoteLayer` of ``n_voters`` fresh copies, all with the
+same member digit, so member ``k`` runs an independent copy ``k`` of the whole network.
+Layers without weights (activations, ``Add``, ...) are shared by all members.
+
+All voters run in one batched call: the batch is repeated over the members and each vote
+layer hands voter ``k`` its own slice of the rows (see :mod:`risk_widgets.risk.compose`).
+``fit`` trains every member on its own copy of the compiled loss (the loss of the member's
+prediction, not of the ensemble mean), so the voters stay diverse.
+
+The voters are fresh copies: the user's model is never modified and its weights are not
+reused by the targeted layers; untargeted layers are copied with their current weights.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.risk import vote
+    >>> inputs = keras.Input((1,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(8)(inputs)))
+    >>> risky = vote.Wrapper(n_voters=3)(model)
+    >>> y, risk = risky(keras.ops.ones((2, 1)), return_risk=True)
+    >>> tuple(risk.shape), risky.members
+    ((2, 1), 3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops, tree
+
+from risk_widgets.risk.compose import copy_layer, resolve_targets, unwrap
+from risk_widgets.risk.model import RiskModel, wrap_model
+
+__all__ = ["VoteLayer", "Wrapper"]
+
+
+def _check_n_voters(n_voters: Any) -> int:
+    if isinstance(n_voters, bool) or not isinstance(n_voters, int) or n_voters < 2:
+        raise ValueError(
+            "Received an invalid value for `n_voters`, expected an integer >= 2 (one voter has "
+            f"no one to disagree with). Received: n_voters={n_voters!r}"
+        )
+    return n_voters
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class VoteLayer(keras.layers.Layer):
+    """``n_voters`` independent copies of a layer; copy ``k`` gets the rows of member digit ``k``.
+
+    Args:
+        layer: the layer to copy (only its config is used: each voter is freshly initialised).
+        n_voters: number of copies, >= 2.
+        stride: the member stride of this vote's digit (the product of the member counts of
+            the wrappers applied before it); rows are read as ``(-1, n_voters, stride, ...)``.
+        voters: the copies themselves (used by ``from_config``; leave unset).
+
+    Input shape: whatever ``layer`` takes, with a batch of ``B·M`` rows (``M`` divisible by
+    ``n_voters·stride``). Output shape: what ``layer`` returns for those rows.
+    """
+
+    is_patch_layer = True
+    risk_kind = "vote"
+
+    def __init__(self, layer=None, n_voters=5, stride=1, voters=None, **kwargs):
+        n_voters = _check_n_voters(n_voters)
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"`stride` must be a positive integer. Received: stride={stride!r}")
+        if voters is None:
+            if not isinstance(layer, keras.layers.Layer):
+                raise TypeError(f"VoteLayer needs a keras Layer to copy. Received: layer={layer!r}")
+            kwargs.setdefault("name", layer.name)
+            voters = []
+            for k in range(n_voters):
+                voter = copy_layer(layer, name=f"{layer.name}_voter_{k}", fresh=True)
+                voter.trainable = True  # the copy's own flag; the user's layer is untouched
+                voters.append(voter)
+        elif len(voters) != n_voters:
+            raise ValueError(f"Expected {n_voters} voters. Received: {len(voters)}")
+        super().__init__(**kwargs)
+        self.n_voters = n_voters
+        self.stride = stride
+        self.voters = list(voters)
+
+    @property
+    def wrapped_layer(self):
+        return self.voters[0]
+
+    def patch_info(self) -> dict:
+        return {"kind": "vote", "params": {"n_voters": self.n_voters}}
+
+    def build(self, input_shape):
+        for voter in self.voters:
+            if not voter.built:
+                voter.build(input_shape)
+        self.built = True
+
+    def _split(self, t: Any) -> list[Any]:
+        shape = ops.shape(t)
+        grouped = ops.reshape(t, (-1, self.n_voters, self.stride, *shape[1:]))
+        return [ops.reshape(grouped[:, k], (-1, *shape[1:])) for k in range(self.n_voters)]
+
+    def _merge(self, parts: list[Any]) -> Any:
+        shape = ops.shape(parts[0])
+        grouped = [ops.reshape(p, (-1, self.stride, *shape[1:])) for p in parts]
+        return ops.reshape(ops.stack(grouped, axis=1), (-1, *shape[1:]))
+
+    def call(self, inputs, *args, **kwargs):
+        structure = (inputs, list(args), kwargs)
+        leaves = tree.flatten(structure)
+        parts = [
+            self._split(leaf) if _is_tensor(leaf) else [leaf] * self.n_voters for leaf in leaves
+        ]
+        outputs = []
+        for k, voter in enumerate(self.voters):
+            x_k, args_k, kwargs_k = tree.pack_sequence_as(structure, [p[k] for p in parts])
+            outputs.append(voter(x_k, *args_k, **kwargs_k))
+        return tree.map_structure(lambda *outs: self._merge(list(outs)), *outputs)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return self.voters[0].compute_output_spec(inputs, *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "n_voters": self.n_voters,
+                "stride": self.stride,
+                "voters": [keras.saving.serialize_keras_object(v) for v in self.voters],
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["voters"] = [keras.saving.deserialize_keras_object(v) for v in config["voters"]]
+        return cls(**config)
+
+
+def _is_tensor(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and len(value.shape) > 0
+
+
+class Wrapper:
+    """Vote wrapper: ``Wrapper(n_voters=5)(model, targets=None) -> RiskModel``.
+
+    Args:
+        n_voters: ensemble size, an integer >= 2.
+
+    Calling it:
+        model: a built Functional or Sequential model, or a :class:`RiskModel` (wrappers
+            compose).
+        targets: layers to ensemble: a path, glob, list, layer class or predicate(path, layer).
+            ``None`` (default) ensembles the whole model (every layer with weights).
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.risk import vote
+        >>> inputs = keras.Input((2,))
+        >>> h = keras.layers.Dense(4, name="body")(inputs)
+        >>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(h))
+        >>> risky = vote.Wrapper(n_voters=2)(model, targets="head")
+        >>> [layer.__class__.__name__ for layer in risky.body.layers]
+        ['InputLayer', 'Dense', 'VoteLayer']
+    """
+
+    kind = "vote"
+
+    def __init__(self, n_voters: int = 5):
+        self.n_voters = _check_n_voters(n_voters)
+
+    @property
+    def params(self) -> dict:
+        return {"n_voters": self.n_voters}
+
+    def __call__(self, model: Any, targets: Any = None) -> RiskModel:
+        n_voters = self.n_voters
+
+        def select(leaves, state):
+            if targets is None:
+                chosen = [p for p, layer in leaves if layer.weights]
+                if not chosen:
+                    raise ValueError(
+                        "vote: the model has no layer with weights, so every copy would agree. "
+                        "Vote needs at least one trainable layer (e.g. Dense)."
+                    )
+                return chosen
+            chosen = resolve_targets("vote", targets, leaves)
+            by_path = dict(leaves)
+            for path in chosen:
+                if not by_path[path].weights:
+                    raise ValueError(
+                        f"vote: target {path!r} ({unwrap(by_path[path]).__class__.__name__}) has "
+                        "no weights, so its copies would all agree. Target a layer with weights "
+                        "(Dense, Conv, ...) or leave targets=None to ensemble the whole model."
+                    )
+            return chosen
+
+        def replace(layer, path, copy, stride):
+            return VoteLayer(layer, n_voters=n_voters, stride=stride, name=layer.name)
+
+        return wrap_model(
+            model,
+            kind="vote",
+            params=self.params,
+            n_members=n_voters,
+            select=select,
+            replace=replace,
+        )
