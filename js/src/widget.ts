@@ -1,42 +1,264 @@
-// Entry point of the anywidget front end: renders the model graph held in the `graph` trait.
+// Entry point of the anywidget front end: wires the traits and messages of
+// docs/architecture.md to the canvas graph view, the toolbar and the risk plot.
 import type { AnyModel, RenderProps } from "@anywidget/types";
+import css from "./style.css";
+import uplotCss from "uplot/dist/uPlot.min.css";
+import type { OutMessage, Risk, WidgetState } from "./types";
+import {
+  asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, sameIds,
+  toggleExpanded, validKinds, visibleGraph, type GraphIndex, type VisibleGraph,
+} from "./graph_model";
+import { buildElkGraph, nodeSize, type Layout } from "./layout";
+import { LayoutClient } from "./layout_client";
+import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
+import { attachPointer } from "./selection";
+import { Toolbar } from "./toolbar";
+import { RiskPlot } from "./risk_plot";
 
-interface GraphNode {
-  id: string;
-  name: string;
-  class_name: string;
-  kind: string;
-  parent: string | null;
-}
+/** Browser writes to Python are debounced by this many milliseconds. */
+const SAVE_DELAY_MS = 120;
 
-interface WidgetState {
-  graph: { name?: string; nodes?: GraphNode[] };
+type Model = AnyModel<WidgetState>;
+
+class Editor {
+  readonly root: HTMLElement;
+  private view: CanvasView;
+  private toolbar: Toolbar;
+  private risk: RiskPlot;
+  private client = new LayoutClient();
+  private stage: HTMLElement;
+  private empty: HTMLElement;
+  private legend: HTMLElement;
+  private index: GraphIndex = indexGraph(asGraph(null));
+  private vis: VisibleGraph | null = null;
+  private layout: Layout | null = null;
+  private selection: string[] = [];
+  private expanded: string[] = [];
+  private dirty = new Set<"selection" | "expanded">();
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private layoutSeq = 0;
+  private cleanups: Array<() => void> = [];
+
+  constructor(private readonly model: Model, el: HTMLElement) {
+    this.root = document.createElement("div");
+    this.root.className = "rw-editor";
+    const style = document.createElement("style");
+    style.textContent = uplotCss + "\n" + css;
+    this.toolbar = new Toolbar({
+      send: (m) => this.send(m),
+      fit: () => this.view.fit(),
+      expandAll: () => this.setExpanded(this.index.graph.nodes.filter(isGroup).map((n) => n.id)),
+      collapseAll: () => this.setExpanded([]),
+      clearSelection: () => this.setSelection([]),
+      localError: (message) => this.toolbar.showLocal({ level: "error", message }),
+    });
+    this.stage = document.createElement("div");
+    this.stage.className = "rw-stage";
+    this.empty = document.createElement("div");
+    this.empty.className = "rw-empty";
+    this.legend = document.createElement("div");
+    this.legend.className = "rw-legend";
+    this.legend.dataset.role = "legend";
+    this.risk = new RiskPlot();
+    this.root.append(style, this.toolbar.el, this.stage, this.risk.el);
+    el.appendChild(this.root);
+    this.view = new CanvasView(this.stage);
+    this.stage.append(this.empty, this.legend);
+    this.root.dataset.layout = "pending";
+
+    this.cleanups.push(attachPointer(this.view.canvas, this.view, {
+      click: (id, shift) => this.setSelection(clickSelect(this.selection, id, shift)),
+      toggle: (id) => this.setExpanded(toggleExpanded(this.index, this.expanded, id), id),
+      box: (ids, additive) => this.setSelection(boxSelect(this.selection, ids, additive)),
+      isGroup: (id) => isGroup(this.index.byId.get(id)),
+    }));
+
+    const ro = new ResizeObserver(() => {
+      this.view.resize(this.stage.clientWidth, this.stage.clientHeight);
+      this.risk.resize(this.root.clientWidth - 18);
+    });
+    ro.observe(this.stage);
+    this.cleanups.push(() => ro.disconnect());
+
+    const mo = new MutationObserver(() => {
+      this.view.readTheme();
+      this.risk.retheme();
+      this.risk.update(this.model.get("risk") as Risk);
+    });
+    mo.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
+    this.cleanups.push(() => mo.disconnect());
+
+    this.listen("change:graph", () => this.onGraph());
+    this.listen("change:selection", () => {
+      if (this.dirty.has("selection")) return;
+      const next = [...(this.model.get("selection") ?? [])];
+      if (!sameIds(next, this.selection)) {
+        this.selection = next;
+        this.refresh();
+      }
+    });
+    this.listen("change:expanded", () => {
+      if (this.dirty.has("expanded")) return;
+      const next = [...(this.model.get("expanded") ?? [])];
+      if (!sameIds(next, this.expanded)) {
+        this.expanded = next;
+        this.relayout();
+      }
+    });
+    for (const t of ["catalog", "history", "status"]) this.listen(`change:${t}`, () => this.updateToolbar());
+    this.listen("change:risk", () => {
+      this.risk.update(this.model.get("risk") as Risk);
+      this.refresh();
+    });
+
+    this.selection = [...(model.get("selection") ?? [])];
+    this.expanded = [...(model.get("expanded") ?? [])];
+    this.view.resize(this.stage.clientWidth || el.clientWidth || 800, this.stage.clientHeight || 460);
+    this.risk.resize((el.clientWidth || 800) - 18);
+    this.risk.update(model.get("risk") as Risk);
+    this.onGraph();
+  }
+
+  private listen(event: string, fn: () => void): void {
+    this.model.on(event, fn);
+    this.cleanups.push(() => this.model.off(event, fn));
+  }
+
+  private onGraph(): void {
+    this.index = indexGraph(asGraph(this.model.get("graph")));
+    this.relayout();
+  }
+
+  /** Starts a layout of what `expanded` makes visible; redraws with the old one meanwhile. */
+  private relayout(anchor?: string): void {
+    const vis = visibleGraph(this.index, this.expanded);
+    this.vis = vis;
+    const seq = ++this.layoutSeq;
+    this.empty.textContent = vis.nodes.length ? "" : "No graph to show yet.";
+    this.root.dataset.layout = "pending";
+    this.refresh();
+    const measure = this.view.measure;
+    const graph = buildElkGraph(vis, (n) => nodeSize(n, measure));
+    this.client.layout({ graph, edges: vis.edges, containers: [...vis.containers] }).then(
+      (layout) => {
+        if (!layout || seq !== this.layoutSeq) return;
+        this.layout = layout;
+        this.root.dataset.layout = "ready";
+        this.root.dataset.layoutEngine = this.client.mode;
+        this.refresh(anchor);
+      },
+      (err: Error) => {
+        if (seq !== this.layoutSeq) return;
+        this.root.dataset.layout = "error";
+        this.toolbar.showLocal({ level: "error", message: err.message });
+      },
+    );
+  }
+
+  /** Redraws with the current state (no new layout). */
+  private refresh(anchor?: string): void {
+    this.updateToolbar();
+    if (!this.layout || !this.vis) return;
+    const shown = pruneSelection(this.index, this.selection);
+    const selection = new Set(shown);
+    const holdsSelection = new Set<string>();
+    for (const id of shown) {
+      const rep = this.vis.rep.get(id);
+      if (rep !== undefined && rep !== id) holdsSelection.add(rep);
+    }
+    const layerRisk = ((this.model.get("risk") ?? {}) as Risk).layer_risk ?? {};
+    const max = Math.max(0, ...Object.values(layerRisk).filter(Number.isFinite));
+    const risk = new Map<string, number>();
+    if (max > 0) for (const [id, v] of Object.entries(layerRisk)) risk.set(id, v / max);
+    const index = this.index;
+    const scene: Scene = {
+      layout: this.layout,
+      node: (id) => index.byId.get(id),
+      selection,
+      descendantPatches: index.descendantPatches,
+      holdsSelection,
+      risk,
+    };
+    this.view.setScene(scene, anchor);
+    this.renderLegend();
+  }
+
+  private renderLegend(): void {
+    const kinds = new Set<string>();
+    for (const n of this.index.graph.nodes) if (n.patch) kinds.add(n.patch.kind);
+    const key = [...kinds].sort().join();
+    if (this.legend.dataset.kinds === key) return;
+    this.legend.dataset.kinds = key;
+    this.legend.replaceChildren(...[...kinds].sort().map((k) => {
+      const s = document.createElement("span");
+      s.style.background = patchColor(k);
+      s.textContent = patchLabel(k);
+      return s;
+    }));
+  }
+
+  private updateToolbar(): void {
+    const catalog = this.model.get("catalog") ?? {};
+    const selection = pruneSelection(this.index, this.selection);
+    this.toolbar.update({
+      catalog,
+      kinds: validKinds(catalog, this.index, selection),
+      selectionCount: selection.length,
+      history: this.model.get("history") ?? { entries: [], index: 0 },
+      status: this.model.get("status") ?? { level: "idle", message: "" },
+    });
+  }
+
+  private setSelection(ids: string[]): void {
+    if (sameIds(ids, this.selection)) return;
+    this.selection = ids;
+    this.save("selection");
+    this.refresh();
+  }
+
+  private setExpanded(ids: string[], anchor?: string): void {
+    if (sameIds(ids, this.expanded)) return;
+    this.expanded = ids;
+    this.save("expanded");
+    this.relayout(anchor);
+  }
+
+  private save(key: "selection" | "expanded"): void {
+    this.dirty.add(key);
+    if (this.saveTimer !== null) clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.flush(), SAVE_DELAY_MS);
+  }
+
+  /** Writes pending trait changes now (before a message that depends on them). */
+  private flush(): void {
+    if (this.saveTimer !== null) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.dirty.size) return;
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    for (const k of keys) this.model.set(k, k === "selection" ? [...this.selection] : [...this.expanded]);
+    this.model.save_changes();
+  }
+
+  private send(msg: OutMessage): void {
+    this.flush(); // "apply" acts on the selection Python holds: sync it first.
+    this.toolbar.showLocal(null);
+    this.model.send(msg);
+  }
+
+  dispose(): void {
+    this.flush();
+    for (const c of this.cleanups.splice(0)) c();
+    this.client.dispose();
+    this.view.dispose();
+    this.risk.dispose();
+    this.root.remove();
+  }
 }
 
 function render({ model, el }: RenderProps<WidgetState>): () => void {
-  const root = document.createElement("div");
-  root.className = "rw-root";
-  el.appendChild(root);
-  const draw = (m: AnyModel<WidgetState>) => {
-    const graph = m.get("graph") ?? {};
-    const nodes = (graph.nodes ?? []).filter((n) => n.parent === null);
-    root.replaceChildren();
-    const title = document.createElement("div");
-    title.className = "rw-title";
-    title.textContent = graph.name ?? "";
-    root.appendChild(title);
-    for (const node of nodes) {
-      const item = document.createElement("div");
-      item.className = "rw-node";
-      item.dataset.id = node.id;
-      item.textContent = `${node.name} (${node.class_name})`;
-      root.appendChild(item);
-    }
-  };
-  draw(model);
-  const onChange = () => draw(model);
-  model.on("change:graph", onChange);
-  return () => model.off("change:graph", onChange);
+  const editor = new Editor(model, el);
+  return () => editor.dispose();
 }
 
 export default { render };

@@ -1,0 +1,577 @@
+// Draws the laid-out graph on a <canvas>: containers (expanded groups), edges, then nodes;
+// only what intersects the viewport. Owns the view transform (pan/zoom), hit testing and the
+// hidden DOM mirror (`data-role="node-index"`) that tests and assistive tech read.
+import type { GraphNode } from "./types";
+import type { Box, Layout } from "./layout";
+import { FONT_NAME, FONT_SMALL, HEADER_H, PAD_X, TOGGLE_W } from "./layout";
+import { formatCount, formatShape } from "./graph_model";
+import type { PointerTarget, Rect } from "./selection";
+import { boxesInside } from "./selection";
+
+/** What the view needs to know about each visible node besides its box. */
+export interface Scene {
+  layout: Layout;
+  node(id: string): GraphNode | undefined;
+  selection: ReadonlySet<string>;
+  /** Collapsed group id -> patch kinds on its descendants. */
+  descendantPatches: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Collapsed group ids that hold a selected descendant. */
+  holdsSelection: ReadonlySet<string>;
+  /** Per-layer risk share in [0, 1] (from `risk.layer_risk`), for a bar under the node. */
+  risk: ReadonlyMap<string, number>;
+}
+
+const PATCH_COLORS: Record<string, string> = {
+  lora: "#8e24aa", svf: "#00897b", sample: "#ef6c00", vote: "#1e88e5", sculpt: "#d81b60",
+};
+const PATCH_LABELS: Record<string, string> = {
+  lora: "LoRA", svf: "SVF", sample: "MC", vote: "Vote", sculpt: "Var",
+};
+
+export function patchColor(kind: string): string {
+  if (PATCH_COLORS[kind]) return PATCH_COLORS[kind];
+  let h = 0;
+  for (const c of kind) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return `hsl(${h}, 60%, 45%)`;
+}
+export function patchLabel(kind: string): string {
+  return PATCH_LABELS[kind] ?? kind;
+}
+
+interface Theme {
+  bg: string; node: string; group: string; io: string; fg: string; fg2: string;
+  border: string; edge: string; brand: string; selFill: string; warn: string; font: string;
+}
+
+interface Labels { name: string; cls: string; shape: string }
+
+export class CanvasView implements PointerTarget {
+  readonly canvas: HTMLCanvasElement;
+  readonly mirror: HTMLElement;
+  private ctx: CanvasRenderingContext2D;
+  private scene: Scene | null = null;
+  private k = 1;
+  private tx = 0;
+  private ty = 0;
+  private cssW = 0;
+  private cssH = 0;
+  private dpr = 1;
+  private theme!: Theme;
+  private labels = new Map<string, Labels>();
+  private boxById = new Map<string, Box>();
+  private edgeBounds: Float64Array = new Float64Array(0);
+  private band: Rect | null = null;
+  private hover: { id: string; part: string } | null = null;
+  private frame = 0;
+  private mirrorRows = new Map<string, HTMLElement>();
+  private fitted = false;
+
+  constructor(private readonly host: HTMLElement) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.dataset.role = "graph-canvas";
+    this.canvas.className = "rw-canvas";
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute("aria-label", "model graph; the node list follows");
+    this.ctx = this.canvas.getContext("2d")!;
+    this.mirror = document.createElement("div");
+    this.mirror.dataset.role = "node-index";
+    this.mirror.className = "rw-node-index";
+    this.mirror.setAttribute("role", "list");
+    host.append(this.canvas, this.mirror);
+    this.readTheme();
+  }
+
+  /** Re-reads the colours from CSS variables (JupyterLab theme switch). */
+  readTheme(): void {
+    const cs = getComputedStyle(this.host);
+    const v = (name: string, dflt: string) => cs.getPropertyValue(name).trim() || dflt;
+    this.theme = {
+      bg: v("--rw-bg", "#fff"), node: v("--rw-node", "#fafafa"), group: v("--rw-group", "#eeeeee"),
+      io: v("--rw-io", "#e3f2fd"), fg: v("--rw-fg", "#000"), fg2: v("--rw-fg2", "#666"),
+      border: v("--rw-border", "#bdbdbd"), edge: v("--rw-edge", "#9e9e9e"),
+      brand: v("--rw-brand", "#1976d2"), selFill: v("--rw-select-fill", "rgba(25,118,210,0.12)"),
+      warn: v("--rw-warn", "#f57c00"), font: v("--rw-font", "sans-serif"),
+    };
+    this.labels.clear();
+    if (this.scene) this.prepare(this.scene);
+    this.request();
+  }
+
+  private font(spec: string): string {
+    return spec.replace("sans-serif", this.theme.font);
+  }
+
+  /** Text width in CSS pixels for a layout font (layout.ts FONT_*), with the theme's family. */
+  measure = (text: string, font: string): number => {
+    this.ctx.font = this.font(font);
+    return this.ctx.measureText(text).width;
+  };
+
+  /** Sets the canvas size in CSS pixels (from a ResizeObserver). */
+  resize(w: number, h: number): void {
+    this.dpr = globalThis.devicePixelRatio || 1;
+    this.cssW = Math.max(1, Math.floor(w));
+    this.cssH = Math.max(1, Math.floor(h));
+    this.canvas.width = Math.round(this.cssW * this.dpr);
+    this.canvas.height = Math.round(this.cssH * this.dpr);
+    this.canvas.style.width = `${this.cssW}px`;
+    this.canvas.style.height = `${this.cssH}px`;
+    if (!this.fitted && this.scene) this.fit();
+    this.request();
+  }
+
+  /** New scene (layout or node state). `anchor`: keep this node where it was on screen. */
+  setScene(scene: Scene, anchor?: string): void {
+    const before = anchor ? this.boxById.get(anchor) : undefined;
+    const oldScreen = before ? this.toScreen(before.x, before.y) : null;
+    const layoutChanged = this.scene?.layout !== scene.layout;
+    this.scene = scene;
+    this.prepare(scene);
+    if (layoutChanged) {
+      const after = anchor ? this.boxById.get(anchor) : undefined;
+      if (!this.fitted) this.fit();
+      else if (oldScreen && after) {
+        this.tx = oldScreen[0] - after.x * this.k;
+        this.ty = oldScreen[1] - after.y * this.k;
+      }
+    }
+    this.request();
+  }
+
+  private prepare(scene: Scene): void {
+    const { boxes, edges } = scene.layout;
+    this.boxById = new Map(boxes.map((b) => [b.id, b]));
+    this.edgeBounds = new Float64Array(edges.length * 4);
+    edges.forEach((e, i) => {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (let j = 0; j < e.points.length; j += 2) {
+        x0 = Math.min(x0, e.points[j]); x1 = Math.max(x1, e.points[j]);
+        y0 = Math.min(y0, e.points[j + 1]); y1 = Math.max(y1, e.points[j + 1]);
+      }
+      this.edgeBounds.set([x0, y0, x1, y1], i * 4);
+    });
+    for (const b of boxes) {
+      const n = scene.node(b.id);
+      if (!n) continue;
+      const key = `${b.id}\u0000${b.w}\u0000${n.name}\u0000${n.class_name}\u0000${formatShape(n.output_shape)}`;
+      const old = this.labels.get(b.id) as (Labels & { key?: string }) | undefined;
+      if (old && old.key === key) continue;
+      const room = b.w - 2 * PAD_X - (n.kind === "group" ? TOGGLE_W : 0);
+      const cls = n.kind === "group" ? `${n.class_name} · ${formatCount(n.params)} params` : n.class_name;
+      const entry = b.container
+        ? { name: this.fit1(`${n.name} · ${n.class_name}`, FONT_NAME, b.w - 2 * PAD_X - TOGGLE_W), cls: "", shape: "" }
+        : { name: this.fit1(n.name, FONT_NAME, room), cls: this.fit1(cls, FONT_SMALL, room),
+            shape: this.fit1(formatShape(n.output_shape), FONT_SMALL, room) };
+      this.labels.set(b.id, Object.assign(entry, { key }));
+    }
+  }
+
+  /** `text` shortened with an ellipsis to fit `room` pixels. */
+  private fit1(text: string, font: string, room: number): string {
+    if (this.measure(text, font) <= room) return text;
+    let lo = 0, hi = text.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.measure(text.slice(0, mid) + "…", font) <= room) lo = mid;
+      else hi = mid - 1;
+    }
+    return text.slice(0, lo) + "…";
+  }
+
+  // --- transform -------------------------------------------------------------------------
+
+  toScreen(x: number, y: number): [number, number] {
+    return [x * this.k + this.tx, y * this.k + this.ty];
+  }
+  toWorld(sx: number, sy: number): [number, number] {
+    return [(sx - this.tx) / this.k, (sy - this.ty) / this.k];
+  }
+  get zoom(): number { return this.k; }
+
+  fit(): void {
+    if (!this.scene || this.cssW < 2) return;
+    const { width, height } = this.scene.layout;
+    const m = 16;
+    const k = Math.min((this.cssW - 2 * m) / Math.max(width, 1), (this.cssH - 2 * m) / Math.max(height, 1), 1.5);
+    this.k = Math.max(0.02, k);
+    this.tx = (this.cssW - width * this.k) / 2;
+    this.ty = m;
+    if (height * this.k < this.cssH - 2 * m) this.ty = (this.cssH - height * this.k) / 2;
+    // Tall graphs: start at the top at a readable zoom rather than a speck.
+    if (this.k < 0.5 && this.scene.layout.boxes.length > 40) {
+      this.k = 0.5;
+      this.tx = (this.cssW - width * this.k) / 2;
+      if (width * this.k > this.cssW) this.tx = m;
+      this.ty = m;
+    }
+    this.fitted = true;
+    this.request();
+  }
+
+  /** Scrolls so that `id` is centred (when it is off screen). */
+  reveal(id: string): void {
+    const b = this.boxById.get(id);
+    if (!b) return;
+    const [x, y] = this.toScreen(b.x, b.y);
+    if (x >= 0 && y >= 0 && x + b.w * this.k <= this.cssW && y + b.h * this.k <= this.cssH) return;
+    this.tx = this.cssW / 2 - (b.x + b.w / 2) * this.k;
+    this.ty = this.cssH / 2 - (b.y + b.h / 2) * this.k;
+    this.request();
+  }
+
+  panBy(dx: number, dy: number): void {
+    this.tx += dx;
+    this.ty += dy;
+    this.request();
+  }
+
+  zoomAt(sx: number, sy: number, factor: number): void {
+    const k = Math.max(0.02, Math.min(4, this.k * factor));
+    const [wx, wy] = this.toWorld(sx, sy);
+    this.k = k;
+    this.tx = sx - wx * k;
+    this.ty = sy - wy * k;
+    this.request();
+  }
+
+  setBand(r: Rect | null): void {
+    this.band = r;
+    this.request();
+  }
+
+  setHover(id: string | null, part: "body" | "toggle" | null): void {
+    const next = id === null ? null : { id, part: part ?? "body" };
+    if (next?.id === this.hover?.id && next?.part === this.hover?.part) return;
+    this.hover = next;
+    this.request();
+  }
+
+  // --- hit testing -----------------------------------------------------------------------
+
+  private toggleRect(b: Box): [number, number, number, number] {
+    return [b.x + b.w - TOGGLE_W + 2, b.y + 4, TOGGLE_W - 6, TOGGLE_W - 6];
+  }
+
+  hit(sx: number, sy: number): { id: string; part: "body" | "toggle" } | null {
+    if (!this.scene) return null;
+    const [x, y] = this.toWorld(sx, sy);
+    const slop = 3 / this.k;
+    const boxes = this.scene.layout.boxes;
+    // Children follow their container in the list: scan backwards to hit the innermost.
+    for (let i = boxes.length - 1; i >= 0; i--) {
+      const b = boxes[i];
+      if (x < b.x || y < b.y || x > b.x + b.w || y > b.y + b.h) continue;
+      if (b.container && y > b.y + HEADER_H) continue; // a container's body is background
+      const n = this.scene.node(b.id);
+      if (n?.kind === "group") {
+        const [gx, gy, gw, gh] = this.toggleRect(b);
+        if (x >= gx - slop && x <= gx + gw + slop && y >= gy - slop && y <= gy + gh + slop) {
+          return { id: b.id, part: "toggle" };
+        }
+      }
+      return { id: b.id, part: "body" };
+    }
+    return null;
+  }
+
+  idsInScreenRect(r: Rect): string[] {
+    if (!this.scene) return [];
+    const [x0, y0] = this.toWorld(r.x0, r.y0);
+    const [x1, y1] = this.toWorld(r.x1, r.y1);
+    return boxesInside(this.scene.layout.boxes, { x0, y0, x1, y1 });
+  }
+
+  // --- drawing ---------------------------------------------------------------------------
+
+  request(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  /** Draws now (tests and the first paint call this directly). */
+  draw(): void {
+    const { ctx, theme: t } = this;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = t.bg;
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    const scene = this.scene;
+    if (scene) {
+      ctx.setTransform(this.dpr * this.k, 0, 0, this.dpr * this.k, this.dpr * this.tx, this.dpr * this.ty);
+      const [vx0, vy0] = this.toWorld(0, 0);
+      const [vx1, vy1] = this.toWorld(this.cssW, this.cssH);
+      const inView = (b: Box) => b.x + b.w >= vx0 && b.y + b.h >= vy0 && b.x <= vx1 && b.y <= vy1;
+      const text = this.k >= 0.35;
+      for (const b of scene.layout.boxes) if (b.container && inView(b)) this.drawContainer(b, scene, text);
+      this.drawEdges(scene, vx0, vy0, vx1, vy1);
+      for (const b of scene.layout.boxes) if (!b.container && inView(b)) this.drawNode(b, scene, text);
+    }
+    if (this.band) {
+      const r = this.band;
+      ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+      ctx.fillStyle = t.selFill;
+      ctx.strokeStyle = t.brand;
+      ctx.lineWidth = 1;
+      ctx.setLineDash([4, 3]);
+      ctx.fillRect(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
+      ctx.strokeRect(r.x0 + 0.5, r.y0 + 0.5, r.x1 - r.x0, r.y1 - r.y0);
+      ctx.setLineDash([]);
+    }
+    this.updateMirror();
+  }
+
+  private roundRect(x: number, y: number, w: number, h: number, r: number): void {
+    const ctx = this.ctx;
+    ctx.beginPath();
+    ctx.moveTo(x + r, y);
+    ctx.arcTo(x + w, y, x + w, y + h, r);
+    ctx.arcTo(x + w, y + h, x, y + h, r);
+    ctx.arcTo(x, y + h, x, y, r);
+    ctx.arcTo(x, y, x + w, y, r);
+    ctx.closePath();
+  }
+
+  private drawContainer(b: Box, scene: Scene, text: boolean): void {
+    const { ctx, theme: t } = this;
+    const n = scene.node(b.id);
+    const selected = scene.selection.has(b.id);
+    this.roundRect(b.x, b.y, b.w, b.h, 8);
+    ctx.globalAlpha = 0.55;
+    ctx.fillStyle = b.depth % 2 ? t.bg : t.group;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = selected ? 2.5 : 1;
+    ctx.strokeStyle = selected ? t.brand : t.border;
+    ctx.stroke();
+    if (this.hover?.id === b.id) {
+      ctx.fillStyle = t.selFill;
+      ctx.fillRect(b.x + 1, b.y + 1, b.w - 2, HEADER_H - 1);
+    }
+    this.drawToggle(b, "−");
+    if (n?.patch) this.drawBadges(b, [n.patch.kind]);
+    if (text) {
+      ctx.fillStyle = t.fg;
+      ctx.font = this.font(FONT_NAME);
+      ctx.textBaseline = "middle";
+      ctx.fillText(this.labels.get(b.id)?.name ?? b.id, b.x + PAD_X, b.y + HEADER_H / 2 + 1);
+    }
+  }
+
+  private drawToggle(b: Box, glyph: string): void {
+    const { ctx, theme: t } = this;
+    const [x, y, w, h] = this.toggleRect(b);
+    const hot = this.hover?.id === b.id && this.hover.part === "toggle";
+    this.roundRect(x, y, w, h, 3);
+    ctx.fillStyle = hot ? t.brand : t.bg;
+    ctx.fill();
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = hot ? t.brand : t.border;
+    ctx.stroke();
+    ctx.strokeStyle = hot ? t.bg : t.fg;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(x + 4, y + h / 2);
+    ctx.lineTo(x + w - 4, y + h / 2);
+    if (glyph === "+") {
+      ctx.moveTo(x + w / 2, y + 4);
+      ctx.lineTo(x + w / 2, y + h - 4);
+    }
+    ctx.stroke();
+  }
+
+  private drawBadges(b: Box, kinds: Iterable<string>, inherited = false): void {
+    const { ctx } = this;
+    let right = b.x + b.w - (this.scene?.node(b.id)?.kind === "group" ? TOGGLE_W + 2 : 6);
+    ctx.font = this.font("600 9px sans-serif");
+    ctx.textBaseline = "middle";
+    for (const kind of kinds) {
+      const label = inherited ? patchLabel(kind) + "…" : patchLabel(kind);
+      const w = ctx.measureText(label).width + 8;
+      const x = right - w;
+      const y = b.y - 7;
+      this.roundRect(x, y, w, 14, 7);
+      ctx.fillStyle = patchColor(kind);
+      ctx.fill();
+      ctx.fillStyle = "#fff";
+      ctx.fillText(label, x + 4, y + 7.5);
+      right = x - 3;
+    }
+  }
+
+  private drawNode(b: Box, scene: Scene, text: boolean): void {
+    const { ctx, theme: t } = this;
+    const n = scene.node(b.id);
+    const selected = scene.selection.has(b.id);
+    const group = n?.kind === "group";
+    const io = n?.kind === "input" || n?.kind === "output";
+    const r = io ? b.h / 2 : 6;
+    if (group) {
+      // A stacked look for collapsed groups.
+      this.roundRect(b.x + 4, b.y + 4, b.w, b.h, r);
+      ctx.fillStyle = t.group;
+      ctx.fill();
+      ctx.strokeStyle = t.border;
+      ctx.lineWidth = 1;
+      ctx.stroke();
+    }
+    this.roundRect(b.x, b.y, b.w, b.h, r);
+    ctx.fillStyle = io ? t.io : group ? t.group : t.node;
+    ctx.fill();
+    if (selected) {
+      ctx.fillStyle = t.selFill;
+      ctx.fill();
+    }
+    if (n?.patch) {
+      ctx.fillStyle = patchColor(n.patch.kind);
+      ctx.fillRect(b.x, b.y + r, 4, b.h - 2 * r);
+    }
+    const hovered = this.hover?.id === b.id;
+    ctx.lineWidth = selected ? 2.5 : hovered ? 1.5 : 1;
+    ctx.strokeStyle = selected || hovered ? t.brand : n?.patch ? patchColor(n.patch.kind) : t.border;
+    if (!selected && scene.holdsSelection.has(b.id)) {
+      ctx.setLineDash([5, 3]);
+      ctx.strokeStyle = t.brand;
+      ctx.lineWidth = 2;
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const risk = scene.risk.get(b.id);
+    if (risk !== undefined && risk > 0) {
+      ctx.fillStyle = t.warn;
+      ctx.fillRect(b.x + 6, b.y + b.h - 4, Math.max(2, (b.w - 12) * Math.min(1, risk)), 2.5);
+    }
+    if (group) this.drawToggle(b, "+");
+    if (n?.patch) this.drawBadges(b, [n.patch.kind]);
+    else if (group && scene.descendantPatches.has(b.id)) this.drawBadges(b, scene.descendantPatches.get(b.id)!, true);
+    if (!text) return;
+    const l = this.labels.get(b.id);
+    if (!l) return;
+    const x = b.x + PAD_X;
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = t.fg;
+    ctx.font = this.font(FONT_NAME);
+    ctx.fillText(l.name, x, b.y + 11);
+    ctx.fillStyle = t.fg2;
+    ctx.font = this.font(FONT_SMALL);
+    ctx.fillText(l.cls, x, b.y + 25);
+    ctx.fillText(l.shape, x, b.y + 38);
+  }
+
+  private drawEdges(scene: Scene, vx0: number, vy0: number, vx1: number, vy1: number): void {
+    const { ctx, theme: t } = this;
+    const eb = this.edgeBounds;
+    ctx.strokeStyle = t.edge;
+    ctx.fillStyle = t.edge;
+    const sel = scene.selection;
+    const arrows: number[] = [];
+    const hot: number[] = [];
+    ctx.lineWidth = 1.2;
+    ctx.beginPath();
+    scene.layout.edges.forEach((e, i) => {
+      const p = e.points;
+      if (p.length < 4) return;
+      if (eb[i * 4 + 2] < vx0 || eb[i * 4 + 3] < vy0 || eb[i * 4] > vx1 || eb[i * 4 + 1] > vy1) return;
+      if (sel.has(e.source) || sel.has(e.target)) hot.push(i);
+      ctx.moveTo(p[0], p[1]);
+      for (let j = 2; j < p.length; j += 2) ctx.lineTo(p[j], p[j + 1]);
+      arrows.push(i);
+    });
+    ctx.stroke();
+    if (hot.length) {
+      ctx.strokeStyle = t.brand;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      for (const i of hot) {
+        const p = scene.layout.edges[i].points;
+        ctx.moveTo(p[0], p[1]);
+        for (let j = 2; j < p.length; j += 2) ctx.lineTo(p[j], p[j + 1]);
+      }
+      ctx.stroke();
+    }
+    if (this.k < 0.3) return;
+    ctx.beginPath();
+    for (const i of arrows) {
+      const p = scene.layout.edges[i].points;
+      const n = p.length;
+      const x1 = p[n - 2], y1 = p[n - 1];
+      const a = Math.atan2(y1 - p[n - 3], x1 - p[n - 4]);
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x1 - 7 * Math.cos(a - 0.4), y1 - 7 * Math.sin(a - 0.4));
+      ctx.lineTo(x1 - 7 * Math.cos(a + 0.4), y1 - 7 * Math.sin(a + 0.4));
+      ctx.closePath();
+    }
+    ctx.fillStyle = t.edge;
+    ctx.fill();
+  }
+
+  // --- DOM mirror ------------------------------------------------------------------------
+
+  private updateMirror(): void {
+    const scene = this.scene;
+    const rows = this.mirrorRows;
+    if (!scene) {
+      this.mirror.replaceChildren();
+      rows.clear();
+      return;
+    }
+    const seen = new Set<string>();
+    const fresh: HTMLElement[] = [];
+    for (const b of scene.layout.boxes) {
+      const n = scene.node(b.id);
+      if (!n) continue;
+      seen.add(b.id);
+      let row = rows.get(b.id);
+      if (!row) {
+        row = document.createElement("div");
+        row.setAttribute("role", "listitem");
+        row.dataset.nodeId = b.id;
+        rows.set(b.id, row);
+        fresh.push(row);
+      }
+      const [x, y] = this.toScreen(b.x, b.y);
+      const w = b.w * this.k, h = b.h * this.k;
+      const onscreen = x + w > 0 && y + h > 0 && x < this.cssW && y < this.cssH;
+      const attrs: Record<string, string> = {
+        kind: n.kind,
+        name: n.name,
+        className: n.class_name,
+        selected: String(scene.selection.has(b.id)),
+        patch: n.patch?.kind ?? "",
+        expanded: String(b.container),
+        x: x.toFixed(1), y: y.toFixed(1), w: w.toFixed(1), h: h.toFixed(1),
+        onscreen: String(onscreen),
+      };
+      if (n.kind === "group") {
+        const [gx, gy, gw, gh] = this.toggleRect(b);
+        const [sx, sy] = this.toScreen(gx + gw / 2, gy + gh / 2);
+        attrs.toggleX = sx.toFixed(1);
+        attrs.toggleY = sy.toFixed(1);
+      }
+      for (const [k, v] of Object.entries(attrs)) if (row.dataset[k] !== v) row.dataset[k] = v;
+      const label = `${n.name} (${n.class_name})${n.patch ? `, patched: ${n.patch.kind}` : ""}`;
+      if (row.textContent !== label) row.textContent = label;
+      row.setAttribute("aria-selected", attrs.selected);
+    }
+    for (const [id, row] of rows) {
+      if (!seen.has(id)) {
+        row.remove();
+        rows.delete(id);
+      }
+    }
+    if (fresh.length) {
+      // Keep the mirror in layout order (parents before children).
+      this.mirror.replaceChildren(...scene.layout.boxes.map((b) => rows.get(b.id)!).filter(Boolean));
+    }
+    this.mirror.dataset.zoom = this.k.toFixed(3);
+    this.mirror.dataset.count = String(rows.size);
+  }
+
+  dispose(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.canvas.remove();
+    this.mirror.remove();
+  }
+}

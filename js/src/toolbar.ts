@@ -1,0 +1,229 @@
+// The toolbar: patch kinds valid for the selection (from `catalog`) with their parameter
+// inputs, Apply / Undo / Redo / Reset, export path + fold, and the status line.
+import type { Catalog, CatalogParam, History, OutMessage, Status } from "./types";
+
+export interface ToolbarState {
+  catalog: Catalog;
+  /** Kinds valid for the current selection, in catalog order. */
+  kinds: string[];
+  selectionCount: number;
+  history: History;
+  status: Status;
+}
+
+export interface ToolbarActions {
+  send(msg: OutMessage): void;
+  fit(): void;
+  expandAll(): void;
+  collapseAll(): void;
+  clearSelection(): void;
+  /** Local problems (e.g. a parameter that is not a number) go to the status line. */
+  localError(message: string): void;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K, props: Partial<Record<string, string>> = {}, text?: string,
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) if (v !== undefined) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function button(action: string, label: string, title: string): HTMLButtonElement {
+  const b = h("button", { type: "button", "data-action": action, title, class: "rw-btn" }, label);
+  return b;
+}
+
+/** Parses one parameter input; returns the value or an error message. */
+export function parseParam(p: CatalogParam, raw: string): { value: number | null } | { error: string } {
+  const s = raw.trim();
+  if (s === "") {
+    if (p.optional) return { value: null };
+    if (p.default !== undefined && p.default !== null) return { value: p.default };
+    return { error: `\`${p.name}\` is required.` };
+  }
+  const v = Number(s);
+  if (!Number.isFinite(v)) return { error: `\`${p.name}\` must be a number. Received: ${s}` };
+  if (p.type === "int" && !Number.isInteger(v)) return { error: `\`${p.name}\` must be an integer. Received: ${s}` };
+  return { value: v };
+}
+
+export class Toolbar {
+  readonly el: HTMLElement;
+  private kindSelect = h("select", { "data-role": "patch-kind", class: "rw-select", title: "patch kind" });
+  private paramsBox = h("span", { "data-role": "params", class: "rw-params" });
+  private applyBtn = button("apply", "Apply", "apply the patch to the selected layers");
+  private undoBtn = button("undo", "Undo", "undo the last patch");
+  private redoBtn = button("redo", "Redo", "redo the patch undone last");
+  private resetBtn = button("reset", "Reset", "remove every patch");
+  private exportPath = h("input", { "data-role": "export-path", class: "rw-input rw-path", type: "text", value: "patched.keras", title: "export path", "aria-label": "export path" });
+  private foldBox = h("input", { "data-role": "export-fold", type: "checkbox", title: "fold adapters into plain layers" });
+  private exportBtn = button("export", "Export", "save the patched model (.keras)");
+  private svgBtn = button("export_svg", "SVG", "save the graph as SVG next to the export path");
+  private statusEl = h("div", { "data-role": "status", class: "rw-status", "aria-live": "polite" });
+  private selInfo = h("span", { "data-role": "selection-count", class: "rw-muted" });
+  private historyEl = h("div", { "data-role": "history", class: "rw-history" });
+  private hint = h("span", { class: "rw-muted rw-hint" });
+  /** Values typed per kind and parameter, kept across re-renders. */
+  private typed = new Map<string, string>();
+  private state: ToolbarState | null = null;
+  private shownKind: string | null = null;
+  private localStatus: Status | null = null;
+
+  constructor(private readonly act: ToolbarActions) {
+    this.el = h("div", { class: "rw-toolbar" });
+    this.foldBox.checked = true;
+    const fold = h("label", { class: "rw-check", title: "fold adapters into plain layers" });
+    fold.append(this.foldBox, document.createTextNode(" fold"));
+    const row1 = h("div", { class: "rw-row" });
+    row1.append(
+      this.selInfo, this.kindSelect, this.paramsBox, this.applyBtn, this.hint,
+      h("span", { class: "rw-sep" }), this.undoBtn, this.redoBtn, this.resetBtn,
+      h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn,
+      h("span", { class: "rw-sep" }),
+      button("fit", "Fit", "fit the graph in view (double-click the background)"),
+      button("expand-all", "Expand all", "expand every group"),
+      button("collapse-all", "Collapse all", "collapse every group"),
+    );
+    this.el.append(row1, this.historyEl, this.statusEl);
+
+    this.kindSelect.addEventListener("change", () => this.renderParams());
+    this.el.addEventListener("click", (ev) => {
+      const b = (ev.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
+      if (!b || b.disabled) return;
+      this.onAction(b.dataset.action!);
+    });
+    this.paramsBox.addEventListener("input", (ev) => {
+      const input = ev.target as HTMLInputElement;
+      if (input.dataset.param) this.typed.set(`${this.shownKind}/${input.dataset.param}`, input.value);
+    });
+    this.paramsBox.addEventListener("keydown", (ev) => {
+      if ((ev as KeyboardEvent).key === "Enter") this.onAction("apply");
+    });
+  }
+
+  private onAction(action: string): void {
+    switch (action) {
+      case "apply": return this.apply();
+      case "undo": case "redo": case "reset": return this.act.send({ type: action });
+      case "export": {
+        const path = this.exportPath.value.trim();
+        if (!path) return this.act.localError("Export: enter a file path, e.g. patched.keras");
+        return this.act.send({ type: "export", path, fold: this.foldBox.checked });
+      }
+      case "export_svg": {
+        const base = this.exportPath.value.trim().replace(/\.[^./\\]*$/, "") || "graph";
+        return this.act.send({ type: "export_svg", path: `${base}.svg` });
+      }
+      case "fit": return this.act.fit();
+      case "expand-all": return this.act.expandAll();
+      case "collapse-all": return this.act.collapseAll();
+    }
+  }
+
+  private apply(): void {
+    const s = this.state;
+    const kind = this.kindSelect.value;
+    if (!s || !kind || !s.catalog[kind]) return;
+    const params: Record<string, number | null> = {};
+    for (const p of s.catalog[kind].params ?? []) {
+      const input = this.paramsBox.querySelector<HTMLInputElement>(`input[data-param="${CSS.escape(p.name)}"]`);
+      const r = parseParam(p, input?.value ?? "");
+      if ("error" in r) return this.act.localError(`${s.catalog[kind].label}: ${r.error}`);
+      params[p.name] = r.value;
+    }
+    this.act.send({ type: "apply", kind, params });
+  }
+
+  /** A message from the front end itself, shown until the next status from Python. */
+  showLocal(status: Status | null): void {
+    this.localStatus = status;
+    if (this.state) this.renderStatus(this.state.status);
+  }
+
+  update(state: ToolbarState): void {
+    const prev = this.state;
+    if (prev && prev.status !== state.status) this.localStatus = null;
+    this.state = state;
+    const { catalog, kinds } = state;
+    const current = this.kindSelect.value;
+    const optsKey = kinds.join("\u0000") + "|" + Object.keys(catalog).map((k) => catalog[k].label).join();
+    if (this.kindSelect.dataset.options !== optsKey) {
+      this.kindSelect.dataset.options = optsKey;
+      this.kindSelect.replaceChildren(...kinds.map((k) => {
+        const o = h("option", { value: k, title: catalog[k].help ?? "" }, catalog[k].label ?? k);
+        return o;
+      }));
+      if (kinds.includes(current)) this.kindSelect.value = current;
+    }
+    this.kindSelect.disabled = kinds.length === 0;
+    this.renderParams();
+    const busy = state.status?.level === "busy";
+    this.applyBtn.disabled = kinds.length === 0 || busy;
+    const hist = state.history ?? { entries: [], index: 0 };
+    const entries = hist.entries ?? [];
+    this.undoBtn.disabled = busy || !(hist.index > 0);
+    this.redoBtn.disabled = busy || !(hist.index < entries.length);
+    this.resetBtn.disabled = busy || entries.length === 0;
+    this.exportBtn.disabled = busy;
+    this.svgBtn.disabled = busy;
+    const n = state.selectionCount;
+    this.selInfo.textContent = n === 0 ? "no selection" : n === 1 ? "1 selected" : `${n} selected`;
+    this.hint.textContent = kinds.length ? "" : n ? "no patch fits all selected nodes" : "select layers to patch";
+    this.renderHistory(hist);
+    this.renderStatus(state.status);
+  }
+
+  private renderParams(): void {
+    const s = this.state;
+    const kind = this.kindSelect.value || null;
+    if (kind === this.shownKind && this.paramsBox.childElementCount === (kind ? (s?.catalog[kind]?.params ?? []).length : 0)) return;
+    this.shownKind = kind;
+    const params = kind && s ? s.catalog[kind]?.params ?? [] : [];
+    this.paramsBox.replaceChildren(...params.map((p) => {
+      const label = h("label", { class: "rw-param", title: p.help ?? p.name });
+      const input = h("input", {
+        "data-param": p.name, class: "rw-input rw-num", type: "number",
+        step: p.type === "int" ? "1" : "any",
+        min: p.min !== undefined ? String(p.min) : undefined,
+        max: p.max !== undefined ? String(p.max) : undefined,
+        placeholder: p.default === null || p.default === undefined ? (p.optional ? "auto" : "") : String(p.default),
+        "aria-label": p.name,
+      });
+      const typed = this.typed.get(`${kind}/${p.name}`);
+      input.value = typed ?? (p.default === null || p.default === undefined ? "" : String(p.default));
+      label.append(document.createTextNode(p.name + " "), input);
+      return label;
+    }));
+    const entry = kind && s ? s.catalog[kind] : undefined;
+    this.kindSelect.title = entry?.help ?? "patch kind";
+  }
+
+  private renderHistory(hist: History): void {
+    const entries = hist.entries ?? [];
+    const key = JSON.stringify([entries.map((e) => e.label), hist.index]);
+    if (this.historyEl.dataset.key === key) return;
+    this.historyEl.dataset.key = key;
+    this.historyEl.dataset.index = String(hist.index);
+    this.historyEl.dataset.count = String(entries.length);
+    if (!entries.length) {
+      this.historyEl.replaceChildren();
+      return;
+    }
+    this.historyEl.replaceChildren(
+      h("span", { class: "rw-muted" }, "history: "),
+      ...entries.map((e, i) => h("span", {
+        class: i < hist.index ? "rw-hist" : "rw-hist rw-undone",
+        title: (e.targets ?? []).join(", ") || "whole model",
+      }, `${i + 1}. ${e.label || e.kind}`)),
+    );
+  }
+
+  private renderStatus(status: Status): void {
+    const s = this.localStatus ?? status ?? { level: "idle", message: "" };
+    this.statusEl.dataset.level = s.level;
+    this.statusEl.textContent = s.level === "busy" && !s.message ? "working…" : s.message ?? "";
+    this.statusEl.title = s.message ?? "";
+  }
+}

@@ -1,0 +1,117 @@
+// Interfaces mirroring the widget's traits (docs/architecture.md, "Graph JSON" and
+// "Widget traits and messages") and the one tagged union of messages sent to Python.
+
+/** One shape (null for unknown dims) or a list of shapes for multi-output layers. */
+export type Shape = (number | null)[] | (number | null)[][] | null;
+
+export type NodeKind = "input" | "layer" | "group" | "output";
+
+export interface Patch {
+  kind: string;
+  params: Record<string, unknown>;
+}
+
+export interface GraphNode {
+  id: string;
+  name: string;
+  class_name: string;
+  kind: NodeKind;
+  parent: string | null;
+  output_shape: Shape;
+  params: number;
+  trainable_params: number;
+  patch: Patch | null;
+  patchable: string[];
+  opaque: boolean;
+}
+
+export interface GraphEdge {
+  source: string;
+  target: string;
+}
+
+export interface Graph {
+  name: string;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface CatalogParam {
+  name: string;
+  type: "int" | "float" | string;
+  default?: number | null;
+  min?: number;
+  max?: number;
+  optional?: boolean;
+  help?: string;
+}
+
+export interface CatalogEntry {
+  label: string;
+  /** "layers": needs a selection; "model": selection optional. */
+  targets: "layers" | "model";
+  help?: string;
+  params: CatalogParam[];
+}
+
+export type Catalog = Record<string, CatalogEntry>;
+
+export interface HistoryEntry {
+  kind: string;
+  params: Record<string, unknown>;
+  targets: string[] | null;
+  label: string;
+}
+
+export interface History {
+  entries: HistoryEntry[];
+  index: number;
+}
+
+export interface Status {
+  level: "idle" | "busy" | "info" | "error";
+  message: string;
+}
+
+/** Binary arrays arrive as DataView (ipywidgets buffers); accept the other views too. */
+export type Buffer = DataView | ArrayBuffer | ArrayBufferView;
+
+export interface RiskSummary {
+  mean_risk?: number | null;
+  nll?: number | null;
+  calibration_error?: number | null;
+}
+
+export interface Risk {
+  mode?: "bands" | "per_sample";
+  x?: Buffer | null;
+  y_pred?: Buffer | null;
+  std?: Buffer | null;
+  y_true?: Buffer | null;
+  n?: number;
+  epoch?: number | null;
+  loss?: number[];
+  summary?: RiskSummary;
+  layer_risk?: Record<string, number>;
+  error?: string | null;
+}
+
+/** All synced traits of the GraphEditor widget. */
+export interface WidgetState {
+  graph: Graph | Record<string, never>;
+  catalog: Catalog;
+  selection: string[];
+  expanded: string[];
+  history: History;
+  status: Status;
+  risk: Risk | Record<string, never>;
+}
+
+/** Every message the front end sends to Python (one tagged union). */
+export type OutMessage =
+  | { type: "apply"; kind: string; params: Record<string, number | null> }
+  | { type: "undo" }
+  | { type: "redo" }
+  | { type: "reset" }
+  | { type: "export"; path: string; fold: boolean }
+  | { type: "export_svg"; path: string };
