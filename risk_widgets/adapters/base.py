@@ -1,0 +1,356 @@
+"""`PatchLayer` (the patch-layer marker), `AdapterLayer` and the kernel dispatch list.
+
+A *patch layer* is any layer whose class sets ``is_patch_layer = True``. `PatchedModel`
+trains exactly the ``trainable_weights`` of its patch layers and nothing else, so a patch
+layer's ``trainable_weights`` must list only its own new weights, never the (shared) base
+layer's. `PatchLayer` does that for Keras `Wrapper`-style layers: it holds the base layer
+as ``self.layer``, reports only its own weights as trainable and never changes the base's
+``trainable`` flags (``layer.trainable = False`` on a shared layer would flip the flags of
+the variables it shares with the user's model).
+
+Adapters (`LoRAAdapter`, `SVFAdapter`) support `Dense` and `EinsumDense` through
+`KernelView`, chosen by `KERNEL_DISPATCH` (first match wins); the "unsupported layer"
+message is built from that list.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.adapters.base import kernel_view
+    >>> dense = keras.layers.Dense(3)
+    >>> dense.build((None, 4))
+    >>> view = kernel_view(dense, "head")
+    >>> view.equation, view.matrix_shape
+    ('...i,io->...o', (4, 3))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "AdapterLayer",
+    "KERNEL_DISPATCH",
+    "KernelView",
+    "PatchLayer",
+    "kernel_view",
+    "supported_types",
+]
+
+
+class PatchLayer(keras.layers.Wrapper):
+    """Base class of patch layers: wraps ``layer`` and freezes it, flags untouched.
+
+    The base layer is **shared** with the model that was patched (not copied) and frozen
+    by this wrapper: ``trainable_weights`` lists only the wrapper's own weights, and
+    setting ``trainable`` never reaches the base layer.
+
+    Subclasses implement ``call`` and, optionally, ``patch_info()``, ``unpatched()``
+    (default: the base layer) and ``folded()`` (a plain Keras layer with merged, new
+    weights).
+
+    Args:
+        layer: the base layer (built).
+        **kwargs: base Layer arguments (``name`` defaults to the base layer's name, so the
+            patched layer keeps its path).
+    """
+
+    is_patch_layer = True
+    patch_kind = "patch"
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(
+                f"{type(self).__name__} wraps a Keras layer. Received: layer={layer!r} "
+                f"(of type {type(layer).__name__})"
+            )
+        kwargs.setdefault("name", layer.name)
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(layer, **kwargs)
+
+    # -- freezing the base without touching its flags -------------------------------
+    def _frozen_ids(self) -> set[int]:
+        return {id(v) for v in self.layer.variables}
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self._trainable = value
+        for v in self._trainable_variables:
+            v.trainable = value
+        for sub in self._layers:
+            if sub is not self.layer:
+                sub.trainable = value
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        frozen = self._frozen_ids()
+        return [v for v in self.weights if v.trainable and id(v) not in frozen]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.variables if id(v) not in trainable]
+
+    @property
+    def adapter_weights(self) -> list:
+        """The weights that make this patch (saved by `save_adapters`): own, not base."""
+        frozen = self._frozen_ids()
+        return [v for v in self.weights if id(v) not in frozen]
+
+    # -- protocol ---------------------------------------------------------------------
+    def patch_info(self) -> dict:
+        """``{"kind": ..., "params": {...}}`` for the graph and the editor."""
+        return {"kind": self.patch_kind, "params": {}}
+
+    def unpatched(self) -> keras.layers.Layer:
+        """The layer this patch replaced (for `unpatch`)."""
+        return self.layer
+
+    def folded(self) -> keras.layers.Layer:
+        """A plain Keras layer equivalent to this patch, with new weights (for `fold`)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} {self.name!r} cannot be folded into a plain layer; "
+            "unpatch it first."
+        )
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+def _letters(spec: str) -> list[str]:
+    return [c for c in spec.replace("...", "") if c.isalpha()]
+
+
+class KernelView:
+    """A kernel layer seen as ``y = act(einsum(equation, x, kernel) + bias)``.
+
+    Gives the kernel as a matrix ``(in, out)`` (contracted axes first, output axes
+    second) and the einsum equations of a low-rank path ``x -> (…, r) -> y``.
+
+    Args:
+        layer: a built `Dense` or `EinsumDense` layer.
+        equation: its einsum equation (``"...i,io->...o"`` for Dense).
+        path: the layer's path (for messages).
+    """
+
+    def __init__(self, layer, equation: str, path: str):
+        self.layer = layer
+        self.equation = equation
+        lhs, out = equation.split("->")
+        x_spec, k_spec = lhs.split(",")
+        x_letters, k_letters, out_letters = _letters(x_spec), _letters(k_spec), _letters(out)
+        shared = [c for c in k_letters if c in x_letters and c in out_letters]
+        lonely = [c for c in k_letters if c not in x_letters and c not in out_letters]
+        if shared or lonely or len(set(k_letters)) != len(k_letters):
+            raise ValueError(
+                f"Cannot adapt {type(layer).__name__} at {path!r}: its equation "
+                f"{equation!r} has kernel axes that are neither only contracted nor only "
+                "output axes. Supported equations contract input axes with the kernel and "
+                "produce new output axes (e.g. 'abc,cde->abde')."
+            )
+        self.contracted = [c for c in k_letters if c in x_letters]
+        self.produced = [c for c in k_letters if c not in x_letters]
+        kernel_shape = tuple(int(d) for d in self.kernel.shape)
+        self.dims = dict(zip(k_letters, kernel_shape, strict=True))
+        self.kernel_letters = k_letters
+        self.kernel_shape = kernel_shape
+        self.matrix_shape = (
+            math.prod(self.dims[c] for c in self.contracted),
+            math.prod(self.dims[c] for c in self.produced),
+        )
+        r = next(c for c in "rstuvwxyzqponmlkjihgfedcba" if c not in equation)
+        kept = "".join(c for c in out if c not in self.produced)  # keeps "..."
+        mid = kept + r
+        self.down_equation = f"{x_spec},{''.join(self.contracted)}{r}->{mid}"
+        self.up_equation = f"{mid},{r}{''.join(self.produced)}->{out}"
+        self.down_shape = tuple(self.dims[c] for c in self.contracted)
+        self.up_shape = tuple(self.dims[c] for c in self.produced)
+        order = self.contracted + self.produced
+        self._to_matrix_perm = [k_letters.index(c) for c in order]
+        self._from_matrix_perm = [order.index(c) for c in k_letters]
+
+    @property
+    def kernel(self):
+        return self.layer.kernel
+
+    def linear(self, inputs):
+        """The base layer's output before its activation (same ops as its ``call``)."""
+        raise NotImplementedError
+
+    def activate(self, outputs):
+        activation = getattr(self.layer, "activation", None)
+        return outputs if activation is None else activation(outputs)
+
+    def low_rank(self, inputs, down, up):
+        """``einsum`` of ``inputs`` with ``down`` (in, r) then ``up`` (r, out) matrices."""
+        rank = down.shape[-1]
+        down = ops.reshape(down, (*self.down_shape, rank))
+        up = ops.reshape(up, (rank, *self.up_shape))
+        hidden = ops.einsum(self.down_equation, inputs, ops.cast(down, inputs.dtype))
+        return ops.einsum(self.up_equation, hidden, ops.cast(up, inputs.dtype))
+
+    def kernel_matrix(self) -> np.ndarray:
+        """The kernel as an ``(in, out)`` float64 NumPy matrix."""
+        kernel = np.asarray(keras.ops.convert_to_numpy(self.kernel), dtype="float64")
+        return kernel.transpose(self._to_matrix_perm).reshape(self.matrix_shape)
+
+    def matrix_to_kernel(self, matrix: np.ndarray) -> np.ndarray:
+        shaped = np.asarray(matrix).reshape(
+            [self.dims[c] for c in self.contracted + self.produced]
+        )
+        return shaped.transpose(self._from_matrix_perm)
+
+    def plain_layer(self, kernel: np.ndarray) -> keras.layers.Layer:
+        """A new plain layer of the base's class with ``kernel`` and the base's bias."""
+        base = self.layer
+        new = type(base).from_config(base.get_config())
+        new.build_from_config(base.get_build_config())
+        old_kernel = getattr(base, "_kernel", None)
+        for new_v, old_v in zip(new.weights, base.weights, strict=True):
+            if old_v is old_kernel:
+                new_v.assign(kernel.astype(new_v.dtype))
+            else:
+                new_v.assign(keras.ops.convert_to_numpy(old_v))
+        return new
+
+
+class DenseView(KernelView):
+    def __init__(self, layer, path):
+        super().__init__(layer, "...i,io->...o", path)
+
+    def linear(self, inputs):
+        x = ops.matmul(inputs, self.kernel)
+        if self.layer.bias is not None:
+            x = ops.add(x, self.layer.bias)
+        return x
+
+
+class EinsumDenseView(KernelView):
+    def __init__(self, layer, path):
+        super().__init__(layer, layer.equation, path)
+
+    def linear(self, inputs):
+        x = ops.einsum(self.layer.equation, inputs, self.kernel)
+        if self.layer.bias is not None:
+            x = ops.add(x, self.layer.bias)
+        return x
+
+
+#: (layer class, view factory): the first class the layer is an instance of wins.
+KERNEL_DISPATCH: list[tuple[type, Callable[[Any, str], KernelView]]] = [
+    (keras.layers.EinsumDense, EinsumDenseView),
+    (keras.layers.Dense, DenseView),
+]
+
+
+def supported_types() -> list[str]:
+    """Names of the layer classes adapters support, from `KERNEL_DISPATCH`."""
+    return [cls.__name__ for cls, _ in KERNEL_DISPATCH]
+
+
+def kernel_view(layer, path: str, kind: str = "adapter") -> KernelView:
+    """Returns the `KernelView` of ``layer`` or raises a TypeError naming what works."""
+    if is_patch(layer):
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: it is already patched "
+            f"({type(layer).__name__}). Call rw.unpatch(model) first, or target "
+            "another layer."
+        )
+    factory = next((f for cls, f in KERNEL_DISPATCH if isinstance(layer, cls)), None)
+    if factory is None:
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: {type(layer).__name__} is not supported. "
+            f"Supported layer types: {', '.join(supported_types())}. Choose targets of "
+            "those types (e.g. targets=keras.layers.Dense), or add a (class, view) entry "
+            "to risk_widgets.adapters.base.KERNEL_DISPATCH."
+        )
+    if not layer.built:
+        raise ValueError(f"Cannot add {kind} to {path!r}: the layer is not built yet.")
+    if getattr(layer, "quantization_mode", None) or getattr(
+        layer.dtype_policy, "quantization_mode", None
+    ):
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: quantized layers are not supported. "
+            "Patch the float model, then quantize the folded one."
+        )
+    if getattr(layer, "lora_enabled", False):
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: Keras' built-in LoRA is enabled on this "
+            "layer (enable_lora). Use a layer without it."
+        )
+    return factory(layer, path)
+
+
+def is_patch(layer) -> bool:
+    return bool(getattr(layer, "is_patch_layer", False))
+
+
+class AdapterLayer(PatchLayer):
+    """A `PatchLayer` over a kernel layer (`Dense` / `EinsumDense`).
+
+    ``call`` computes ``act(base_linear(x) + delta(x))`` where ``delta`` is given by the
+    subclass; ``folded()`` returns a plain layer of the base class whose kernel is
+    ``W + merged_delta()`` (new weights; the shared base's variables are never written).
+    """
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.view = kernel_view(self.layer, self.name, self.patch_kind)
+        self.build_adapter()
+        self.built = True
+
+    def build_adapter(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delta(self, inputs, training=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delta_matrix(self) -> np.ndarray:  # pragma: no cover - abstract
+        """The change of the kernel as an ``(in, out)`` float64 matrix."""
+        raise NotImplementedError
+
+    def call(self, inputs, training=None):
+        outputs = self.view.linear(inputs)
+        outputs = ops.add(outputs, ops.cast(self.delta(inputs, training), outputs.dtype))
+        return self.view.activate(outputs)
+
+    def merged_kernel(self) -> np.ndarray:
+        """``W + delta`` in the base kernel's shape (float64 NumPy)."""
+        matrix = self.view.kernel_matrix() + self.delta_matrix()
+        return self.view.matrix_to_kernel(matrix)
+
+    def folded(self) -> keras.layers.Layer:
+        return self.view.plain_layer(self.merged_kernel())
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a positive integer. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)

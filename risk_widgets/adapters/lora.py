@@ -1,0 +1,174 @@
+"""LoRA: `LoRAAdapter` and `add_lora`.
+
+``y = act(x W + b + (alpha / rank) * dropout(x) A B)`` with ``A`` He-uniform ``(in, rank)``
+and ``B`` zeros, so a fresh patch leaves the outputs unchanged. Fold:
+``W' = W + (alpha / rank) A B``.
+
+Example:
+    >>> import keras, numpy as np
+    >>> import risk_widgets as rw
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+    >>> lora = rw.add_lora(model, "head", rank=2)
+    >>> rw.trainable_report(lora)["trainable"]  # A (4, 2) + B (2, 2)
+    12
+    >>> x = np.ones((1, 4), "float32")
+    >>> bool(np.allclose(lora.predict(x, verbose=0), model.predict(x, verbose=0)))
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from risk_widgets.adapters.base import AdapterLayer, check_positive_int, kernel_view
+
+__all__ = ["LoRAAdapter", "add_lora"]
+
+
+def _check_args(rank, alpha, dropout):
+    rank = check_positive_int("rank", rank)
+    if alpha is not None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not (
+            np.isfinite(alpha) and alpha > 0
+        ):
+            raise ValueError(
+                "Received an invalid value for `alpha`, expected a positive number or "
+                f"None (defaults to rank). Received: alpha={alpha!r}"
+            )
+        alpha = float(alpha)
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float, np.number))
+        or not 0 <= dropout < 1
+    ):
+        raise ValueError(
+            "Received an invalid value for `dropout`, expected a number in [0, 1). "
+            f"Received: dropout={dropout!r}"
+        )
+    return rank, alpha, float(dropout)
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class LoRAAdapter(AdapterLayer):
+    """Low-rank adapter around a `Dense` or `EinsumDense` layer.
+
+    The base layer is shared with the patched model (not copied) and frozen: only ``A``
+    and ``B`` (float32) are trainable.
+
+    Args:
+        layer: a built `Dense` or `EinsumDense` layer.
+        rank: positive int, the rank of ``A B``.
+        alpha: positive number, the scale is ``alpha / rank``; None means ``rank``.
+        dropout: dropout rate on the adapter's input, in [0, 1).
+        **kwargs: base Layer arguments (``name`` defaults to the base layer's name).
+
+    Input shape:
+        That of the base layer.
+
+    Output shape:
+        That of the base layer.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> from risk_widgets.adapters.lora import LoRAAdapter
+        >>> dense = keras.layers.Dense(3)
+        >>> dense.build((None, 4))
+        >>> adapter = LoRAAdapter(dense, rank=2)
+        >>> adapter(np.ones((1, 4))).shape
+        TensorShape([1, 3])
+        >>> [w.name for w in adapter.trainable_weights]
+        ['lora_a', 'lora_b']
+    """
+
+    patch_kind = "lora"
+
+    def __init__(self, layer, rank=8, alpha=None, dropout=0.0, **kwargs):
+        rank, alpha, dropout = _check_args(rank, alpha, dropout)
+        super().__init__(layer, **kwargs)
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.scale = (rank if alpha is None else alpha) / rank
+        self.dropout_layer = keras.layers.Dropout(dropout) if dropout > 0 else None
+
+    def build_adapter(self):
+        n_in, n_out = self.view.matrix_shape
+        self.lora_a = self.add_weight(
+            name="lora_a",
+            shape=(n_in, self.rank),
+            initializer=keras.initializers.HeUniform(),
+            dtype="float32",
+        )
+        self.lora_b = self.add_weight(
+            name="lora_b", shape=(self.rank, n_out), initializer="zeros", dtype="float32"
+        )
+
+    def delta(self, inputs, training=None):
+        if self.dropout_layer is not None:
+            inputs = self.dropout_layer(inputs, training=training)
+        delta = self.view.low_rank(inputs, self.lora_a, self.lora_b)
+        return ops.multiply(delta, ops.cast(self.scale, delta.dtype))
+
+    def delta_matrix(self) -> np.ndarray:
+        a = np.asarray(ops.convert_to_numpy(self.lora_a), dtype="float64")
+        b = np.asarray(ops.convert_to_numpy(self.lora_b), dtype="float64")
+        return self.scale * (a @ b)
+
+    def patch_info(self) -> dict:
+        return {
+            "kind": "lora",
+            "params": {"rank": self.rank, "alpha": self.alpha, "dropout": self.dropout},
+        }
+
+    def get_config(self):
+        config = {"rank": self.rank, "dropout": self.dropout}
+        if self.alpha is not None:
+            config["alpha"] = self.alpha
+        return {**super().get_config(), **config}
+
+
+def add_lora(
+    model: Any, targets: Any, rank: int = 8, alpha: float | None = None, dropout: float = 0.0
+) -> Any:
+    """Returns a `PatchedModel` with a `LoRAAdapter` around each targeted layer.
+
+    Base weights are **shared** with ``model`` and frozen by the patched model (not
+    copied); only the adapters' ``A`` and ``B`` train. ``model`` is never changed.
+
+    Args:
+        model: a built Keras model.
+        targets: path, glob, list, layer class or predicate (see `find_layers`). Each
+            target must be a `Dense` or `EinsumDense` layer (also inside
+            `MultiHeadAttention`: ``"*/attn/query"``).
+        rank: positive int.
+        alpha: positive number; the update is scaled by ``alpha / rank`` (default rank).
+        dropout: dropout rate on the adapter input, in [0, 1).
+
+    Returns:
+        A new `PatchedModel`; raises ValueError/TypeError (naming the path) and changes
+        nothing when a target is missing or unsupported.
+
+    Example:
+        >>> import keras
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((8, 16))
+        >>> attn = keras.layers.MultiHeadAttention(2, 8, name="attn")
+        >>> model = keras.Model(inputs, attn(inputs, inputs))
+        >>> lora = rw.add_lora(model, ["attn/query", "attn/value"], rank=4, alpha=8)
+        >>> sorted(rw.trainable_report(lora)["patched"])
+        ['attn/query', 'attn/value']
+    """
+    rank, alpha, dropout = _check_args(rank, alpha, dropout)
+    from risk_widgets.rewire import rewire
+
+    def replace(layer, path):
+        kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path
+        adapter = LoRAAdapter(layer, rank=rank, alpha=alpha, dropout=dropout)
+        return adapter
+
+    return rewire(model, targets, replace)

@@ -1,0 +1,408 @@
+"""`PatchedModel` and what works on it: `unpatch`, `fold`, `trainable_report`,
+`save_adapters`, `load_adapters`.
+
+A `PatchedModel` is a Keras Functional model (registered with `keras.saving`) whose
+``trainable_weights`` are only the weights of its *patch layers*: layers whose class sets
+``is_patch_layer = True`` (`risk_widgets.adapters.base.PatchLayer` and subclasses, risk
+wrappers). Every other layer is shared with the model that was patched and frozen *by the
+patched model*: the layers' own ``trainable`` flags are never changed, and base layers with
+state (e.g. `BatchNormalization`) run in inference mode while the patched model trains, so
+training it leaves the original's weights, flags and outputs bit-identical.
+
+Example:
+    >>> import keras, numpy as np
+    >>> import risk_widgets as rw
+    >>> inputs = keras.Input((4,))
+    >>> hidden = keras.layers.Dense(8, name="hidden")(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(hidden))
+    >>> lora = rw.add_lora(model, "hidden", rank=2)
+    >>> report = rw.trainable_report(lora)
+    >>> report["trainable"], report["patched"]["hidden"]["kind"]
+    (24, 'lora')
+    >>> plain = rw.fold(lora)
+    >>> type(plain).__name__
+    'Functional'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Any
+
+import keras
+import numpy as np
+from keras.src.models.functional import Functional
+
+from risk_widgets.rewire import _graph_of, _iter_paths, _Rebuilder, is_patch_layer
+
+__all__ = [
+    "PatchedModel",
+    "fold",
+    "is_patch_layer",
+    "load_adapters",
+    "patch_layers",
+    "save_adapters",
+    "trainable_report",
+    "unpatch",
+]
+
+
+def _walk_base(layer, out: list, seen: set) -> None:
+    """Collects non-patch layers below ``layer`` (not entering patch layers)."""
+    for sub in getattr(layer, "_layers", []):
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        if is_patch_layer(sub):
+            continue
+        out.append(sub)
+        _walk_base(sub, out, seen)
+
+
+def _has_state(layer) -> bool:
+    return bool(
+        getattr(layer, "_call_has_training_arg", False)
+        and layer._non_trainable_variables
+        and not getattr(layer, "_layers", None)
+    )
+
+
+@contextlib.contextmanager
+def _inference_statistics(layers):
+    """Runs stateful base layers in inference mode by clearing their own flag only.
+
+    ``layer._trainable`` is set directly: the `trainable` setter would also flip the
+    variables' flags, which are shared with the original model.
+    """
+    changed = [layer for layer in layers if layer._trainable]
+    for layer in changed:
+        layer._trainable = False
+    try:
+        yield
+    finally:
+        for layer in changed:
+            layer._trainable = True
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class PatchedModel(Functional):
+    """A Functional model that trains only its patch layers.
+
+    Created by `rewire` (and `add_lora`, `add_svf`, risk wrappers); not usually
+    constructed by hand. The base layers are **shared** with the model that was patched
+    (base weights are not copied) and **frozen** by this model: ``trainable_weights``
+    (what `fit` and the optimizer see) are only the trainable weights of patch layers,
+    the base layers' ``trainable`` flags are never touched, and base layers with state
+    (`BatchNormalization`) run in inference mode during training.
+
+    The patch-layer marker: a layer is a patch layer when ``layer.is_patch_layer`` is
+    True (subclass `risk_widgets.adapters.base.PatchLayer`, or set the class attribute).
+    Its ``trainable_weights`` must list only its own new weights.
+
+    Example:
+        >>> import keras
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> lora = rw.add_lora(model, "head", rank=1)
+        >>> isinstance(lora, rw.PatchedModel), len(lora.trainable_weights)
+        (True, 2)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    # -- which weights train ------------------------------------------------------------
+    def patch_layers(self) -> list:
+        """The patch layers of this model (every depth), without duplicates."""
+        found, seen = [], set()
+
+        def visit(layer):
+            for sub in getattr(layer, "_layers", []):
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                if is_patch_layer(sub):
+                    found.append(sub)
+                else:
+                    visit(sub)
+
+        visit(self)
+        return found
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Sets the flag of the model and its patch layers only (never the shared base)."""
+        value = bool(value)
+        self._trainable = value
+        for layer in self.patch_layers():
+            layer.trainable = value
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        weights, seen = [], set()
+        for layer in self.patch_layers():
+            for v in layer.trainable_weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    weights.append(v)
+        return weights
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.variables if id(v) not in trainable]
+
+    # -- frozen statistics --------------------------------------------------------------
+    def _stateful_base_layers(self) -> list:
+        cached = self.__dict__.get("_rw_stateful")
+        if cached is None:
+            base: list = []
+            _walk_base(self, base, set())
+            cached = [layer for layer in base if _has_state(layer)]
+            object.__setattr__(self, "_rw_stateful", cached)
+        return cached
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        with _inference_statistics(self._stateful_base_layers()):
+            return super().call(inputs, training=training, mask=mask, **kwargs)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def patch_layers(model) -> dict[str, Any]:
+    """``{path: patch layer}`` for every patch layer of ``model``, in graph order."""
+    return {path: layer for path, layer in _iter_paths(model) if is_patch_layer(layer)}
+
+
+def _check_model(model, what):
+    if not isinstance(model, keras.Model) or _graph_of(model) is None:
+        raise TypeError(
+            f"{what} needs a built Keras Functional or Sequential model. "
+            f"Received: {type(model).__name__}"
+        )
+
+
+def _swap_patches(model, how, plain=False):
+    patches = patch_layers(model)
+    replacements, where = {}, {}
+    for path, layer in patches.items():
+        if id(layer) in replacements:
+            continue
+        replacements[id(layer)] = how(layer, path)
+        where[id(layer)] = path
+    return _Rebuilder(replacements, where, plain=plain).rebuild_model(model, Functional)
+
+
+def unpatch(model) -> Any:
+    """Returns ``model`` without its patches: each patch layer replaced by its base layer.
+
+    The result is a plain Keras Functional model that shares the base layers (and their
+    weights) with ``model``; ``model`` itself is unchanged.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> base = rw.unpatch(rw.add_lora(model, "head", rank=1))
+        >>> base.get_layer("head") is model.get_layer("head")
+        True
+    """
+    _check_model(model, "unpatch()")
+    return _swap_patches(model, lambda layer, path: layer.unpatched())
+
+
+def _folded(layer, path):
+    try:
+        new = layer.folded()
+    except NotImplementedError as err:
+        raise TypeError(f"Cannot fold the patch at {path!r}: {err}") from None
+    if not isinstance(new, keras.layers.Layer):
+        raise TypeError(f"folded() of the patch at {path!r} returned {new!r}, not a Layer.")
+    return new
+
+
+def fold(model) -> Any:
+    """Merges every adapter into its base layer; returns a plain Keras Functional model.
+
+    Each adapter becomes a layer of its base class (same name and config) whose kernel is
+    the merged one (``W + (alpha/rank) A B`` for LoRA, ``U diag(s z) Vᵀ`` for SVF);
+    CompositeLayers become nested Functional models. The result owns **new** copies of all
+    its weights (the shared original variables are never written, and training the folded
+    model leaves the original untouched) and loads in a Python that never imported
+    risk_widgets.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> plain = rw.fold(rw.add_lora(model, "head", rank=1))
+        >>> [type(layer).__name__ for layer in plain.layers]
+        ['InputLayer', 'Dense']
+    """
+    _check_model(model, "fold()")
+    merged = _swap_patches(model, _folded, plain=True)
+    config = merged.get_config()
+    leftover = sorted(set(_modules(config)) & {"risk_widgets"})
+    if leftover:  # pragma: no cover - every known patch folds to plain layers
+        raise TypeError(
+            "fold() left risk_widgets layers in the model; unpatch the patches that "
+            "cannot be folded first."
+        )
+    plain = Functional.from_config(config)
+    plain.set_weights(merged.get_weights())
+    return plain
+
+
+def _modules(config) -> list[str]:
+    found = []
+    if isinstance(config, dict):
+        module = config.get("module")
+        if isinstance(module, str):
+            found.append(module.split(".")[0])
+        for value in config.values():
+            found.extend(_modules(value))
+    elif isinstance(config, (list, tuple)):
+        for value in config:
+            found.extend(_modules(value))
+    return found
+
+
+def _count(weights) -> int:
+    return int(sum(int(np.prod(v.shape)) for v in weights))
+
+
+def trainable_report(model) -> dict:
+    """Parameter counts: ``{"total", "trainable", "non_trainable", "patched": {...}}``.
+
+    ``patched`` maps each patched path to ``{"kind", "params", "trainable"}``.
+
+    Example:
+        >>> import keras
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> report = rw.trainable_report(rw.add_lora(model, "head", rank=1))
+        >>> report["total"], report["trainable"], report["non_trainable"]
+        (16, 6, 10)
+        >>> report["patched"]["head"]["kind"], report["patched"]["head"]["trainable"]
+        ('lora', 6)
+    """
+    _check_model(model, "trainable_report()")
+    trainable = _count(model.trainable_weights)
+    total = _count(model.weights)
+    patched = {}
+    for path, layer in patch_layers(model).items():
+        info = layer.patch_info() if hasattr(layer, "patch_info") else {"kind": "patch"}
+        patched[path] = {
+            "kind": info.get("kind"),
+            "params": dict(info.get("params", {})),
+            "trainable": _count(layer.trainable_weights),
+        }
+    return {
+        "total": total,
+        "trainable": trainable,
+        "non_trainable": total - trainable,
+        "patched": patched,
+    }
+
+
+def _adapter_weights(layer) -> list:
+    weights = getattr(layer, "adapter_weights", None)
+    return list(weights) if weights is not None else list(layer.trainable_weights)
+
+
+def save_adapters(model, path: str | os.PathLike) -> str:
+    """Saves only the adapter weights of ``model`` to an ``.npz`` file keyed by path.
+
+    Keys are ``"<layer path>::<weight name>"``; ``"__patches__"`` holds each patch's
+    ``patch_info()`` as JSON. Base weights are not saved.
+
+    Example:
+        >>> import keras, tempfile, os
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> lora = rw.add_lora(model, "head", rank=1)
+        >>> file = rw.save_adapters(lora, os.path.join(tempfile.mkdtemp(), "a.npz"))
+        >>> rw.load_adapters(rw.add_lora(model, "head", rank=1), file)
+        ['head']
+    """
+    _check_model(model, "save_adapters()")
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"Adapter files end with '.npz'. Received: {path!r}")
+    patches = patch_layers(model)
+    if not patches:
+        raise ValueError(f"Model {model.name!r} has no patch layers: nothing to save.")
+    arrays, info = {}, {}
+    for where, layer in patches.items():
+        info[where] = layer.patch_info() if hasattr(layer, "patch_info") else {}
+        for v in _adapter_weights(layer):
+            arrays[f"{where}::{v.name}"] = keras.ops.convert_to_numpy(v)
+    arrays["__patches__"] = np.array(json.dumps(info))
+    np.savez(path, **arrays)
+    return path
+
+
+def load_adapters(model, path: str | os.PathLike) -> list[str]:
+    """Loads adapter weights saved by `save_adapters` into ``model`` (patched alike).
+
+    Everything is checked first (same patched paths, kinds, weight names and shapes);
+    on a mismatch a ValueError names it and no weight is changed.
+
+    Returns:
+        The patched paths that were loaded.
+    """
+    _check_model(model, "load_adapters()")
+    with np.load(os.fspath(path), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    info = json.loads(str(arrays.pop("__patches__", np.array("{}"))))
+    patches = patch_layers(model)
+    if sorted(info) != sorted(patches):
+        raise ValueError(
+            f"The adapters in {os.fspath(path)!r} are for paths {sorted(info)}, but model "
+            f"{model.name!r} is patched at {sorted(patches)}. Patch the model the same "
+            "way (same targets and kinds) before loading."
+        )
+    plan = []
+    for where, layer in patches.items():
+        kind = layer.patch_info().get("kind") if hasattr(layer, "patch_info") else None
+        if info[where].get("kind") != kind:
+            raise ValueError(
+                f"{where!r} holds a {info[where].get('kind')!r} patch in the file but a "
+                f"{kind!r} patch in the model."
+            )
+        for v in _adapter_weights(layer):
+            key = f"{where}::{v.name}"
+            if key not in arrays:
+                raise ValueError(f"{os.fspath(path)!r} has no weight {key!r}.")
+            if tuple(arrays[key].shape) != tuple(v.shape):
+                raise ValueError(
+                    f"Weight {key!r} has shape {tuple(arrays[key].shape)} in the file but "
+                    f"{tuple(v.shape)} in the model (different rank?)."
+                )
+            plan.append((v, arrays[key]))
+    for v, value in plan:
+        v.assign(value)
+    return list(patches)
