@@ -1,0 +1,645 @@
+"""`CompositeLayer`: a layer made of layers, traced into a functional graph.
+
+The semantics follow keras-team/keras PR #21099 ("Adding functional
+CompositeLayer"), implemented on top of the Keras that is installed (no edits
+to Keras itself).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+from keras.src import backend, tree
+from keras.src.layers.core.input_layer import Input
+from keras.src.layers.input_spec import InputSpec
+from keras.src.layers.layer import Layer
+from keras.src.models.functional import (
+    Functional,
+    clone_graph_nodes,
+    functional_from_config,
+    is_input_keras_tensor,
+)
+from keras.src.models.model import Model
+from keras.src.ops.function import Function
+from keras.src.ops.operation import Operation
+from keras.src.utils import tracking
+
+__all__ = ["CompositeLayer"]
+
+# The attributes of a `Function` that describe its graph. A CompositeLayer
+# traces a throw-away `Function` and adopts these (see `_adopt_graph`).
+_GRAPH_ATTRS = (
+    "_inputs_struct",
+    "_outputs_struct",
+    "_inputs",
+    "_outputs",
+    "_nodes",
+    "_nodes_by_depth",
+    "_operations",
+    "_operations_by_depth",
+)
+# Keys of `get_config()` that hold the serialized graph.
+_GRAPH_CONFIG_KEYS = ("layers", "input_layers", "output_layers")
+
+
+class _NotBuiltError(ValueError, AttributeError):
+    """Raised when the graph of an unbuilt CompositeLayer is asked for.
+
+    It is a `ValueError` (as in Keras) and an `AttributeError`, so that
+    `hasattr(layer, "inputs")` and `getattr(layer, "inputs", None)` stay safe.
+    """
+
+
+def _is_keras_tensor_structure(x):
+    if isinstance(x, backend.KerasTensor):
+        return True
+    if not isinstance(x, (list, tuple, dict)):
+        return False
+    flat = tree.flatten(x)
+    return bool(flat) and all(isinstance(t, backend.KerasTensor) for t in flat)
+
+
+def _split_graph_args(args, kwargs):
+    """Detects the graph form `(inputs, outputs, name=None, **kwargs)`.
+
+    Returns `(inputs, outputs, kwargs)` or `None` when the arguments are
+    not KerasTensor structures (the user form `(layers, name=None, ...)`).
+    """
+    kwargs = dict(kwargs)
+    if "inputs" in kwargs and "outputs" in kwargs and not args:
+        inputs, outputs = kwargs.pop("inputs"), kwargs.pop("outputs")
+    elif len(args) >= 2 and "outputs" not in kwargs:
+        inputs, outputs = args[0], args[1]
+        if len(args) > 3:
+            return None
+        if len(args) == 3:
+            if "name" in kwargs:
+                return None
+            kwargs["name"] = args[2]
+    else:
+        return None
+    if not (_is_keras_tensor_structure(inputs) and _is_keras_tensor_structure(outputs)):
+        return None
+    return inputs, outputs, kwargs
+
+
+class _InputNames:
+    """Stable names for the inputs a CompositeLayer traces its graph on."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.count = 1
+        self.index = 0
+
+    def next(self):
+        index, self.index = self.index, self.index + 1
+        if self.count == 1:
+            return f"{self.prefix}_input"
+        return f"{self.prefix}_input_{index}"
+
+
+def _describe(value):
+    text = repr(value)
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"{text} (of type {type(value).__name__})"
+
+
+def _check_layers_arg(layers):
+    """Validates the user form `layers` argument (a function or a list)."""
+    if isinstance(layers, (list, tuple)) and len(layers) > 0:
+        for index, item in enumerate(layers):
+            if not isinstance(item, Operation):
+                raise ValueError(
+                    "Every element of the `layers` list of a CompositeLayer must be a "
+                    f"Keras layer. Received at index {index}: {_describe(item)}. Wrap "
+                    "plain functions in a `layer_fn(inputs) -> outputs` and pass that "
+                    "instead of a list."
+                )
+        return
+    if callable(layers) and not isinstance(layers, Layer):
+        try:
+            params = list(inspect.signature(layers).parameters.values())
+        except (TypeError, ValueError):  # some builtins have no signature
+            return
+        positional = [
+            p
+            for p in params
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        if not positional:
+            raise ValueError(
+                "The function used to initialize a CompositeLayer must take the "
+                "layer's inputs as its first argument: `layer_fn(inputs) -> outputs`. "
+                "Additional arguments (with defaults) may be used for configuration; "
+                "if the layer needs several inputs at runtime, pass them as one list "
+                f"or dict. Received a function with parameters {[p.name for p in params]}: "
+                f"{_describe(layers)}"
+            )
+        return
+    raise ValueError(
+        "Must provide a layers parameter that is either a function "
+        "`layer_fn(inputs) -> outputs` that defines the layer's computation graph "
+        "or a non-empty list of layers (applied in sequence). "
+        f"Received: layers={_describe(layers)}. "
+        "Example: `CompositeLayer([keras.layers.Dense(8), keras.layers.Dense(4)])`."
+    )
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class CompositeLayer(Functional):
+    """A layer made of layers: a functional sub-graph, traced lazily.
+
+    `CompositeLayer` packages a graph of layers as one layer, like a nested
+    functional model, but without its inputs fixed in advance: the graph is
+    traced on the first call (or on `build(input_shape)`) into a
+    `keras.src.ops.function.Function`, so the same composite works on any input
+    shape it is first given, eagerly and symbolically. Its inner layers stay
+    reachable (`layers`, `get_layer`), which is what lets tools edit a model's
+    graph (swap a `Dense` for a LoRA-wrapped one) with plain Keras APIs. This
+    follows keras-team/keras PR #21099.
+
+    A composite is created from either:
+
+    1. a function `layer_fn(inputs) -> outputs` that builds the graph from
+       symbolic `inputs` (a tensor, or a list/tuple/dict/nested structure of
+       them); extra parameters with defaults may carry configuration;
+    2. a non-empty list of layers, applied in sequence.
+
+    Once built it behaves like a Keras `Functional` model used as a layer:
+    `training` (and masks) reach the inner layers (`Dropout`,
+    `BatchNormalization`); `layers` lists the inner layers (`InputLayer`s
+    first); weights are tracked with paths `"composite/inner/kernel"`;
+    `trainable = False` freezes every inner layer; composites nest; they work
+    inside Functional and Sequential models, `TimeDistributed`, `summary()`,
+    `get_config()`/`from_config()` (restored built, same weights layout) and
+    `.keras` saving (`safe_mode=True`, no lambdas).
+
+    Optional inputs are declared with a manual input spec before the first
+    call: `layer.input_spec = [InputSpec(shape=(None, 2), optional=True),
+    InputSpec(shape=(None, 2))]`, then `layer([None, x])` works.
+
+    Implementation choice (cloning): `CompositeLayer` is a subclass of Keras'
+    `Functional` whose graph is created lazily, and whose constructor also
+    accepts the graph form `CompositeLayer(inputs, outputs, name=None)`
+    (symbolic tensors, as used by `keras.models.clone_model` and by
+    `CompositeLayer.from_graph`). As a result the stock
+    `keras.models.clone_model(model, clone_function=f, call_function=g,
+    recursive=True)` recurses into composites (Keras recognises nested
+    models by `isinstance(layer, Functional)`), reaches and replaces their
+    inner layers and rebuilds each composite with its own class. Subclasses
+    keep their class too: their `__init__` is run with `name=` only when it
+    accepts that, otherwise it is skipped (like unpickling) and only the base
+    `CompositeLayer` state is set. `clone_model` itself creates plain (not
+    optional) inputs and drops manual input specs; pass `input_tensors` to
+    keep optional inputs. A composite is a `keras.Model` by inheritance, but
+    is meant to be used as a layer (its state is locked once built, like a
+    layer's); check `isinstance(x, CompositeLayer)` before `Functional`.
+
+    Args:
+        layers: A function `layer_fn(inputs) -> outputs` building the graph,
+            or a non-empty list of layers to apply in sequence.
+        name: Optional name of the layer (unique names keep weight paths and
+            saved files readable).
+        **kwargs: Base layer arguments: `trainable`, `dtype` (every input is
+            created with the layer's input dtype).
+
+    Input shape:
+        Any structure of tensors accepted by `layer_fn` (or by the first layer
+        of the list); the batch size is left free when tracing.
+
+    Output shape:
+        The structure returned by `layer_fn` (or by the last layer).
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from risk_widgets import CompositeLayer
+    >>> def mlp_fn(x):
+    ...     x = keras.layers.Dense(8, activation="relu", name="hidden")(x)
+    ...     return keras.layers.Dense(2, name="head")(x)
+    >>> mlp = CompositeLayer(mlp_fn, name="mlp")
+    >>> mlp(np.ones((3, 4))).shape
+    TensorShape([3, 2])
+    >>> [w.path for w in mlp.weights][:2]
+    ['mlp/hidden/kernel', 'mlp/hidden/bias']
+    >>> stack = CompositeLayer([keras.layers.Dense(4), keras.layers.Dropout(0.1)])
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, stack(mlp(inputs)))
+    >>> [type(layer).__name__ for layer in model.layers]
+    ['InputLayer', 'CompositeLayer', 'CompositeLayer']
+    """
+
+    def __init__(self, layers=None, *args, **kwargs):
+        positional = args if layers is None else (layers, *args)
+        graph = _split_graph_args(positional, kwargs)
+        if graph is not None:
+            inputs, outputs, kwargs = graph
+            self._init_from_graph(inputs, outputs, **kwargs)
+            return
+
+        # User form: CompositeLayer(layers, name=None, **kwargs).
+        if args:
+            if len(args) > 1 or not (args[0] is None or isinstance(args[0], str)):
+                raise TypeError(
+                    "CompositeLayer takes `(layers, name=None, **kwargs)`, or the graph "
+                    "form `(inputs, outputs, name=None)` with symbolic tensors. "
+                    f"Received extra positional arguments: {_describe(args)}. "
+                    "Pass base layer arguments by keyword, e.g. `trainable=False`."
+                )
+            if "name" in kwargs:
+                raise TypeError(
+                    "CompositeLayer got two values for `name`: "
+                    f"{args[0]!r} (positional) and {kwargs['name']!r} (keyword)."
+                )
+            kwargs["name"] = args[0]
+        _check_layers_arg(layers)
+        self._init_base(**kwargs)
+        spec = list(layers) if isinstance(layers, (list, tuple)) else layers
+        object.__setattr__(self, "_layer_spec", spec)
+
+    # ------------------------------------------------------------------ init
+
+    def _init_base(self, name=None, **kwargs):
+        """Base `Layer`/`Model` state, shared by every construction path."""
+        Model.__init__(self, name=name, **kwargs)
+        object.__setattr__(self, "_layer_spec", None)
+        object.__setattr__(self, "_function", None)
+        # Like Functional: raw arrays are converted, `None` may stand for an
+        # optional input in the first (positional) argument.
+        self._convert_input_args = True
+        self._allow_non_tensor_positional_args = True
+        self.output_names = []
+
+    def _init_from_graph(self, inputs, outputs, name=None, **kwargs):
+        trainable = kwargs.pop("trainable", None)
+        self._init_base(name=name, **kwargs)
+        self._finish_from_graph(inputs, outputs, trainable)
+
+    def _finish_from_graph(self, inputs, outputs, trainable):
+        self._adopt_graph(inputs, outputs)
+        if trainable is not None:
+            # The composite's own flag only: the inner (possibly shared)
+            # layers keep theirs; a frozen composite has no trainable weights.
+            self._trainable = bool(trainable)
+        self.built = True
+        self._lock_state()
+
+    def __init_subclass__(cls, **kwargs):
+        """Lets subclasses be rebuilt from a graph (cloning, `from_graph`).
+
+        A subclass's own `__init__` (e.g. `def __init__(self, **kwargs):
+        super().__init__(my_layer_fn, **kwargs)`) is wrapped so that the graph
+        form `Subclass(inputs, outputs, name=...)` also works: the subclass's
+        `__init__` is run with `name=` (and any extra keyword arguments) when
+        its signature accepts them, then the given graph is adopted instead of
+        tracing `layer_fn` again.
+        """
+        super().__init_subclass__(**kwargs)
+        original = cls.__dict__.get("__init__")
+        if original is None or getattr(original, "_composite_original", None):
+            return
+
+        def __init__(self, *args, **kwargs):
+            graph = _split_graph_args(args, kwargs)
+            if graph is None:
+                original(self, *args, **kwargs)
+                return
+            inputs, outputs, rest = graph
+            trainable = rest.pop("trainable", None)
+            try:
+                inspect.signature(original).bind(self, **rest)
+                bindable = True
+            except TypeError:
+                bindable = False
+            if bindable:
+                original(self, **rest)
+                if self.built:
+                    raise ValueError(
+                        f"The `__init__` of {type(self).__name__} builds the layer, so "
+                        "it cannot be rebuilt from a graph. Create the graph in "
+                        "`build()` (pass a `layer_fn` to `CompositeLayer.__init__`)."
+                    )
+                self._finish_from_graph(inputs, outputs, trainable)
+            else:
+                rest = {k: v for k, v in rest.items() if k in ("name", "dtype")}
+                CompositeLayer._init_from_graph(self, inputs, outputs, trainable=trainable, **rest)
+
+        # No `functools.wraps`: Keras inspects `__init__` both with
+        # `inspect.signature` (which follows `__wrapped__`) and with
+        # `inspect.getfullargspec` (which does not); both must see
+        # `(self, *args, **kwargs)`, the signature Keras' cloning accepts.
+        __init__.__name__ = "__init__"
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__.__doc__ = original.__doc__
+        __init__.__module__ = original.__module__
+        __init__._composite_original = original
+        cls.__init__ = __init__
+
+    @classmethod
+    def from_graph(cls, inputs, outputs, name=None, **kwargs):
+        """Builds an already-built composite from symbolic tensors.
+
+        The graph between `inputs` and `outputs` is adopted as is: the layers
+        on it are reused (no new layer, no new weight). `inputs` may be
+        `keras.Input` tensors or intermediate tensors of another graph (their
+        nodes are then cloned, as `keras.Model(inputs, outputs)` does).
+
+        Args:
+            inputs: A KerasTensor or a (nested) structure of KerasTensors.
+            outputs: A KerasTensor or a (nested) structure of KerasTensors
+                computed from `inputs`.
+            name: Name of the new layer.
+            **kwargs: Constructor arguments: `trainable`, `dtype`, or a
+                subclass's own keyword arguments. `trainable=False` sets the
+                composite's own flag only (it then has no trainable weights);
+                the flags of the reused inner layers are left as they are.
+
+        Returns:
+            A built instance of `cls`.
+
+        Example:
+
+        >>> import keras
+        >>> from risk_widgets import CompositeLayer
+        >>> x = keras.Input((4,))
+        >>> dense = keras.layers.Dense(2, name="d")
+        >>> block = CompositeLayer.from_graph(x, dense(x), name="block")
+        >>> block.built, block.get_layer("d") is dense
+        (True, True)
+        """
+        for label, value in (("inputs", inputs), ("outputs", outputs)):
+            if not _is_keras_tensor_structure(value):
+                raise ValueError(
+                    f"CompositeLayer.from_graph expects `{label}` to be a KerasTensor "
+                    "or a (nested) list/tuple/dict of KerasTensors, e.g. from "
+                    f"`keras.Input(...)`. Received: {label}={_describe(value)}. To "
+                    "build from layers instead, use `CompositeLayer(layer_fn)` or "
+                    "`CompositeLayer([layer, ...])`."
+                )
+        return cls(inputs, outputs, name=name, **kwargs)
+
+    # ----------------------------------------------------------------- graph
+
+    def _adopt_graph(self, inputs, outputs):
+        """Makes `inputs -> outputs` this layer's graph and tracks its layers."""
+        if not all(is_input_keras_tensor(t) for t in tree.flatten(inputs)):
+            inputs, outputs = clone_graph_nodes(inputs, outputs)
+        try:
+            with tracking.DotNotTrackScope():
+                function = Function(inputs, outputs, name=self.name)
+        except ValueError as error:
+            raise ValueError(
+                f"CompositeLayer '{self.name}' cannot make a graph from its inputs to "
+                f"its outputs: {error} Every output must be computed from the given "
+                "inputs only: pass every tensor the graph needs as an input, and "
+                "give the layers unique names."
+            ) from error
+        # Plain assignment: no Keras/TF tracking wrappers around the graph.
+        # The layer shares the graph of `function` (the same lists and nodes).
+        object.__setattr__(self, "_function", function)
+        for attr in _GRAPH_ATTRS:
+            object.__setattr__(self, attr, getattr(function, attr))
+        for layer in self.layers:
+            self._tracker.track(layer)
+        self.output_names = [x._keras_history[0].name for x in self._outputs]
+        object.__setattr__(self, "_layer_spec", None)
+
+    def _has_graph(self):
+        return "_operations" in self.__dict__
+
+    def build(self, input_shape=None):
+        """Traces `layer_fn` (or the list of layers) on symbolic inputs.
+
+        Args:
+            input_shape: A shape tuple, or a list/tuple/dict (possibly nested)
+                of shape tuples, batch dimension first. Ignored when a manual
+                `input_spec` was set (its shapes and `optional` flags are used).
+        """
+        if self._has_graph():
+            return  # Built already (also from a graph or a config).
+        spec = self._layer_spec
+        if spec is None:
+            raise ValueError(
+                f"CompositeLayer '{self.name}' has neither a graph nor a `layers` "
+                "argument to build one. Create it with `CompositeLayer(layer_fn)`, "
+                "`CompositeLayer([layers...])` or `CompositeLayer.from_graph(...)`."
+            )
+        # Traced inputs get stable names ("<name>_input", "<name>_input_<k>"):
+        # unnamed `keras.Input`s are named from a global counter.
+        names = _InputNames(self.name)
+        if "_manual_input_spec" in self.__dict__ and self._manual_input_spec is not None:
+            specs = self._manual_input_spec
+            names.count = len(tree.flatten(specs))
+            inputs = tree.map_structure(lambda spec: self._spec_to_input(spec, names), specs)
+        else:
+            if input_shape is None:
+                raise ValueError(
+                    f"CompositeLayer '{self.name}' needs an input shape to trace its "
+                    "graph. Call it on inputs, or call `build(input_shape)` with a "
+                    "shape (or a list/dict of shapes) including the batch dimension, "
+                    "e.g. `build((None, 16))`."
+                )
+            names.count = len(tree.flatten(tree.map_shape_structure(lambda s: 0, input_shape)))
+            inputs = tree.map_shape_structure(
+                lambda shape: self._shape_to_input(shape, names), input_shape
+            )
+        if callable(spec) and not isinstance(spec, list):
+            outputs = spec(inputs)
+        else:
+            outputs = inputs
+            for layer in spec:
+                outputs = layer(outputs)
+        if not _is_keras_tensor_structure(outputs):
+            raise ValueError(
+                f"The graph of CompositeLayer '{self.name}' must return symbolic "
+                "tensors computed from its inputs (a tensor or a list/tuple/dict of "
+                f"them). Received: {_describe(outputs)}. Return the outputs of the "
+                "layers or `keras.ops` called on `inputs`."
+            )
+        self._adopt_graph(inputs, outputs)
+        if not self.trainable:
+            self.trainable = False  # freeze the layers just traced
+
+    def _shape_to_input(self, shape, names):
+        shape = tuple(shape)
+        name = names.next()
+        if not shape:  # A scalar without batch dimension (e.g. an index).
+            return Input(batch_shape=(), dtype=self.input_dtype, name=name)
+        return Input(shape=shape[1:], dtype=self.input_dtype, name=name)
+
+    def _spec_to_input(self, spec, names):
+        if spec is None or spec.shape is None:
+            raise ValueError(
+                f"A manual input_spec of CompositeLayer '{self.name}' must give a "
+                f"shape for every input, e.g. InputSpec(shape=(None, 4)). Received: "
+                f"{spec}."
+            )
+        shape = tuple(spec.shape)
+        dtype = spec.dtype or self.input_dtype
+        name = spec.name or names.next()
+        if not shape:
+            return Input(batch_shape=(), dtype=dtype, name=name, optional=spec.optional)
+        return Input(shape=shape[1:], dtype=dtype, name=name, optional=spec.optional)
+
+    # ------------------------------------------------------------ accessors
+
+    def _not_built(self, what):
+        return _NotBuiltError(
+            f"CompositeLayer '{self.name}' has no graph of layers yet (asked for "
+            f"`{what}`): this model has no graph of layers. It is probably not built. "
+            "Call it on inputs, or call `build(input_shape)`, first."
+        )
+
+    @property
+    def function(self):
+        """The traced graph (a `keras.src.ops.function.Function`), or `None`.
+
+        Its `.operations`, `._nodes_by_depth`, `.inputs`, `.outputs`,
+        `._inputs_struct` and `._outputs_struct` are the very objects the layer
+        runs (the layer, a `Functional`, shares them), so a tool can walk or
+        re-run the graph (`function._run_through_graph(...)`) like a
+        Functional model's. Read-only: to change the graph, build a new
+        composite with `from_graph`.
+        """
+        return self._function if self._has_graph() else None
+
+    @property
+    def layers(self):
+        """Inner layers in graph order, `InputLayer`s first; `[]` before build."""
+        if not self._has_graph():
+            return []
+        return [op for op in self._operations if isinstance(op, Layer)]
+
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError(
+            "`CompositeLayer.layers` attribute is reserved and should not be used. "
+            "Please use another name."
+        )
+
+    @property
+    def operations(self):
+        if not self._has_graph():
+            raise self._not_built("operations")
+        return self._operations[:]
+
+    @property
+    def inputs(self):
+        if not self._has_graph():
+            raise self._not_built("inputs")
+        return self._inputs
+
+    @property
+    def outputs(self):
+        if not self._has_graph():
+            raise self._not_built("outputs")
+        return self._outputs
+
+    @property
+    def input(self):
+        if not self._has_graph():
+            raise self._not_built("input")
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        if not self._has_graph():
+            raise self._not_built("output")
+        return self._outputs_struct
+
+    @property
+    def input_spec(self):
+        if "_manual_input_spec" in self.__dict__ and self._manual_input_spec is not None:
+            return self._manual_input_spec
+        if not self._has_graph():
+            return None
+        specs = Functional.input_spec.fget(self)
+        if specs is None or isinstance(self._inputs_struct, dict):
+            return specs  # dict inputs are matched by key names
+        # Positional inputs: unnamed specs, so that errors speak of positions.
+        return [
+            InputSpec(
+                shape=spec.shape,
+                allow_last_axis_squeeze=spec.allow_last_axis_squeeze,
+                optional=spec.optional,
+            )
+            for spec in specs
+        ]
+
+    @input_spec.setter
+    def input_spec(self, value):
+        object.__setattr__(self, "_manual_input_spec", value)
+
+    def get_layer(self, name=None, index=None):
+        """Returns an inner layer by `name` (unique) or by `index` in `layers`."""
+        if not self._has_graph():
+            raise self._not_built("get_layer")
+        return Functional.get_layer(self, name=name, index=index)
+
+    # ------------------------------------------------------------- behaviour
+
+    def _lock_state(self):
+        # Like a layer (and unlike Functional): no new state once built.
+        Layer._lock_state(self)
+
+    def _assert_input_compatibility(self, *args):
+        if not self._has_graph():
+            return Layer._assert_input_compatibility(self, *args)
+        return Functional._assert_input_compatibility(self, *args)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        return Functional.call(self, inputs, training=training, mask=mask, **kwargs)
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        return Function.compute_output_spec(self, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return Function.compute_output_shape(self, input_shape)
+
+    # --------------------------------------------------------- serialization
+
+    def get_config(self):
+        if not self._has_graph():
+            raise ValueError(
+                f"CompositeLayer '{self.name}' is not built yet, so it has no graph to "
+                "serialize. Call it on inputs or call `build(input_shape)` first."
+            )
+        config = Functional.get_config(self)
+        config["dtype"] = keras.dtype_policies.serialize(self.dtype_policy)
+        return config
+
+    def get_build_config(self):
+        # from_config() restores the layer built, from its graph.
+        return None
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        missing = [key for key in _GRAPH_CONFIG_KEYS if key not in config]
+        if missing:
+            raise ValueError(
+                f"Cannot restore a {cls.__name__} from a config without its graph: "
+                f"missing keys {missing}. Expected the output of `get_config()` of a "
+                f"built CompositeLayer. Received keys: {sorted(config)}."
+            )
+        graph_config = {key: config.pop(key) for key in _GRAPH_CONFIG_KEYS}
+        name = config.pop("name", None)
+        trainable = config.pop("trainable", None)
+        dtype = config.get("dtype")
+        if dtype is not None:
+            config["dtype"] = keras.dtype_policies.deserialize(dtype)
+
+        captured = {}
+
+        def capture(inputs, outputs, **_):
+            captured["graph"] = (inputs, outputs)
+
+        graph_config["name"] = name
+        # Re-create and call the inner layers under this layer's name, so that
+        # their weights get the same paths ("name/inner/kernel") as before.
+        with backend.name_scope(name or cls.__name__.lower()):
+            functional_from_config(capture, graph_config, custom_objects)
+        inputs, outputs = captured["graph"]
+        return cls(inputs, outputs, name=name, trainable=trainable, **config)
