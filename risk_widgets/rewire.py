@@ -23,6 +23,8 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -442,8 +444,45 @@ def _replace_all(model, targets, replace) -> tuple[dict[int, Any], dict[int, str
                 "to keep it unchanged."
             )
         if new is not layer:
+            _build_like(new, layer, path)
             replacements[id(layer)] = new
     return replacements, where
+
+
+def _build_like(new: Any, layer: Any, path: str) -> None:
+    """Builds ``new`` on the input shape ``layer`` was built with; checks output shapes.
+
+    Needed for sub-layers of opaque parents (e.g. `MultiHeadAttention` computes its
+    symbolic output without calling its sub-layers, so they would stay unbuilt).
+    """
+    config = layer.get_build_config() if layer.built else None
+    shapes = (config or {}).get("shapes_dict") or (
+        {"input_shape": config["input_shape"]} if config and "input_shape" in config else {}
+    )
+    if not new.built and shapes:
+        try:
+            new.build_from_config(config)
+        except Exception as err:  # noqa: BLE001 - reported with the path and the fix
+            raise ValueError(
+                f"The replacement for {path!r} ({type(new).__name__}) could not be built on "
+                f"the input shape of the original layer {shapes}: {err}. Build it inside "
+                "replace(layer, path), or return a layer that accepts that input."
+            ) from err
+    if len(shapes) != 1:
+        return
+    (input_shape,) = shapes.values()
+    try:
+        old = layer.compute_output_shape(input_shape)
+        got = new.compute_output_shape(input_shape)
+    except Exception:  # noqa: BLE001 - shape inference is optional; the graph checks too
+        return
+    if tuple(old) != tuple(got):
+        raise ValueError(
+            f"The replacement for {path!r} ({type(new).__name__} {new.name!r}) returns "
+            f"shape {tuple(got)}, but the original {type(layer).__name__} returned "
+            f"{tuple(old)}. replace(layer, path) must keep the output shape so that the "
+            "rest of the model still fits; nothing was changed."
+        )
 
 
 def rebuild(model, replacements, where=None, cls=None, plain=False):
@@ -503,3 +542,18 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     cls = None if freeze_base else Functional
     return rebuild(model, replacements, where, cls=cls)
 
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``risk_widgets.rewire`` (this module) callable as `rewire`.
+
+    The package attribute ``risk_widgets.rewire`` is this module as soon as it is
+    imported (Python binds submodules on their package), which would hide the function of
+    the same name; calling the module calls the function, so ``rw.rewire(...)`` works.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return rewire(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
