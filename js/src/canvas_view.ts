@@ -21,6 +21,10 @@ export interface Scene {
   risk: ReadonlyMap<string, number>;
 }
 
+/** Above this many rows, the mirror's rectangles follow pans and zooms after a short pause. */
+const MIRROR_SYNC_MAX = 300;
+const MIRROR_DELAY_MS = 80;
+
 const PATCH_COLORS: Record<string, string> = {
   lora: "#8e24aa", svf: "#00897b", sample: "#ef6c00", vote: "#1e88e5", sculpt: "#d81b60",
 };
@@ -39,8 +43,8 @@ export function patchLabel(kind: string): string {
 }
 
 interface Theme {
-  bg: string; node: string; group: string; io: string; fg: string; fg2: string;
-  border: string; edge: string; brand: string; selFill: string; warn: string; font: string;
+  bg: string; node: string; group: string; fg: string; fg2: string;
+  border: string; edge: string; brand: string; warn: string; font: string;
 }
 
 interface Labels { name: string; cls: string; shape: string }
@@ -63,7 +67,10 @@ export class CanvasView implements PointerTarget {
   private band: Rect | null = null;
   private hover: { id: string; part: string } | null = null;
   private frame = 0;
-  private mirrorRows = new Map<string, HTMLElement>();
+  private mirrorRows = new Map<string, { el: HTMLElement; values: Record<string, string> }>();
+  private mirrorScene: Scene | null = null;
+  private mirrorTransform = "";
+  private mirrorTimer: ReturnType<typeof setTimeout> | 0 = 0;
   private fitted = false;
 
   constructor(private readonly host: HTMLElement) {
@@ -87,9 +94,9 @@ export class CanvasView implements PointerTarget {
     const v = (name: string, dflt: string) => cs.getPropertyValue(name).trim() || dflt;
     this.theme = {
       bg: v("--rw-bg", "#fff"), node: v("--rw-node", "#fafafa"), group: v("--rw-group", "#eeeeee"),
-      io: v("--rw-io", "#e3f2fd"), fg: v("--rw-fg", "#000"), fg2: v("--rw-fg2", "#666"),
+      fg: v("--rw-fg", "#000"), fg2: v("--rw-fg2", "#666"),
       border: v("--rw-border", "#bdbdbd"), edge: v("--rw-edge", "#9e9e9e"),
-      brand: v("--rw-brand", "#1976d2"), selFill: v("--rw-select-fill", "rgba(25,118,210,0.12)"),
+      brand: v("--rw-brand", "#1976d2"),
       warn: v("--rw-warn", "#f57c00"), font: v("--rw-font", "sans-serif"),
     };
     this.labels.clear();
@@ -243,7 +250,22 @@ export class CanvasView implements PointerTarget {
     const next = id === null ? null : { id, part: part ?? "body" };
     if (next?.id === this.hover?.id && next?.part === this.hover?.part) return;
     this.hover = next;
+    this.canvas.title = next ? this.describe(next.id, next.part) : "";
     this.request();
+  }
+
+  /** Tooltip text for a node. */
+  private describe(id: string, part: string): string {
+    const n = this.scene?.node(id);
+    if (!n) return "";
+    if (part === "toggle") return `${this.boxById.get(id)?.container ? "collapse" : "expand"} ${n.name}`;
+    const lines = [`${n.id}`, `${n.class_name} → ${formatShape(n.output_shape) || "?"}`,
+      `${formatCount(n.params)} params (${formatCount(n.trainable_params)} trainable)`];
+    if (n.patch) lines.push(`patch: ${n.patch.kind} ${JSON.stringify(n.patch.params ?? {})}`);
+    if (n.opaque) lines.push("opaque layer");
+    const risk = this.scene?.risk.get(id);
+    if (risk !== undefined) lines.push(`risk share: ${(risk * 100).toFixed(0)}% of the largest`);
+    return lines.join("\n");
   }
 
   // --- hit testing -----------------------------------------------------------------------
@@ -293,6 +315,16 @@ export class CanvasView implements PointerTarget {
 
   /** Draws now (tests and the first paint call this directly). */
   draw(): void {
+    const t0 = performance.now();
+    this.drawCanvas();
+    const t1 = performance.now();
+    this.updateMirror();
+    const t2 = performance.now();
+    this.mirror.dataset.drawMs = (t1 - t0).toFixed(1);
+    this.mirror.dataset.mirrorMs = (t2 - t1).toFixed(1);
+  }
+
+  private drawCanvas(): void {
     const { ctx, theme: t } = this;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = t.bg;
@@ -311,15 +343,16 @@ export class CanvasView implements PointerTarget {
     if (this.band) {
       const r = this.band;
       ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-      ctx.fillStyle = t.selFill;
+      ctx.fillStyle = t.brand;
       ctx.strokeStyle = t.brand;
       ctx.lineWidth = 1;
       ctx.setLineDash([4, 3]);
+      ctx.globalAlpha = 0.1;
       ctx.fillRect(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
+      ctx.globalAlpha = 1;
       ctx.strokeRect(r.x0 + 0.5, r.y0 + 0.5, r.x1 - r.x0, r.y1 - r.y0);
       ctx.setLineDash([]);
     }
-    this.updateMirror();
   }
 
   private roundRect(x: number, y: number, w: number, h: number, r: number): void {
@@ -345,9 +378,11 @@ export class CanvasView implements PointerTarget {
     ctx.lineWidth = selected ? 2.5 : 1;
     ctx.strokeStyle = selected ? t.brand : t.border;
     ctx.stroke();
-    if (this.hover?.id === b.id) {
-      ctx.fillStyle = t.selFill;
+    if (this.hover?.id === b.id || selected) {
+      ctx.globalAlpha = selected ? 0.16 : 0.08;
+      ctx.fillStyle = t.brand;
       ctx.fillRect(b.x + 1, b.y + 1, b.w - 2, HEADER_H - 1);
+      ctx.globalAlpha = 1;
     }
     this.drawToggle(b, "−");
     if (n?.patch) this.drawBadges(b, [n.patch.kind]);
@@ -417,11 +452,13 @@ export class CanvasView implements PointerTarget {
       ctx.stroke();
     }
     this.roundRect(b.x, b.y, b.w, b.h, r);
-    ctx.fillStyle = io ? t.io : group ? t.group : t.node;
+    ctx.fillStyle = group ? t.group : t.node;
     ctx.fill();
-    if (selected) {
-      ctx.fillStyle = t.selFill;
+    if (selected || io) {
+      ctx.globalAlpha = selected ? 0.16 : 0.08;
+      ctx.fillStyle = t.brand;
       ctx.fill();
+      ctx.globalAlpha = 1;
     }
     if (n?.patch) {
       ctx.fillStyle = patchColor(n.patch.kind);
@@ -508,6 +545,11 @@ export class CanvasView implements PointerTarget {
 
   // --- DOM mirror ------------------------------------------------------------------------
 
+  /**
+   * Writes one row per visible node with its on-screen rectangle. Node state is written at
+   * once; for big graphs, rectangles after a pan or zoom are written once the view has been
+   * still for a moment (`data-stale="true"` on the list meanwhile), to keep frames fast.
+   */
   private updateMirror(): void {
     const scene = this.scene;
     const rows = this.mirrorRows;
@@ -516,60 +558,94 @@ export class CanvasView implements PointerTarget {
       rows.clear();
       return;
     }
+    const transform = `${this.k}/${this.tx}/${this.ty}/${this.cssW}/${this.cssH}`;
+    const onlyMoved = this.mirrorScene === scene && this.mirrorTransform !== transform;
+    if (this.mirrorScene === scene && !onlyMoved) return;
+    if (onlyMoved && rows.size > MIRROR_SYNC_MAX) {
+      this.mirror.dataset.stale = "true";
+      if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
+      this.mirrorTimer = setTimeout(() => {
+        this.mirrorTimer = 0;
+        this.writeMirror(scene);
+      }, MIRROR_DELAY_MS);
+      return;
+    }
+    this.writeMirror(scene);
+  }
+
+  private writeMirror(scene: Scene): void {
+    if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
+    this.mirrorTimer = 0;
+    if (scene !== this.scene) return;
+    const rows = this.mirrorRows;
     const seen = new Set<string>();
-    const fresh: HTMLElement[] = [];
+    let fresh = false;
     for (const b of scene.layout.boxes) {
       const n = scene.node(b.id);
       if (!n) continue;
       seen.add(b.id);
       let row = rows.get(b.id);
       if (!row) {
-        row = document.createElement("div");
-        row.setAttribute("role", "listitem");
-        row.dataset.nodeId = b.id;
+        const el = document.createElement("div");
+        el.setAttribute("role", "listitem");
+        el.dataset.nodeId = b.id;
+        row = { el, values: {} };
         rows.set(b.id, row);
-        fresh.push(row);
+        fresh = true;
       }
       const [x, y] = this.toScreen(b.x, b.y);
       const w = b.w * this.k, h = b.h * this.k;
       const onscreen = x + w > 0 && y + h > 0 && x < this.cssW && y < this.cssH;
+      const selected = String(scene.selection.has(b.id));
       const attrs: Record<string, string> = {
-        kind: n.kind,
-        name: n.name,
-        className: n.class_name,
-        selected: String(scene.selection.has(b.id)),
-        patch: n.patch?.kind ?? "",
-        expanded: String(b.container),
-        x: x.toFixed(1), y: y.toFixed(1), w: w.toFixed(1), h: h.toFixed(1),
-        onscreen: String(onscreen),
+        "data-kind": n.kind,
+        "data-name": n.name,
+        "data-class-name": n.class_name,
+        "data-selected": selected,
+        "data-patch": n.patch?.kind ?? "",
+        "data-expanded": String(b.container),
+        "data-x": x.toFixed(1), "data-y": y.toFixed(1), "data-w": w.toFixed(1), "data-h": h.toFixed(1),
+        "data-onscreen": String(onscreen),
+        "aria-selected": selected,
       };
       if (n.kind === "group") {
         const [gx, gy, gw, gh] = this.toggleRect(b);
         const [sx, sy] = this.toScreen(gx + gw / 2, gy + gh / 2);
-        attrs.toggleX = sx.toFixed(1);
-        attrs.toggleY = sy.toFixed(1);
+        attrs["data-toggle-x"] = sx.toFixed(1);
+        attrs["data-toggle-y"] = sy.toFixed(1);
       }
-      for (const [k, v] of Object.entries(attrs)) if (row.dataset[k] !== v) row.dataset[k] = v;
+      for (const k in attrs) {
+        if (row.values[k] !== attrs[k]) {
+          row.el.setAttribute(k, attrs[k]);
+          row.values[k] = attrs[k];
+        }
+      }
       const label = `${n.name} (${n.class_name})${n.patch ? `, patched: ${n.patch.kind}` : ""}`;
-      if (row.textContent !== label) row.textContent = label;
-      row.setAttribute("aria-selected", attrs.selected);
+      if (row.values.label !== label) {
+        row.el.textContent = label;
+        row.values.label = label;
+      }
     }
     for (const [id, row] of rows) {
       if (!seen.has(id)) {
-        row.remove();
+        row.el.remove();
         rows.delete(id);
       }
     }
-    if (fresh.length) {
-      // Keep the mirror in layout order (parents before children).
-      this.mirror.replaceChildren(...scene.layout.boxes.map((b) => rows.get(b.id)!).filter(Boolean));
+    if (fresh || this.mirrorScene?.layout !== scene.layout) {
+      // Keep the list in layout order (parents before children).
+      this.mirror.replaceChildren(...scene.layout.boxes.flatMap((b) => rows.get(b.id)?.el ?? []));
     }
+    this.mirrorScene = scene;
+    this.mirrorTransform = `${this.k}/${this.tx}/${this.ty}/${this.cssW}/${this.cssH}`;
+    this.mirror.dataset.stale = "false";
     this.mirror.dataset.zoom = this.k.toFixed(3);
     this.mirror.dataset.count = String(rows.size);
   }
 
   dispose(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
+    if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
     this.frame = 0;
     this.canvas.remove();
     this.mirror.remove();

@@ -68,8 +68,9 @@ export function nodeSize(node: GraphNode, measure: Measure): { width: number; he
   const texts = [measure(node.name, FONT_NAME), measure(node.class_name, FONT_SMALL),
     measure(formatShape(node.output_shape), FONT_SMALL)];
   const extra = node.kind === "group" ? TOGGLE_W : 0;
-  const w = Math.max(...texts) + 2 * PAD_X + extra;
-  return { width: Math.round(Math.min(MAX_W, Math.max(MIN_W, w))), height: NODE_H };
+  // Rounded up with a little slack so the label measured here fits when drawn.
+  const w = Math.ceil(Math.max(...texts) + 2 * PAD_X + extra + 2);
+  return { width: Math.min(MAX_W, Math.max(MIN_W, w)), height: NODE_H };
 }
 
 export const ROOT_OPTIONS: Record<string, string> = {

@@ -70,6 +70,8 @@ export class Toolbar {
   private state: ToolbarState | null = null;
   private shownKind: string | null = null;
   private localStatus: Status | null = null;
+  /** The kind the user picked last; otherwise the first valid kind is shown. */
+  private userKind: string | null = null;
 
   constructor(private readonly act: ToolbarActions) {
     this.el = h("div", { class: "rw-toolbar" });
@@ -88,7 +90,10 @@ export class Toolbar {
     );
     this.el.append(row1, this.historyEl, this.statusEl);
 
-    this.kindSelect.addEventListener("change", () => this.renderParams());
+    this.kindSelect.addEventListener("change", () => {
+      this.userKind = this.kindSelect.value;
+      this.renderParams();
+    });
     this.el.addEventListener("click", (ev) => {
       const b = (ev.target as HTMLElement).closest<HTMLButtonElement>("button[data-action]");
       if (!b || b.disabled) return;
@@ -147,7 +152,6 @@ export class Toolbar {
     if (prev && prev.status !== state.status) this.localStatus = null;
     this.state = state;
     const { catalog, kinds } = state;
-    const current = this.kindSelect.value;
     const optsKey = kinds.join("\u0000") + "|" + Object.keys(catalog).map((k) => catalog[k].label).join();
     if (this.kindSelect.dataset.options !== optsKey) {
       this.kindSelect.dataset.options = optsKey;
@@ -155,7 +159,8 @@ export class Toolbar {
         const o = h("option", { value: k, title: catalog[k].help ?? "" }, catalog[k].label ?? k);
         return o;
       }));
-      if (kinds.includes(current)) this.kindSelect.value = current;
+      if (this.userKind && kinds.includes(this.userKind)) this.kindSelect.value = this.userKind;
+      else if (kinds.length) this.kindSelect.value = kinds[0];
     }
     this.kindSelect.disabled = kinds.length === 0;
     this.renderParams();

@@ -63,7 +63,10 @@ class Editor {
     this.root.append(style, this.toolbar.el, this.stage, this.risk.el);
     el.appendChild(this.root);
     this.view = new CanvasView(this.stage);
-    this.stage.append(this.empty, this.legend);
+    const busy = document.createElement("div");
+    busy.className = "rw-busy";
+    busy.textContent = "laying out…";
+    this.stage.append(this.empty, busy, this.legend);
     this.root.dataset.layout = "pending";
 
     this.cleanups.push(attachPointer(this.view.canvas, this.view, {
