@@ -180,6 +180,9 @@ def copy_layer(layer: Any, name: str | None = None, fresh: bool = False) -> Any:
 
     ``fresh=True`` clears the seeds of initialisers so that copies are drawn independently.
     """
+    structural = getattr(layer, "copy_layer", None)
+    if structural is not None:  # risk layers copy their sub-layers without the registry
+        return structural(name=name, fresh=fresh)
     config = layer.get_config()
     if fresh:
         config = _clear_seeds(config)

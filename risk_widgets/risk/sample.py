@@ -95,6 +95,17 @@ class SampleLayer(keras.layers.Layer):
     def patch_info(self) -> dict:
         return {"kind": "sample", "params": {"n_samples": self.n_samples, "rate": self.rate}}
 
+    def copy_layer(self, name=None, fresh=False):
+        """A new SampleLayer around a copy of the wrapped layer (no registry needed)."""
+        from risk_widgets.risk.compose import copy_layer
+
+        return SampleLayer(
+            copy_layer(self.layer, fresh=fresh),
+            rate=self.rate,
+            n_samples=self.n_samples,
+            name=name or self.name,
+        )
+
     def build(self, input_shape):
         if not self.layer.built:
             self.layer.build(input_shape)

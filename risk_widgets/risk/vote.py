@@ -91,6 +91,13 @@ class VoteLayer(keras.layers.Layer):
     def patch_info(self) -> dict:
         return {"kind": "vote", "params": {"n_voters": self.n_voters}}
 
+    def copy_layer(self, name=None, fresh=False):
+        """A new VoteLayer with copies of the voters (custom voter classes need no registry)."""
+        voters = [copy_layer(v, fresh=fresh) for v in self.voters]
+        return VoteLayer(
+            n_voters=self.n_voters, stride=self.stride, voters=voters, name=name or self.name
+        )
+
     def build(self, input_shape):
         for voter in self.voters:
             if not voter.built:
