@@ -199,7 +199,7 @@ export class CanvasView implements PointerTarget {
     if (!this.scene || this.cssW < 2) return;
     const { width, height } = this.scene.layout;
     const m = 16;
-    const k = Math.min((this.cssW - 2 * m) / Math.max(width, 1), (this.cssH - 2 * m) / Math.max(height, 1), 1.5);
+    const k = Math.min((this.cssW - 2 * m) / Math.max(width, 1), (this.cssH - 2 * m) / Math.max(height, 1), 1);
     this.k = Math.max(0.02, k);
     this.tx = (this.cssW - width * this.k) / 2;
     this.ty = m;

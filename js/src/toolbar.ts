@@ -155,10 +155,9 @@ export class Toolbar {
     const optsKey = kinds.join("\u0000") + "|" + Object.keys(catalog).map((k) => catalog[k].label).join();
     if (this.kindSelect.dataset.options !== optsKey) {
       this.kindSelect.dataset.options = optsKey;
-      this.kindSelect.replaceChildren(...kinds.map((k) => {
-        const o = h("option", { value: k, title: catalog[k].help ?? "" }, catalog[k].label ?? k);
-        return o;
-      }));
+      this.kindSelect.replaceChildren(...kinds.map((k) =>
+        h("option", { value: k, title: catalog[k].help ?? "" }, catalog[k].label ?? k)));
+      if (!kinds.length) this.kindSelect.append(h("option", { value: "" }, "no patch"));
       if (this.userKind && kinds.includes(this.userKind)) this.kindSelect.value = this.userKind;
       else if (kinds.length) this.kindSelect.value = kinds[0];
     }
