@@ -35,7 +35,14 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
-from risk_widgets.rewire import _graph_of, _iter_paths, _Rebuilder, is_patch_layer
+from risk_widgets.rewire import (
+    SUBLAYER_PATCHES,
+    _build_like,
+    _graph_of,
+    _iter_paths,
+    _Rebuilder,
+    is_patch_layer,
+)
 
 __all__ = [
     "PatchedModel",
@@ -183,6 +190,62 @@ class PatchedModel(Functional):
     def call(self, inputs, training=None, mask=None, **kwargs):
         with _inference_statistics(self._stateful_base_layers()):
             return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    # -- saving -------------------------------------------------------------------------
+    def get_config(self):
+        """Functional config plus the patched sub-layers of opaque layers.
+
+        The config of an opaque layer (e.g. `MultiHeadAttention`) does not describe its
+        sub-layers, so ``"sublayer_patches"`` maps ``path -> {attribute: layer config}``
+        for every sub-layer `rewire` replaced inside one.
+        """
+        config = super().get_config()
+        patches = {}
+        for path, layer in _iter_paths(self):
+            swaps = getattr(layer, SUBLAYER_PATCHES, None)
+            if swaps:
+                patches[path] = {
+                    attr: keras.saving.serialize_keras_object(sub)
+                    for attr, sub in swaps.items()
+                }
+        if patches:
+            config["sublayer_patches"] = patches
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from keras.src.models.functional import functional_from_config
+
+        config = dict(config)
+        patches = config.pop("sublayer_patches", {})
+        model = functional_from_config(cls, config, custom_objects=custom_objects)
+        paths = dict(_iter_paths(model))
+        for path, swaps in patches.items():
+            if path not in paths:
+                raise ValueError(
+                    f"Cannot restore the patches inside {path!r}: no such layer in the "
+                    f"restored model {model.name!r}."
+                )
+            _restore_sublayers(paths[path], path, swaps, custom_objects)
+        return model
+
+
+def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
+    """Puts deserialized sub-layers back into a freshly restored opaque layer."""
+    restored = {}
+    for attr, sub_config in swaps.items():
+        old = getattr(layer, attr, None)
+        if not isinstance(old, keras.layers.Layer):
+            raise ValueError(
+                f"Cannot restore {path!r}.{attr}: the restored {type(layer).__name__} has "
+                "no such sub-layer."
+            )
+        new = keras.saving.deserialize_keras_object(sub_config, custom_objects=custom_objects)
+        _build_like(new, old, f"{path}/{old.name}")
+        object.__setattr__(layer, attr, new)
+        layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
+        restored[attr] = new
+    object.__setattr__(layer, SUBLAYER_PATCHES, restored)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -38,6 +38,9 @@ __all__ = ["rewire"]
 
 Replace = Callable[[keras.layers.Layer, str], keras.layers.Layer]
 
+#: attribute of a re-created opaque layer: ``{attribute name: replaced sub-layer}``
+SUBLAYER_PATCHES = "_rw_sublayer_patches"
+
 
 # ----------------------------------------------------------------------------- structure
 
@@ -366,10 +369,20 @@ class _Rebuilder:
                 "get_config()/from_config() for this layer, or target the whole layer."
             ) from err
         skip = _bare_layer_keys()
+        swapped = {}
         for key, value in layer.__dict__.items():
-            if key in skip:
+            if key in skip or key == SUBLAYER_PATCHES:
                 continue
-            object.__setattr__(new, key, self._map_value(value, path))
+            mapped = self._map_value(value, path)
+            if isinstance(value, keras.layers.Layer) and id(value) in self.replacements:
+                swapped[key] = mapped
+            object.__setattr__(new, key, mapped)
+        # the config of an opaque layer does not describe its sub-layers: remember which
+        # were replaced, so PatchedModel.get_config()/from_config() can restore them
+        old_swaps = getattr(layer, SUBLAYER_PATCHES, {})
+        kept = {k: v for k, v in old_swaps.items() if k not in swapped}
+        object.__setattr__(new, SUBLAYER_PATCHES, {
+            k: self._map_value(v, path) for k, v in kept.items()} | swapped)
         new._layers[:] = [self._map_value(c, path) for c in layer._layers]
         new._trainable_variables[:] = list(layer._trainable_variables)
         new._non_trainable_variables[:] = list(layer._non_trainable_variables)
