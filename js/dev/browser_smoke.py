@@ -118,6 +118,14 @@ def main() -> int:
         print("band selected:", sel)
         assert sel == sorted(["block_0/attn/query", "block_0/attn/key", "block_0/attn/value", "block_0/attn/attention_output"]), sel
 
+        # Python answers an apply with a new graph: same structure, so no new layout is needed.
+        page.evaluate("""() => { const g = structuredClone(window.__rw.model.state.graph);
+            g.nodes.find(n => n.id === 'block_0/attn/key').patch = {kind: 'lora', params: {rank: 4}};
+            window.__rw.model.py('graph', g); }""")
+        assert page.get_attribute(".rw-editor", "data-layout") == "ready"
+        page.wait_for_timeout(50)
+        assert nodes(page)["block_0/attn/key"]["patch"] == "lora"
+
         # Toolbar buttons and Python status.
         page.evaluate("window.__rw.model.py('history', {entries: [{kind: 'lora', params: {}, targets: ['x'], label: 'LoRA r=4 on 2 layers'}], index: 1})")
         page.click("[data-action=undo]")

@@ -37,6 +37,8 @@ class Editor {
   private dirty = new Set<"selection" | "expanded">();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private layoutSeq = 0;
+  /** The ELK input of `layout`, to skip layouts that would change nothing. */
+  private layoutKey = "";
   private cleanups: Array<() => void> = [];
 
   constructor(private readonly model: Model, el: HTMLElement) {
@@ -142,10 +144,18 @@ class Editor {
     this.refresh();
     const measure = this.view.measure;
     const graph = buildElkGraph(vis, (n) => nodeSize(n, measure));
+    // Same boxes and edges as the layout on screen (e.g. a patch only changed badges): reuse it.
+    const key = JSON.stringify(graph);
+    if (this.layout && key === this.layoutKey) {
+      this.root.dataset.layout = "ready";
+      this.refresh(anchor);
+      return;
+    }
     this.client.layout({ graph, edges: vis.edges, containers: [...vis.containers] }).then(
       (layout) => {
         if (!layout || seq !== this.layoutSeq) return;
         this.layout = layout;
+        this.layoutKey = key;
         this.root.dataset.layout = "ready";
         this.root.dataset.layoutEngine = this.client.mode;
         this.refresh(anchor);
