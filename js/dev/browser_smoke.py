@@ -152,6 +152,13 @@ def main() -> int:
         page.wait_for_timeout(100)
         assert float(nodes(page)["head"]["w"]) > w0
 
+        # Without Worker support, ELK runs on the page.
+        page.goto(f"http://127.0.0.1:{port}/js/dev/harness.html?noworker=1")
+        page.wait_for_function("window.__rw?.ready")
+        wait_layout(page)
+        assert page.get_attribute(".rw-editor", "data-layout-engine") == "main-thread"
+        assert "block_1" in nodes(page)
+
         # 1000+ visible nodes, all expanded.
         page.goto(f"http://127.0.0.1:{port}/js/dev/harness.html?blocks=150&expand=all&risk=0")
         page.wait_for_function("window.__rw?.ready")

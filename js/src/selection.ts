@@ -137,6 +137,7 @@ export function attachPointer(canvas: HTMLCanvasElement, view: PointerTarget, on
         ev.key === "ArrowUp" ? d : ev.key === "ArrowDown" ? -d : 0);
     } else return;
     ev.preventDefault();
+    ev.stopPropagation(); // keep JupyterLab's command-mode shortcuts (arrows, Esc, -) out of it
   };
 
   const leave = () => { if (mode === "none") view.setHover(null, null); };
