@@ -109,7 +109,7 @@ def sampled(data, base):
 @pytest.fixture(scope="module")
 def sculpted(data):
     keras.utils.set_random_seed(3)
-    return _fit(sculpt.Wrapper()(mlp()), data=(data["x"], data["y"]))
+    return _fit(sculpt.Wrapper()(mlp()), epochs=40, data=(data["x"], data["y"]))
 
 
 @pytest.fixture(scope="module")

@@ -66,12 +66,23 @@ def tile_members(x: Any, members: int) -> Any:
     return tree.map_structure(lambda t: ops.repeat(t, members, axis=0), x)
 
 
+def trailing_dims(t: Any) -> tuple:
+    """``t``'s shape after the batch axis: static ints where known, dynamic where not (static
+    shapes keep reshapes constant, which TF's graph optimiser handles best)."""
+    from keras import ops
+
+    static = tuple(t.shape[1:])
+    if all(d is not None for d in static):
+        return static
+    dynamic = ops.shape(t)
+    return tuple(d if d is not None else dynamic[i + 1] for i, d in enumerate(static))
+
+
 def split_members(t: Any, members: int) -> Any:
     """``(B·M, ...)`` rows -> ``(B, M, ...)``."""
     from keras import ops
 
-    shape = ops.shape(t)
-    return ops.reshape(t, (-1, members, *shape[1:]))
+    return ops.reshape(t, (-1, members, *trailing_dims(t)))
 
 
 def total_variance(means: Any, variances: Any | None, members: int) -> tuple[Any, Any]:

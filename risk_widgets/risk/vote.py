@@ -31,7 +31,7 @@ from typing import Any
 import keras
 from keras import ops, tree
 
-from risk_widgets.risk.compose import copy_layer, resolve_targets, unwrap
+from risk_widgets.risk.compose import copy_layer, resolve_targets, trailing_dims, unwrap
 from risk_widgets.risk.model import RiskModel, wrap_model
 
 __all__ = ["VoteLayer", "Wrapper"]
@@ -105,14 +105,15 @@ class VoteLayer(keras.layers.Layer):
         self.built = True
 
     def _split(self, t: Any) -> list[Any]:
-        shape = ops.shape(t)
-        grouped = ops.reshape(t, (-1, self.n_voters, self.stride, *shape[1:]))
-        return [ops.reshape(grouped[:, k], (-1, *shape[1:])) for k in range(self.n_voters)]
+        dims = trailing_dims(t)
+        grouped = ops.reshape(t, (-1, self.n_voters, self.stride, *dims))
+        parts = ops.unstack(grouped, num=self.n_voters, axis=1)
+        return [ops.reshape(part, (-1, *dims)) for part in parts]
 
     def _merge(self, parts: list[Any]) -> Any:
-        shape = ops.shape(parts[0])
-        grouped = [ops.reshape(p, (-1, self.stride, *shape[1:])) for p in parts]
-        return ops.reshape(ops.stack(grouped, axis=1), (-1, *shape[1:]))
+        dims = trailing_dims(parts[0])
+        grouped = [ops.reshape(p, (-1, self.stride, *dims)) for p in parts]
+        return ops.reshape(ops.stack(grouped, axis=1), (-1, *dims))
 
     def call(self, inputs, *args, **kwargs):
         structure = (inputs, list(args), kwargs)
