@@ -67,6 +67,42 @@ def browser_artifacts(artifacts_dir) -> Path:
     return path
 
 
+_EARLY_KEY = pytest.StashKey[tuple]()
+
+
+def _launch(workdir: Path) -> harness.JupyterServer:
+    return harness.launch_jupyter_server(workdir)
+
+
+def pytest_collection_finish(session):
+    """Launch the server as soon as browser tests are collected, so that its start-up
+    (~5-10 s) overlaps TensorFlow's import and Chromium's launch; ``jupyter_server`` then
+    only waits for it."""
+    here = Path(__file__).parent
+    if session.config.option.collectonly or not any(
+            here in Path(str(item.fspath)).parents for item in session.items):
+        return
+    try:
+        import jupyterlab  # noqa: F401
+        import notebook  # noqa: F401
+    except ImportError:
+        return  # the fixture reports it
+    workdir = Path(tempfile.mkdtemp(prefix="rw-jupyter-"))
+    try:
+        session.stash[_EARLY_KEY] = (workdir, _launch(workdir))
+    except Exception:  # the fixture tries again and reports the error
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def pytest_sessionfinish(session):
+    """Stop an early-launched server that no test used (all browser tests skipped)."""
+    early = session.stash.get(_EARLY_KEY, None)
+    if early is not None:
+        workdir, server = early
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def jupyter_server(request, browser_artifacts):
     """A ``jupyter lab`` server (Notebook 7 included) in a temp dir; stopped at the end."""
@@ -75,12 +111,24 @@ def jupyter_server(request, browser_artifacts):
             __import__(module)
         except ImportError as exc:
             _unavailable(f"{module} is not installed: {exc}")
-    workdir = Path(tempfile.mkdtemp(prefix="rw-jupyter-"))
-    try:
-        server = harness.start_jupyter_server(workdir)
-    except RuntimeError:
-        shutil.copy(workdir / "server.log", browser_artifacts / "jupyter_server.log")
-        raise
+    early = request.session.stash.get(_EARLY_KEY, None)
+    if early is not None:
+        del request.session.stash[_EARLY_KEY]
+        workdir, server = early
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="rw-jupyter-"))
+        server = _launch(workdir)
+    for attempt in range(3):
+        try:
+            server.wait_ready()
+            break
+        except RuntimeError as exc:
+            shutil.copy(server.log_path, browser_artifacts / "jupyter_server.log")
+            # the free port was taken between choosing it and binding it: try another
+            if attempt == 2 or "already in use" not in str(exc):
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            server = _launch(workdir)
     try:
         yield server
     finally:

@@ -98,6 +98,44 @@ class JupyterServer:
     root_dir: Path  # the server's root: notebooks written here can be opened
     log_path: Path  # server stdout + stderr
     process: subprocess.Popen = field(repr=False)
+    command: list[str] = field(default_factory=list, repr=False)
+    ready: bool = False
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until ``/api/status`` answers; on failure stop the server and raise.
+
+        Raises:
+            RuntimeError: the server exited or did not answer in time; the message ends
+                with the server log.
+        """
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop(timeout=5)  # never leave an orphan server behind
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        start = time.monotonic()
+        while not self.ready:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"jupyter lab exited with code {self.process.returncode} before "
+                    f"answering /api/status.\ncommand: {' '.join(self.command)}"
+                    f"\n--- server log ---\n{self.log()}")
+            try:
+                self.api("api/status", timeout=2)
+                self.ready = True
+                _log.info("jupyter lab ready at %s after %.1f s more", self.base_url,
+                          time.monotonic() - start)
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() - start > timeout:
+                raise RuntimeError(
+                    f"jupyter lab did not answer /api/status within {timeout:.0f} s."
+                    f"\n--- server log ---\n{self.log()}")
+            # Poll the port: the server gives no other signal that it is ready.
+            time.sleep(0.2)
 
     def url(self, path: str = "") -> str:
         """Absolute URL of ``path`` (relative to the server's base URL)."""
@@ -147,16 +185,20 @@ class JupyterServer:
 
 
 def start_jupyter_server(workdir: Path, *, timeout: float = 90.0) -> JupyterServer:
-    """Start ``python -m jupyter lab`` on a free 127.0.0.1 port, isolated in ``workdir``.
+    """Start a server (``launch_jupyter_server``) and wait until it answers; see there."""
+    server = launch_jupyter_server(workdir)
+    server.wait_ready(timeout)
+    return server
+
+
+def launch_jupyter_server(workdir: Path) -> JupyterServer:
+    """Launch ``python -m jupyter lab`` on a free 127.0.0.1 port, isolated in ``workdir``;
+    returns at once (call ``.wait_ready()`` before using it).
 
     ``workdir`` gets ``root/`` (the server's root dir), ``settings/`` (app settings with
     ``overrides.json``), ``user-settings/``, ``workspaces/``, ``config/``, ``runtime/`` and
     ``server.log``. No token, no password, no browser, no news or update checks, windowing
     mode ``none``, ``window.jupyterapp`` exposed in JupyterLab and Notebook 7.
-
-    Raises:
-        RuntimeError: the server exited or did not answer ``/api/status`` in time; the
-            message ends with the server log.
     """
     workdir = Path(workdir)
     dirs = {name: workdir / name for name in (
@@ -206,30 +248,19 @@ def start_jupyter_server(workdir: Path, *, timeout: float = 90.0) -> JupyterServ
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
-    server = JupyterServer(f"http://127.0.0.1:{port}/", dirs["root"], log_path, process)
+    return JupyterServer(f"http://127.0.0.1:{port}/", dirs["root"], log_path, process, cmd)
 
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"jupyter lab exited with code {process.returncode} before answering "
-                f"/api/status.\ncommand: {' '.join(cmd)}\n--- server log ---\n{server.log()}")
-        try:
-            server.api("api/status", timeout=2)
-            _log.info("jupyter lab ready at %s in %.1f s", server.base_url,
-                     timeout - (deadline - time.monotonic()))
-            return server
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(
-                f"jupyter lab did not answer /api/status within {timeout:.0f} s."
-                f"\n--- server log ---\n{server.log()}")
-        # Poll the port: the server gives no other signal that it is ready.
-        time.sleep(0.2)
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies (Linux), so a killed pytest
+    leaves no server behind (the server shuts its kernels down on SIGTERM)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 # ------------------------------------------------------------------------ notebooks
@@ -326,12 +357,12 @@ _FINISHED = (
     """
   if (!s) return false;
   if (s.kernel === 'dead' || s.kernel === 'autorestarting') return true;
-  if (s.cells.some(c => c.outputs.some(o => o.output_type === 'error'))) return true;
   const run = s.run;
   if (!run) return false;
   if (run.error) return true;
-  if (!run.done || s.kernel !== 'idle') return false;
   const ran = run.cells === null ? s.cells : run.cells.map(i => s.cells[i]);
+  if (ran.some(c => c && c.outputs.some(o => o.output_type === 'error'))) return true;
+  if (!run.done || s.kernel !== 'idle') return false;
   return ran.every(c => !c || c.type !== 'code'
     || (c.execution_count !== null && c.execution_count > run.after && !c.running));
 }
@@ -394,19 +425,24 @@ class Notebook:
         """Plain text of cell ``index``'s outputs (streams, ``text/plain``, tracebacks)."""
         return outputs_text(self.outputs(index))
 
-    def errors(self) -> list[str]:
-        """The text of every error output in the notebook, as ``"cell N: traceback"``."""
+    def errors(self, cells: Sequence[int] | None = None) -> list[str]:
+        """The text of every error output (of ``cells``, default all) as
+        ``"cell N (first line):\ntraceback"``."""
         found = []
-        for i, cell in enumerate(self.snapshot()["cells"]):
+        snapshot = self.snapshot()["cells"]
+        for i, cell in enumerate(snapshot):
+            if cells is not None and i not in cells and i - len(snapshot) not in cells:
+                continue
             for out in cell["outputs"]:
                 if out.get("output_type") == "error":
                     found.append(f"cell {i} ({_first_line(cell['source'])}):\n"
                                  + outputs_text([out]))
         return found
 
-    def raise_errors(self) -> None:
-        """Raise ``NotebookError`` with the tracebacks if any output is an error."""
-        errors = self.errors()
+    def raise_errors(self, cells: Sequence[int] | None = None) -> None:
+        """Raise ``NotebookError`` with the tracebacks if any output (of ``cells``, default
+        all) is an error."""
+        errors = self.errors(cells)
         if errors:
             raise NotebookError("a cell raised in the kernel:\n\n" + "\n\n".join(errors))
 
@@ -426,7 +462,8 @@ class Notebook:
     def wait_finished(self, timeout: float = RUN_TIMEOUT_S) -> None:
         """Wait for the last run: command settled, kernel idle, every code cell executed.
 
-        Raises ``NotebookError`` with the traceback as soon as a cell shows an error, or
+        Raises ``NotebookError`` with the traceback as soon as a cell of the run shows an
+        error (errors left in other cells by earlier runs are ignored), or
         when the kernel dies or the run does not finish in time (with the cells' state).
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -435,12 +472,12 @@ class Notebook:
         try:
             self.page.wait_for_function(_FINISHED, arg=self.path, timeout=timeout * 1000)
         except PlaywrightTimeout:
-            self.raise_errors()
+            self.raise_errors(self._run_cells())
             raise NotebookError(
                 f"notebook {self.path!r} did not finish within {timeout:.0f} s:\n"
                 + self._describe()) from None
         _log.info("%s: run finished after %.1f s", self.path, time.monotonic() - start)
-        self.raise_errors()
+        self.raise_errors(self._run_cells())
         snap = self.snapshot()
         if snap["kernel"] in ("dead", "autorestarting"):
             raise NotebookError(f"the kernel died ({snap['kernel']}):\n" + self._describe())
@@ -512,6 +549,11 @@ class Notebook:
         return path
 
     # ---- internals
+
+    def _run_cells(self) -> list[int] | None:
+        """Indices of the cells the last run executes (None: all)."""
+        run = self.snapshot()["run"]
+        return None if not run else run.get("cells")
 
     def _describe(self) -> str:
         try:
@@ -680,7 +722,9 @@ def open_notebook(
 
 
 def chromium_executable() -> str | None:
-    """The system Chromium (Debian ``chromium``), or None."""
+    """``$RW_CHROMIUM`` if set, else the system Chromium (Debian ``chromium``), or None."""
+    if os.environ.get("RW_CHROMIUM"):
+        return os.environ["RW_CHROMIUM"]
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
         if found:
