@@ -5,12 +5,13 @@ Everything waits on state (server status, kernel status, execution counts, DOM),
 sleeps. The notebook is read through ``window.jupyterapp`` (the server runs with
 ``expose_app_in_browser``), the same object in JupyterLab and Notebook 7.
 
-Example:
-    path = write_notebook(jupyter_server.root_dir, "t.ipynb", ["x = 1", "print(x + 1)"])
-    nb = open_notebook(page, jupyter_server, path.name, app="lab")
-    nb.run_all()
-    assert nb.output_text(1) == "2"
-    assert nb.execute("x * 10") == "10"
+Example (with the fixtures of conftest.py):
+    nb = notebook(["import risk_widgets as rw", "m = ...", "ed = rw.GraphEditor(m)\ned"])
+    nb.run_all()                        # raises NotebookError with the traceback on error
+    view = nb.editor()                  # EditorView over the first .rw-editor output
+    view.click_node("dense")            # clicks the node's box on the canvas
+    assert view.selected() == ["dense"]
+    assert nb.execute("print(ed.selection)") == "['dense']"
 """
 
 from __future__ import annotations
