@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -34,7 +33,19 @@ from keras.src.layers.core.input_layer import InputLayer
 from keras.src.models.functional import Functional
 from keras.src.models.sequential import Sequential
 
-__all__ = ["rewire"]
+from risk_widgets.targets import find_layers
+from risk_widgets.walk import (
+    children as walk_children,
+)
+from risk_widgets.walk import (
+    get_layer_by_path,
+    graph_of,
+    is_graph_container,
+    is_patch_layer,
+    iter_layers,
+)
+
+__all__ = ["is_patch_layer", "rewire"]
 
 Replace = Callable[[keras.layers.Layer, str], keras.layers.Layer]
 
@@ -43,146 +54,44 @@ SUBLAYER_PATCHES = "_rw_sublayer_patches"
 
 
 # ----------------------------------------------------------------------------- structure
+# Paths and containers come from `risk_widgets.walk` (the one place that knows them).
 
 
 def _composite_class():
-    try:
-        from risk_widgets.composite import CompositeLayer
-    except ImportError:  # pragma: no cover - composite.py is part of the package
-        return None
+    from risk_widgets.composite import CompositeLayer
+
     return CompositeLayer
 
 
-def is_patch_layer(layer: Any) -> bool:
-    """True for layers that mark themselves as patches (``is_patch_layer = True``)."""
-    return bool(getattr(layer, "is_patch_layer", False))
-
-
 def _is_graph_container(layer: Any) -> bool:
-    return isinstance(layer, (Functional, Sequential))
+    return is_graph_container(layer)
 
 
 def _graph_of(layer: Any):
     """The `Function` graph of a Functional / Sequential / CompositeLayer, or None."""
-    if isinstance(layer, Sequential):
-        return layer._functional
-    composite = _composite_class()
-    if composite is not None and isinstance(layer, composite):
-        return layer.function
-    if isinstance(layer, Functional):
-        return layer
-    return None
+    return graph_of(layer)
 
 
 def _children(layer: Any) -> list:
-    """Direct sub-layers as the path scheme sees them (patch layers are leaves)."""
-    if is_patch_layer(layer):
-        return []
-    if _is_graph_container(layer):
-        if isinstance(layer, Sequential):
-            return list(layer.layers)
-        graph = _graph_of(layer)
-        if graph is None:
-            return []
-        return [op for op in graph.operations if not isinstance(op, InputLayer)]
-    return list(getattr(layer, "_layers", []) or [])
+    return walk_children(layer)
 
 
-def _is_container(layer: Any) -> bool:
-    return bool(_children(layer))
-
-
-def _iter_paths(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Yields ``(path, layer)`` depth first, following docs/architecture.md "Paths".
-
-    Private fallback for `risk_widgets.walk.iter_layers`; patch layers are leaves here, so
-    a patched layer keeps the path of the layer it replaced.
-    """
-    counts: dict[str, int] = {}
-    for child in _children(model):
-        if not isinstance(child, keras.layers.Layer) and not _is_graph_container(child):
-            name = getattr(child, "name", type(child).__name__)
-        else:
-            name = child.name
-        k = counts.get(name, 0)
-        counts[name] = k + 1
-        path = f"{prefix}{name}" if k == 0 else f"{prefix}{name}#{k}"
-        yield path, child
-        yield from _iter_paths(child, path + "/")
+def _iter_paths(model: Any) -> Iterator[tuple[str, Any]]:
+    """Yields ``(path, layer)`` for every layer (patch layers are leaves)."""
+    for ref in iter_layers(model):
+        yield ref.path, ref.layer
 
 
 def _all_paths(model: Any) -> dict[str, Any]:
     return dict(_iter_paths(model))
 
 
-def _close_matches(word: str, choices: list[str]) -> list[str]:
-    import difflib
-
-    return difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
-
-
 def _find_paths(model: Any, targets: Any) -> list[str]:
-    """Resolves targets to paths: `risk_widgets.targets.find_layers` when present."""
-    try:
-        from risk_widgets.targets import find_layers
-    except ImportError:
-        find_layers = None
-    if find_layers is not None:
-        return list(find_layers(model, targets))
-    return _find_paths_fallback(model, targets)
-
-
-def _find_paths_fallback(model: Any, targets: Any) -> list[str]:
-    paths = _all_paths(model)
-    names = list(paths)
-    if isinstance(targets, type):
-        found = [p for p, layer in paths.items() if isinstance(layer, targets)]
-        what = f"layers of class {targets.__name__}"
-    elif callable(targets) and not isinstance(targets, str):
-        found = [p for p, layer in paths.items() if targets(p, layer)]
-        what = "layers matching the predicate"
-    elif isinstance(targets, str):
-        if any(c in targets for c in "*?["):
-            found = [p for p in names if fnmatch.fnmatchcase(p, targets)]
-        else:
-            found = [targets] if targets in paths else []
-        what = repr(targets)
-        if not found:
-            close = _close_matches(targets, names)
-            hint = f" Close matches: {close}." if close else ""
-            raise ValueError(
-                f"No layer of model {model.name!r} matches {what}.{hint} "
-                f"Known paths start with: {names[:8]}."
-            )
-    elif isinstance(targets, (list, tuple)):
-        found = []
-        for target in targets:
-            for p in _find_paths_fallback(model, target):
-                if p not in found:
-                    found.append(p)
-        what = repr(list(targets))
-    else:
-        raise TypeError(
-            "`targets` must be a path, a glob, a list of them, a layer class or a "
-            f"predicate(path, layer). Received: targets={targets!r}"
-        )
-    if not found:
-        raise ValueError(f"No layer of model {model.name!r} matches {what}.")
-    return sorted(found)
+    return list(find_layers(model, targets))
 
 
 def _layer_at(model: Any, path: str) -> Any:
-    try:
-        from risk_widgets.walk import get_layer_by_path
-    except ImportError:
-        get_layer_by_path = None
-    if get_layer_by_path is not None:
-        return get_layer_by_path(model, path)
-    paths = _all_paths(model)
-    if path not in paths:
-        close = _close_matches(path, list(paths))
-        raise ValueError(f"No layer at path {path!r} in model {model.name!r}. Close: {close}")
-    return paths[path]
+    return get_layer_by_path(model, path)
 
 
 # ----------------------------------------------------------------------------- rebuilding
