@@ -24,6 +24,8 @@ export interface Scene {
 /** Above this many rows, the mirror's rectangles follow pans and zooms after a short pause. */
 const MIRROR_SYNC_MAX = 300;
 const MIRROR_DELAY_MS = 80;
+/** The first paint zooms out no further than this (then starts at the top). */
+const READABLE_ZOOM = 0.6;
 
 const PATCH_COLORS: Record<string, string> = {
   lora: "#8e24aa", svf: "#00897b", sample: "#ef6c00", vote: "#1e88e5", sculpt: "#d81b60",
@@ -123,7 +125,7 @@ export class CanvasView implements PointerTarget {
     this.canvas.height = Math.round(this.cssH * this.dpr);
     this.canvas.style.width = `${this.cssW}px`;
     this.canvas.style.height = `${this.cssH}px`;
-    if (!this.fitted && this.scene) this.fit();
+    if (!this.fitted && this.scene) this.fit(true);
     this.request();
   }
 
@@ -136,7 +138,7 @@ export class CanvasView implements PointerTarget {
     this.prepare(scene);
     if (layoutChanged) {
       const after = anchor ? this.boxById.get(anchor) : undefined;
-      if (!this.fitted) this.fit();
+      if (!this.fitted) this.fit(true);
       else if (oldScreen && after) {
         this.tx = oldScreen[0] - after.x * this.k;
         this.ty = oldScreen[1] - after.y * this.k;
@@ -195,22 +197,21 @@ export class CanvasView implements PointerTarget {
   }
   get zoom(): number { return this.k; }
 
-  fit(): void {
+  /**
+   * Fits the whole graph in view. `readable`: never below 60% zoom when the graph does not
+   * fit (it then starts at the top, centred), which is what the first paint uses.
+   */
+  fit(readable = false): void {
     if (!this.scene || this.cssW < 2) return;
     const { width, height } = this.scene.layout;
     const m = 16;
-    const k = Math.min((this.cssW - 2 * m) / Math.max(width, 1), (this.cssH - 2 * m) / Math.max(height, 1), 1);
+    const fitW = (this.cssW - 2 * m) / Math.max(width, 1);
+    const fitH = (this.cssH - 2 * m) / Math.max(height, 1);
+    let k = Math.min(fitW, fitH, 1);
+    if (readable && k < READABLE_ZOOM) k = Math.max(k, Math.min(READABLE_ZOOM, fitW));
     this.k = Math.max(0.02, k);
-    this.tx = (this.cssW - width * this.k) / 2;
-    this.ty = m;
-    if (height * this.k < this.cssH - 2 * m) this.ty = (this.cssH - height * this.k) / 2;
-    // Tall graphs: start at the top at a readable zoom rather than a speck.
-    if (this.k < 0.5 && this.scene.layout.boxes.length > 40) {
-      this.k = 0.5;
-      this.tx = (this.cssW - width * this.k) / 2;
-      if (width * this.k > this.cssW) this.tx = m;
-      this.ty = m;
-    }
+    this.tx = width * this.k <= this.cssW - 2 * m ? (this.cssW - width * this.k) / 2 : m;
+    this.ty = height * this.k <= this.cssH - 2 * m ? (this.cssH - height * this.k) / 2 : m;
     this.fitted = true;
     this.request();
   }

@@ -98,11 +98,13 @@ const CONTAINER_OPTIONS: Record<string, string> = {
   "elk.padding": `[top=${HEADER_H + 8},left=${GROUP_PAD},bottom=${GROUP_PAD},right=${GROUP_PAD}]`,
 };
 
-/** The ELK input for a visible graph; `size` gives each non-container box its size. */
-export function buildElkGraph(
-  vis: VisibleGraph,
-  size: (n: GraphNode) => { width: number; height: number },
-): ElkNode {
+/** Width a container needs for its header ("name · class" and the toggle). */
+export function containerMinWidth(node: GraphNode, measure: Measure): number {
+  return Math.ceil(measure(`${node.name} · ${node.class_name}`, FONT_NAME) + 2 * PAD_X + TOGGLE_W + 2);
+}
+
+/** The ELK input for a visible graph, box sizes measured with `measure`. */
+export function buildElkGraph(vis: VisibleGraph, measure: Measure): ElkNode {
   const large = vis.nodes.length > LARGE_GRAPH;
   const root: ElkNode = {
     id: "__root__",
@@ -114,8 +116,17 @@ export function buildElkGraph(
   for (const n of vis.nodes) {
     const isContainer = vis.containers.has(n.id);
     const e: ElkNode = isContainer
-      ? { id: n.id, children: [], layoutOptions: { ...CONTAINER_OPTIONS } }
-      : { id: n.id, ...size(n) };
+      ? {
+          id: n.id, children: [],
+          layoutOptions: {
+            ...CONTAINER_OPTIONS,
+            "elk.nodeSize.constraints": "MINIMUM_SIZE",
+            // (height, width): elkjs 0.12 applies a compound node's minimum size transposed
+            // when the direction is DOWN with INCLUDE_CHILDREN (checked in layout.test.ts).
+            "elk.nodeSize.minimum": `(${HEADER_H + 2 * GROUP_PAD}, ${Math.min(2 * MAX_W, containerMinWidth(n, measure))})`,
+          },
+        }
+      : { id: n.id, ...nodeSize(n, measure) };
     elkById.set(n.id, e);
     const parent = n.parent !== null ? elkById.get(n.parent) : undefined;
     (parent && parent.children ? parent.children : root.children!).push(e);

@@ -56,7 +56,9 @@ export class RiskPlot {
     this.errorEl.textContent = r.error ?? "";
     const loss = r.loss ?? [];
     const parts: string[] = [];
-    if (r.epoch !== null && r.epoch !== undefined) parts.push(`epoch ${r.epoch}`);
+    if (r.epoch !== null && r.epoch !== undefined) {
+      parts.push(r.epochs ? `epoch ${r.epoch}/${r.epochs}` : `epoch ${r.epoch}`);
+    }
     if (loss.length) parts.push(`loss ${fmt(loss[loss.length - 1], 4)}`);
     this.epochEl.textContent = parts.join(" · ") || (a ? "before training" : "");
     this.epochEl.dataset.epoch = r.epoch === null || r.epoch === undefined ? "" : String(r.epoch);

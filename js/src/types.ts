@@ -90,6 +90,8 @@ export interface Risk {
   y_true?: Buffer | null;
   n?: number;
   epoch?: number | null;
+  /** Total epochs of the running fit, when known (sent by live.py; optional). */
+  epochs?: number | null;
   loss?: number[];
   summary?: RiskSummary;
   layer_risk?: Record<string, number>;

@@ -8,7 +8,7 @@ import {
   asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, sameIds,
   toggleExpanded, validKinds, visibleGraph, type GraphIndex, type VisibleGraph,
 } from "./graph_model";
-import { buildElkGraph, nodeSize, type Layout } from "./layout";
+import { buildElkGraph, type Layout } from "./layout";
 import { LayoutClient } from "./layout_client";
 import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
 import { attachPointer } from "./selection";
@@ -142,8 +142,7 @@ class Editor {
     this.empty.textContent = vis.nodes.length ? "" : "No graph to show yet.";
     this.root.dataset.layout = "pending";
     this.refresh();
-    const measure = this.view.measure;
-    const graph = buildElkGraph(vis, (n) => nodeSize(n, measure));
+    const graph = buildElkGraph(vis, this.view.measure);
     // Same boxes and edges as the layout on screen (e.g. a patch only changed badges): reuse it.
     const key = JSON.stringify(graph);
     if (this.layout && key === this.layoutKey) {

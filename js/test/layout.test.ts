@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import ELK from "elkjs/lib/elk.bundled.js";
 import { indexGraph, syntheticGraph, visibleGraph } from "../src/graph_model";
-import { approxMeasure, buildElkGraph, nodeSize, runLayout, type Layout } from "../src/layout";
+import { approxMeasure, buildElkGraph, containerMinWidth, runLayout, type Layout } from "../src/layout";
 
 const elk = new ELK();
 
 async function layoutOf(blocks: number, per: number, expanded: string[]): Promise<Layout> {
   const index = indexGraph(syntheticGraph(blocks, per));
   const vis = visibleGraph(index, expanded);
-  const graph = buildElkGraph(vis, (n) => nodeSize(n, approxMeasure));
+  const graph = buildElkGraph(vis, approxMeasure);
   const reply = await runLayout(elk, { id: 1, graph, edges: vis.edges, containers: [...vis.containers] });
   if ("error" in reply) throw new Error(reply.error);
   return reply.layout;
@@ -45,6 +45,23 @@ describe("layout", () => {
     expect(ex).toBeGreaterThanOrEqual(t.x - 1);
     expect(ex).toBeLessThanOrEqual(t.x + t.w + 1);
     expect(Math.abs(ey - t.y)).toBeLessThan(2);
+  });
+
+  it("makes containers wide enough for their header label, however deep", async () => {
+    const g = syntheticGraph(2, 1);
+    // A nested group with one narrow child and a long class name.
+    g.nodes.push({ ...g.nodes.find((n) => n.id === "block_0/dense_0")!, id: "block_0/inner", name: "inner",
+      kind: "group", class_name: "AVeryLongCompositeLayerClassName" });
+    g.nodes.push({ ...g.nodes.find((n) => n.id === "block_0/dense_0")!, id: "block_0/inner/x", name: "x", parent: "block_0/inner" });
+    const index = indexGraph(g);
+    const vis = visibleGraph(index, ["block_0", "block_0/inner"]);
+    const reply = await runLayout(elk, { id: 1, graph: buildElkGraph(vis, approxMeasure), edges: vis.edges, containers: [...vis.containers] });
+    if ("error" in reply) throw new Error(reply.error);
+    for (const id of ["block_0", "block_0/inner"]) {
+      const b = reply.layout.boxes.find((x) => x.id === id)!;
+      expect(b.w).toBeGreaterThanOrEqual(containerMinWidth(index.byId.get(id)!, approxMeasure));
+      expect(b.h).toBeLessThan(400);
+    }
   });
 
   it("lays out a 1000-node graph (benchmark-ish, no timing assertion)", async () => {
