@@ -51,6 +51,36 @@ interface Theme {
 
 interface Labels { name: string; cls: string; shape: string }
 
+/** The +/- button of a group box, in world units: x, y, w, h. */
+export function toggleRect(b: Box): [number, number, number, number] {
+  return [b.x + b.w - TOGGLE_W + 2, b.y + 4, TOGGLE_W - 6, TOGGLE_W - 6];
+}
+
+export interface Hit { id: string; part: "body" | "toggle" }
+
+/**
+ * The innermost box under world point (x, y): children follow their container in `boxes`,
+ * so the list is scanned backwards. A container's body (below its header) counts as
+ * background; a group's +/- button (with `slop` world units around it) is the "toggle" part.
+ */
+export function hitTest(
+  boxes: readonly Box[], x: number, y: number, slop: number, isGroup: (id: string) => boolean,
+): Hit | null {
+  for (let i = boxes.length - 1; i >= 0; i--) {
+    const b = boxes[i];
+    if (x < b.x || y < b.y || x > b.x + b.w || y > b.y + b.h) continue;
+    if (b.container && y > b.y + HEADER_H) continue;
+    if (isGroup(b.id)) {
+      const [gx, gy, gw, gh] = toggleRect(b);
+      if (x >= gx - slop && x <= gx + gw + slop && y >= gy - slop && y <= gy + gh + slop) {
+        return { id: b.id, part: "toggle" };
+      }
+    }
+    return { id: b.id, part: "body" };
+  }
+  return null;
+}
+
 export class CanvasView implements PointerTarget {
   readonly canvas: HTMLCanvasElement;
   readonly mirror: HTMLElement;
@@ -195,7 +225,6 @@ export class CanvasView implements PointerTarget {
   toWorld(sx: number, sy: number): [number, number] {
     return [(sx - this.tx) / this.k, (sy - this.ty) / this.k];
   }
-  get zoom(): number { return this.k; }
 
   /**
    * Fits the whole graph in view. `readable`: never below 60% zoom when the graph does not
@@ -272,29 +301,14 @@ export class CanvasView implements PointerTarget {
   // --- hit testing -----------------------------------------------------------------------
 
   private toggleRect(b: Box): [number, number, number, number] {
-    return [b.x + b.w - TOGGLE_W + 2, b.y + 4, TOGGLE_W - 6, TOGGLE_W - 6];
+    return toggleRect(b);
   }
 
-  hit(sx: number, sy: number): { id: string; part: "body" | "toggle" } | null {
+  hit(sx: number, sy: number): Hit | null {
     if (!this.scene) return null;
     const [x, y] = this.toWorld(sx, sy);
-    const slop = 3 / this.k;
-    const boxes = this.scene.layout.boxes;
-    // Children follow their container in the list: scan backwards to hit the innermost.
-    for (let i = boxes.length - 1; i >= 0; i--) {
-      const b = boxes[i];
-      if (x < b.x || y < b.y || x > b.x + b.w || y > b.y + b.h) continue;
-      if (b.container && y > b.y + HEADER_H) continue; // a container's body is background
-      const n = this.scene.node(b.id);
-      if (n?.kind === "group") {
-        const [gx, gy, gw, gh] = this.toggleRect(b);
-        if (x >= gx - slop && x <= gx + gw + slop && y >= gy - slop && y <= gy + gh + slop) {
-          return { id: b.id, part: "toggle" };
-        }
-      }
-      return { id: b.id, part: "body" };
-    }
-    return null;
+    const scene = this.scene;
+    return hitTest(scene.layout.boxes, x, y, 3 / this.k, (id) => scene.node(id)?.kind === "group");
   }
 
   idsInScreenRect(r: Rect): string[] {

@@ -80,7 +80,7 @@ export class Toolbar {
     fold.append(this.foldBox, document.createTextNode(" fold"));
     const row1 = h("div", { class: "rw-row" });
     row1.append(
-      this.selInfo, this.kindSelect, this.paramsBox, this.applyBtn, this.hint,
+      this.selInfo, button("clear-selection", "×", "clear the selection (Esc on the graph)"), this.kindSelect, this.paramsBox, this.applyBtn, this.hint,
       h("span", { class: "rw-sep" }), this.undoBtn, this.redoBtn, this.resetBtn,
       h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn,
       h("span", { class: "rw-sep" }),
@@ -122,6 +122,7 @@ export class Toolbar {
         return this.act.send({ type: "export_svg", path: `${base}.svg` });
       }
       case "fit": return this.act.fit();
+      case "clear-selection": return this.act.clearSelection();
       case "expand-all": return this.act.expandAll();
       case "collapse-all": return this.act.collapseAll();
     }

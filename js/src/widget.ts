@@ -100,6 +100,7 @@ class Editor {
       if (!sameIds(next, this.selection)) {
         this.selection = next;
         this.refresh();
+        if (next.length === 1) this.view.reveal(next[0]); // scroll to a node Python selected
       }
     });
     this.listen("change:expanded", () => {
