@@ -469,3 +469,22 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
     for v, value in plan:
         v.assign(value)
     return list(patches)
+
+
+# ----------------------------------------------------------------------------- graph view
+
+
+def inspect_patch(layer) -> dict | None:
+    """``layer.patch_info()`` for patch layers (the graph's patch inspector), else None."""
+    if is_patch_layer(layer) and hasattr(layer, "patch_info"):
+        return layer.patch_info()
+    return None
+
+
+def _register_with_graph() -> None:
+    from risk_widgets.graph import register_patch_inspector
+
+    register_patch_inspector(inspect_patch)
+
+
+_register_with_graph()

@@ -478,3 +478,33 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+# ----------------------------------------------------------------------------- graph, stacking
+
+
+def test_graph_marks_patched_layers_and_lists_patchable_kinds():
+    lora = rw.add_lora(M.attention(), ["attn/query"], rank=2)
+    nodes = {n["id"]: n for n in rw.to_graph(lora).to_json()["nodes"]}
+    assert nodes["attn/query"]["patch"] == {"kind": "lora", "params": {"rank": 2, "alpha": None,
+                                                                       "dropout": 0.0}}
+    assert nodes["attn/key"]["patch"] is None
+    assert {"lora", "svf"} <= set(nodes["attn/key"]["patchable"])
+    assert {"lora", "svf"} <= set(nodes["head"]["patchable"])
+    assert not {"lora", "svf"} & set(nodes["attn/query"]["patchable"])  # patched already
+    assert not {"lora", "svf"} & set(nodes["norm"]["patchable"])
+
+
+def test_patches_stack_inside_one_opaque_layer_and_round_trip(tmp_path):
+    model = M.attention()
+    x = _x((4, 6, 8))
+    lora = rw.add_lora(model, ["attn/query", "head"], rank=2)
+    both = rw.add_svf(lora, "attn/key")
+    assert sorted(rw.trainable_report(both)["patched"]) == ["attn/key", "attn/query", "head"]
+    assert both.get_layer("attn")._query_dense is lora.get_layer("attn")._query_dense
+    _perturb(both)
+    both.save(tmp_path / "both.keras")
+    restored = keras.saving.load_model(tmp_path / "both.keras", safe_mode=True)
+    np.testing.assert_array_equal(restored(x), both(x))
+    np.testing.assert_array_equal(rw.unpatch(both)(x), model(x))
+    np.testing.assert_allclose(rw.fold(restored)(x), both(x), atol=1e-5)

@@ -1,21 +1,43 @@
 """Adapters: `add_lora`, `add_svf` and their layers; `PatchLayer` is the patch-layer base.
 
+Importing this package registers ``"lora"`` and ``"svf"`` as patchable kinds with the
+graph view (`risk_widgets.graph.register_patchable`), for the layer types of the adapters'
+dispatch list.
+
 Example:
     >>> from risk_widgets.adapters import supported_types
     >>> supported_types()
     ['EinsumDense', 'Dense']
 """
 
-from risk_widgets.adapters.base import AdapterLayer, PatchLayer, supported_types
+from risk_widgets.adapters.base import (
+    KERNEL_DISPATCH,
+    AdapterLayer,
+    PatchLayer,
+    can_adapt,
+    supported_types,
+)
 from risk_widgets.adapters.lora import LoRAAdapter, add_lora
 from risk_widgets.adapters.svf import SVFAdapter, add_svf
 
 __all__ = [
     "AdapterLayer",
+    "KERNEL_DISPATCH",
     "LoRAAdapter",
     "PatchLayer",
     "SVFAdapter",
     "add_lora",
     "add_svf",
+    "can_adapt",
     "supported_types",
 ]
+
+
+def _register_with_graph() -> None:
+    from risk_widgets.graph import register_patchable
+
+    register_patchable("lora", can_adapt)
+    register_patchable("svf", can_adapt)
+
+
+_register_with_graph()

@@ -37,6 +37,7 @@ __all__ = [
     "KERNEL_DISPATCH",
     "KernelView",
     "PatchLayer",
+    "can_adapt",
     "kernel_view",
     "supported_types",
 ]
@@ -354,3 +355,12 @@ def check_positive_int(name: str, value: Any) -> int:
             f"Received: {name}={value!r}"
         )
     return int(value)
+
+
+def can_adapt(layer) -> bool:
+    """True when `add_lora` / `add_svf` accept ``layer`` (the graph's ``patchable``)."""
+    try:
+        kernel_view(layer, "")
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
