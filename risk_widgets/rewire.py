@@ -349,6 +349,13 @@ def _replace_all(model, targets, replace) -> tuple[dict[int, Any], dict[int, str
     paths = _find_paths(model, targets)
     if not paths:
         raise ValueError(f"`targets` matched no layer of model {model.name!r}: {targets!r}")
+    for path in paths:
+        inner = [p for p in paths if p.startswith(path + "/")]
+        if inner:
+            raise ValueError(
+                f"Targets overlap: {inner[0]!r} is inside {path!r}, which is also targeted. "
+                "Target either the container or the layers inside it."
+            )
     replacements: dict[int, Any] = {}
     where: dict[int, str] = {}
     keep = []

@@ -65,7 +65,7 @@ def _perturb(model, seed=0):
         ({"rank": 0}, "`rank`, expected a positive integer. Received: rank=0"),
         ({"rank": 1.5}, "Received: rank=1.5"),
         ({"rank": True}, "Received: rank=True"),
-        ({"alpha": -1.0}, "`alpha`, expected a positive number or None"),
+        ({"alpha": -1.0}, "`alpha`, expected a non-negative number or None"),
         ({"alpha": float("nan")}, "Received: alpha=nan"),
         ({"dropout": 1.0}, "`dropout`, expected a number in [0, 1). Received: dropout=1.0"),
         ({"dropout": -0.1}, "Received: dropout=-0.1"),

@@ -215,3 +215,9 @@ def test_replacement_name_clash_is_explained():
     model = M.mlp(units=(8, 8))
     with pytest.raises(ValueError, match="unique name"):
         rw.rewire(model, "head", lambda layer, path: keras.layers.Dense(2, name="hidden_1"))
+
+
+def test_overlapping_targets_are_refused():
+    model = M.nested()
+    with pytest.raises(ValueError, match="'enc/proj' is inside 'enc'"):
+        rw.rewire(model, ["enc", "enc/proj"], lambda layer, path: layer)

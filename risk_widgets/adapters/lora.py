@@ -34,10 +34,10 @@ def _check_args(rank, alpha, dropout):
     rank = check_positive_int("rank", rank)
     if alpha is not None:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not (
-            np.isfinite(alpha) and alpha > 0
+            np.isfinite(alpha) and alpha >= 0
         ):
             raise ValueError(
-                "Received an invalid value for `alpha`, expected a positive number or "
+                "Received an invalid value for `alpha`, expected a non-negative number or "
                 f"None (defaults to rank). Received: alpha={alpha!r}"
             )
         alpha = float(alpha)
@@ -63,7 +63,7 @@ class LoRAAdapter(AdapterLayer):
     Args:
         layer: a built `Dense` or `EinsumDense` layer.
         rank: positive int, the rank of ``A B``.
-        alpha: positive number, the scale is ``alpha / rank``; None means ``rank``.
+        alpha: non-negative number, the scale is ``alpha / rank``; None means ``rank``.
         dropout: dropout rate on the adapter's input, in [0, 1).
         **kwargs: base Layer arguments (``name`` defaults to the base layer's name).
 
@@ -146,7 +146,8 @@ def add_lora(
             target must be a `Dense` or `EinsumDense` layer (also inside
             `MultiHeadAttention`: ``"*/attn/query"``).
         rank: positive int.
-        alpha: positive number; the update is scaled by ``alpha / rank`` (default rank).
+        alpha: non-negative number; the update is scaled by ``alpha / rank`` (default
+            rank).
         dropout: dropout rate on the adapter input, in [0, 1).
 
     Returns:
