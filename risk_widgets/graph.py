@@ -265,7 +265,8 @@ class Graph:
             by_parent.setdefault(node["parent"], []).append(node)
 
         def quote(text: str) -> str:
-            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            return '"' + escaped + '"'
 
         lines = [
             f"digraph {quote(self.name)} {{",
@@ -277,9 +278,9 @@ class Graph:
         counter = [0]
 
         def node_line(node: dict, indent: str) -> str:
-            label = f"{node['name']}\\n{node['class_name']}"
+            label = f"{node['name']}\n{node['class_name']}"
             if node["patch"]:
-                label += f"\\n[{node['patch']['kind']}]"
+                label += f"\n[{node['patch']['kind']}]"
             attrs = [f"label={quote(label)}"]
             if node["kind"] in ("input", "output"):
                 attrs.append('shape=ellipse, fillcolor="#eef3ff"')
