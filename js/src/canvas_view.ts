@@ -321,6 +321,9 @@ export class CanvasView implements PointerTarget {
   // --- drawing ---------------------------------------------------------------------------
 
   request(): void {
+    // The mirror follows at once (not on the next frame), so a test that reads it right
+    // after a click or a trait change sees the new state.
+    this.updateMirror();
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
@@ -328,7 +331,7 @@ export class CanvasView implements PointerTarget {
     });
   }
 
-  /** Draws now (tests and the first paint call this directly). */
+  /** Draws the canvas and syncs the mirror; `data-draw-ms` on the mirror says how long it took. */
   draw(): void {
     const t0 = performance.now();
     this.drawCanvas();
