@@ -12,12 +12,14 @@ mkdirSync(outdir, { recursive: true });
 
 const common = { bundle: true, target: "es2022", minify: !dev, logLevel: "warning" };
 
+// The worker is mostly ELK (already compiled and minified): always minified, no sourcemap,
+// or a dev build would embed megabytes of sourcemap as a string.
 const worker = await esbuild.build({
   ...common,
   entryPoints: ["src/layout_worker.ts"],
   format: "iife",
   write: false,
-  sourcemap: dev ? "inline" : false,
+  minify: true,
 });
 const workerCode = worker.outputFiles[0].text;
 
