@@ -514,3 +514,21 @@ def test_nan_in_data_is_refused_with_the_way_out(data):
     y[0, 0] = np.inf
     with pytest.raises(ValueError, match=r"fit\(\): `y` contains 1 NaN/infinite.*np.isfinite"):
         risky.fit(data["x"][:8], y, verbose=0)
+
+
+def test_targets_inside_composite_layers_and_attention():
+    from risk_widgets import demo
+
+    model = demo.transformer()
+    before = _snapshot(model)
+    x = np.random.default_rng(0).integers(0, 10, (4, *model.inputs[0].shape[1:]))
+    risky = sample.Wrapper(n_samples=3)(vote.Wrapper(n_voters=2)(model, targets="*/attn/query"))
+    assert risky.members == 6
+    info = risky.patch_info()
+    assert [w["kind"] for w in risky.wrappers] == ["vote", "sample"]
+    assert risky.wrappers[0]["targets"] == ["block_0/attn/query", "block_1/attn/query"]
+    assert info["block_0/attn/query"]["kind"] == "sample"  # dropout after the voted query
+    assert info["block_1/mlp/up"] == {"kind": "sample", "params": {"n_samples": 3, "rate": 0.1}}
+    y, std = _risk(risky, x.astype(model.inputs[0].dtype))
+    assert y.shape == std.shape == (4, 2) and np.all(std > 0)
+    assert _same(before, _snapshot(model))

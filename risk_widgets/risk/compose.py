@@ -16,12 +16,12 @@ no digit bookkeeping at all.
 means and the variance follows the law of total variance: the mean of member variances
 (sculpt's predicted variance, 0 without sculpt) plus the variance of member means.
 
-**Rebuild.** :func:`rebuild` is the one place that inserts risk layers into a model. It copies
-the model (``keras.models.clone_model``, recursive into nested Functional/Sequential models)
-with every layer a new object holding a copy of the original's weights, and the targeted
-layers swapped for what ``replace`` returns. Risk models therefore own their base weights:
-training one never touches the user's model. (rewire.py will replace this copy when it lands,
-keeping the same signature.)
+**Rebuild.** :func:`rebuild` is the one place that inserts risk layers into a model: one
+:func:`risk_widgets.rewire.rewire` call in which every layer with weights becomes a new
+object holding a copy of the original's weights, and the targeted layers are swapped for
+what ``replace`` returns. Risk models therefore own their base weights (weightless layers are
+shared): training one never touches the user's model. Targets can sit inside nested models,
+CompositeLayers and opaque layers.
 
 Example:
     >>> import numpy as np
@@ -112,30 +112,12 @@ def total_variance_np(means: np.ndarray, variances: np.ndarray | None = None, ax
 # --- walking and target resolution --------------------------------------------------------
 
 
-def _is_container(layer: Any) -> bool:
-    import keras
+def leaf_layers(model: Any) -> list[tuple[str, Any]]:
+    """``[(path, layer)]`` of every leaf layer (risk and other patch layers are leaves), in
+    graph order, as :func:`risk_widgets.walk.iter_layers` names them."""
+    from risk_widgets.walk import iter_layers
 
-    return (
-        isinstance(layer, keras.Model)
-        and hasattr(layer, "layers")
-        and (isinstance(layer, keras.Sequential) or hasattr(layer, "_inputs_struct"))
-    )
-
-
-def leaf_layers(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``[(path, layer)]`` of every leaf layer, descending into nested Functional/Sequential."""
-    import keras
-
-    found: list[tuple[str, Any]] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        path = f"{prefix}{layer.name}"
-        if _is_container(layer):
-            found.extend(leaf_layers(layer, prefix=f"{path}/"))
-        else:
-            found.append((path, layer))
-    return found
+    return [(ref.path, ref.layer) for ref in iter_layers(model) if ref.kind == "layer"]
 
 
 def unwrap(layer: Any) -> Any:
@@ -224,15 +206,18 @@ Replace = Callable[[Any, str, Callable[[Any], Any]], Any]
 
 
 def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
-    """A copy of ``model`` (own layer objects and weights) with targeted layers replaced.
+    """A copy of ``model`` with every weighted layer copied and targeted layers replaced.
 
     ``replacements`` maps a path to ``replace(layer, path, copy) -> Layer``; ``copy(layer)``
-    returns a copy of ``layer`` whose weights are set from ``layer`` once the graph is built.
-    The input model is not modified (its weights, flags and outputs stay as they were).
+    returns a copy of ``layer`` whose weights are set from ``layer`` once it is built. Every
+    other layer with weights is copied the same way (the risk model owns its weights);
+    weightless layers (activations, ``Add``, ...) are shared. The walk-and-swap is
+    :func:`risk_widgets.rewire.rewire`, so paths can sit inside nested models,
+    CompositeLayers and opaque layers (also layers patched there by an earlier wrapper).
+    The input model is not modified.
     """
-    import keras
+    from risk_widgets.rewire import rewire
 
-    path_of = {id(layer): path for path, layer in leaf_layers(model)}
     pairs: list[tuple[Any, Any]] = []
 
     def copy(layer: Any) -> Any:
@@ -240,13 +225,16 @@ def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
         pairs.append((layer, new))
         return new
 
-    def clone_function(layer: Any) -> Any:
-        path = path_of.get(id(layer))
+    def replace(layer: Any, path: str) -> Any:
         if path in replacements:
             return replacements[path](layer, path, copy)
         return copy(layer)
 
-    new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
+    weighted = [p for p, layer in leaf_layers(model) if getattr(layer, "weights", None)]
+    targets = list(dict.fromkeys([*weighted, *replacements]))
+    if not targets:
+        raise ValueError(f"Model {model.name!r} has no layer with weights to wrap.")
+    new_model = rewire(model, targets, replace, freeze_base=False)
     for old, new in pairs:
         new.set_weights(old.get_weights())
     return new_model

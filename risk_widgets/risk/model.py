@@ -262,7 +262,11 @@ class RiskModel(keras.Model):
                 for layer in self.body.layers
                 if getattr(layer, "risk_kind", None) in ("vote", "sample", "sculpt")
             ]
-            outputs = [tree.flatten(layer.output)[0] for _, layer in sites]
+            nodes = [n for group in self.body._nodes_by_depth.values() for n in group]
+            outputs = [  # the layer's output in the body's own graph (a layer may be reused)
+                tree.flatten(next(n for n in nodes if n.operation is layer).output_tensors)[0]
+                for _, layer in sites
+            ]
             probe = keras.Model(self.body.inputs, outputs) if sites else None
             self._set_private("_probe", (sites, probe))
         sites, probe = self._probe

@@ -189,7 +189,7 @@ class Wrapper:
 
         def select(leaves, state):
             if targets is None:
-                chosen = [p for p, layer in leaves if layer.weights]
+                chosen = [p for p, layer in leaves if getattr(layer, "weights", None)]
                 if not chosen:
                     raise ValueError(
                         "vote: the model has no layer with weights, so every copy would agree. "
@@ -199,7 +199,7 @@ class Wrapper:
             chosen = resolve_targets("vote", targets, leaves)
             by_path = dict(leaves)
             for path in chosen:
-                if not by_path[path].weights:
+                if not getattr(by_path[path], "weights", None):
                     raise ValueError(
                         f"vote: target {path!r} ({unwrap(by_path[path]).__class__.__name__}) has "
                         "no weights, so its copies would all agree. Target a layer with weights "
