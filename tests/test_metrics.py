@@ -13,9 +13,7 @@ from risk_widgets.risk import metrics
 def test_gaussian_nll_hand_computed():
     # 0.5*log(2*pi*var) + (y-mu)^2/(2 var), averaged
     y, mu, std = [1.0, -1.0], [0.0, 0.0], [1.0, 2.0]
-    expected = np.mean(
-        [0.5 * math.log(2 * math.pi) + 0.5, 0.5 * math.log(2 * math.pi * 4) + 1 / 8]
-    )
+    expected = np.mean([0.5 * math.log(2 * math.pi) + 0.5, 0.5 * math.log(2 * math.pi * 4) + 1 / 8])
     assert metrics.gaussian_nll(y, mu, std) == pytest.approx(expected, abs=1e-12)
     assert metrics.gaussian_nll([[0.0]], [[0.0]], [[1.0]]) == pytest.approx(0.9189385332046727)
 
