@@ -32,19 +32,20 @@ _LAZY: dict[str, str] = {
     "add_lora": "risk_widgets.adapters.lora",
     "add_svf": "risk_widgets.adapters.svf",
     "GraphEditor": "risk_widgets.widget",
-    "demo": "risk_widgets.demo",
-    "risk": "risk_widgets.risk",
 }
+# public submodules, imported on first attribute access
+_SUBMODULES = {"demo", "risk"}
 
-__all__ = sorted([*_LAZY, "load_ipython_extension", "unload_ipython_extension"])
+__all__ = sorted([*_LAZY, *_SUBMODULES, "load_ipython_extension", "unload_ipython_extension"])
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"risk_widgets.{name}")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
         raise AttributeError(f"module 'risk_widgets' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
 

@@ -106,7 +106,8 @@ def transformer(
 
     tokens = keras.Input((seq_len,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocab_size, dim, name="token_embedding")(tokens)
-    positions = keras.ops.arange(seq_len)
+    # positions come from the tokens tensor, so the embedding is part of the graph
+    positions = keras.ops.cumsum(keras.ops.ones_like(tokens), axis=1) - 1
     x = x + keras.layers.Embedding(seq_len, dim, name="position_embedding")(positions)
     for i in range(n_blocks):
         x = transformer_block(dim, heads, name=f"block_{i}")(x)

@@ -1,0 +1,115 @@
+"""GraphEditor widget without a browser: traits, message validation, live risk."""
+
+import numpy as np
+import pytest
+
+import risk_widgets as rw
+from risk_widgets import demo
+
+
+@pytest.fixture
+def editor():
+    x, y = demo.cubic_data(n=64)
+    return rw.GraphEditor(demo.regression_mlp(hidden=(16, 16)), data=(x, y))
+
+
+def _send(editor, content):
+    editor._on_message(editor, content, [])
+
+
+def test_traits_describe_the_model(editor):
+    ids = [n["id"] for n in editor.graph["nodes"]]
+    assert {"hidden_1", "hidden_2", "head"} <= set(ids)
+    assert set(editor.catalog) == {"lora", "svf", "sample", "vote", "sculpt"}
+    assert editor.history == {"entries": [], "index": 0}
+    assert editor.risk["mode"] == "bands" and editor.risk["n"] == 64
+
+
+def test_apply_message_patches_the_selection_and_marks_nodes(editor):
+    editor.selection = ["hidden_2", "head"]  # as the browser writes it
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": "2"}})
+    assert editor.status["level"] == "info", editor.status
+    marked = {n["id"]: n["patch"] for n in editor.graph["nodes"] if n["patch"]}
+    assert set(marked) == {"hidden_2", "head"}
+    assert marked["head"]["kind"] == "lora"
+    assert editor.history["index"] == 1
+    _send(editor, {"type": "undo"})
+    assert editor.model is editor.original
+    _send(editor, {"type": "redo"})
+    assert editor.history["index"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("apply", "expected an object"),
+        ({"type": "explode"}, "unknown message type 'explode'"),
+        ({"type": "apply", "params": {}}, "needs field 'kind'"),
+        ({"type": "apply", "kind": "lora", "params": []}, "needs field 'params'"),
+        ({"type": "apply", "kind": "dora", "params": {}}, "unknown patch kind 'dora'"),
+        ({"type": "export", "path": 3}, "needs field 'path'"),
+        ({"type": "export", "path": "x.keras", "fold": "yes"}, "needs field 'fold'"),
+    ],
+)
+def test_malformed_messages_set_an_error_and_change_nothing(editor, content, message):
+    graph, history = editor.graph, editor.history
+    _send(editor, content)
+    assert editor.status["level"] == "error"
+    assert message in editor.status["message"]
+    assert editor.graph == graph and editor.history == history
+    assert editor.model is editor.original
+
+
+def test_a_failing_patch_from_the_browser_keeps_the_kernel_and_state(editor):
+    editor.selection = ["head"]
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 0}})
+    assert editor.status == {
+        "level": "error",
+        "message": "Applying lora failed: lora: `rank` must be >= 1. Received: 0",
+    }
+    _send(editor, {"type": "apply", "kind": "lora", "params": {}})
+    editor.selection = []
+    _send(editor, {"type": "apply", "kind": "svf", "params": {}})
+    assert "select one or more layers first" in editor.status["message"]
+    assert editor.history["index"] == 1
+
+
+def test_unknown_ids_from_the_browser_are_refused(editor):
+    editor.selection = ["head"]
+    editor.selection = ["head", "no_such_layer"]
+    assert editor.selection == ["head"]
+    assert "no_such_layer" in editor.status["message"]
+
+
+def test_python_select_highlights_in_the_trait(editor):
+    assert editor.select("hidden_*") == ["hidden_1", "hidden_2"]
+    assert editor.selection == ["hidden_1", "hidden_2"]
+
+
+def test_risk_updates_after_patch_and_every_epoch(editor):
+    assert editor.risk["summary"]["mean_risk"] == 0.0
+    editor.apply("vote", n_voters=3)
+    assert editor.risk["summary"]["mean_risk"] > 0.0
+    x, y = demo.cubic_data(n=128, seed=3)
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"]["epoch"]), names="risk")
+    editor.fit(x, y, epochs=3, batch_size=32)
+    assert seen == [1, 2, 3]
+    assert len(editor.risk["loss"]) == 3
+    assert editor.status["level"] == "info" and "Trained 3 epochs" in editor.status["message"]
+
+
+def test_bad_sample_data_shows_inline_and_keeps_the_editor_usable():
+    model = demo.regression_mlp(hidden=(8,))
+    editor = rw.GraphEditor(model, data=np.zeros((4, 3), dtype="float32"))
+    assert "x has shape (4, 3)" in editor.risk["error"]
+    editor.select("head")
+    editor.apply("lora", rank=1)
+    assert editor.history["index"] == 1
+    with pytest.raises(ValueError, match="NaN"):
+        rw.GraphEditor(model, data=np.array([[np.nan]], dtype="float32"))
+
+
+def test_unknown_keyword_arguments_are_a_type_error():
+    with pytest.raises(TypeError):
+        rw.GraphEditor(demo.regression_mlp(), colour="red")
