@@ -210,13 +210,30 @@ def _size(variable: Any, sizes: dict[int, int]) -> int:
     return sizes[key]
 
 
-def _params(layer: Any, sizes: dict[int, int]) -> tuple[int, int]:
-    """(all, trainable) parameter counts; shared variables are counted once per layer."""
+def _params(layer: Any, sizes: dict[int, int], trainable_ids: set[int]) -> tuple[int, int]:
+    """(all, trainable) parameter counts of ``layer``, each variable counted once.
+
+    A variable counts as trainable when the *root* model trains it (``trainable_ids``):
+    a layer inside a frozen container, or a base layer frozen by a patched model, has
+    trainable flags of its own but is not trained by this model.
+    """
     if not isinstance(layer, Layer):
         return 0, 0
-    total = sum(_size(v, sizes) for v in {id(v): v for v in layer.weights}.values())
-    trainable = sum(_size(v, sizes) for v in {id(v): v for v in layer.trainable_weights}.values())
+    variables = {id(v): v for v in layer.weights}
+    total = sum(_size(v, sizes) for v in variables.values())
+    trainable = sum(_size(v, sizes) for key, v in variables.items() if key in trainable_ids)
     return total, trainable
+
+
+def _trainable_ids(root: Any, refs: list) -> set[int]:
+    """Ids of the variables the root model trains."""
+    if isinstance(root, Layer):
+        return {id(v) for v in root.trainable_weights}
+    ids: set[int] = set()  # not a layer: each top-level layer decides
+    for ref in refs:
+        if ref.parent is None and isinstance(ref.layer, Layer):
+            ids.update(id(v) for v in ref.layer.trainable_weights)
+    return ids
 
 
 def _call_inputs(node: Any) -> list:
@@ -486,6 +503,7 @@ def to_graph(model: Any) -> Graph:
 
     nodes = list(inputs)
     sizes: dict[int, int] = {}
+    trainable_ids = _trainable_ids(root, refs)
     for ref in refs:
         layer = ref.layer
         node = _node(
@@ -496,7 +514,7 @@ def to_graph(model: Any) -> Graph:
             ref.parent,
             builder.shapes[ref.path] if ref.path in builder.shapes else _shape_without_node(layer),
         )
-        node["params"], node["trainable_params"] = _params(layer, sizes)
+        node["params"], node["trainable_params"] = _params(layer, sizes, trainable_ids)
         node["patch"] = _patch_of(layer, ref.path)
         node["patchable"] = _patchable_of(layer)
         node["opaque"] = ref.kind == "group" and not is_graph_container(layer)

@@ -378,6 +378,31 @@ def test_trainable_params_and_shared_layers_across_containers():
     assert node(graph, "inner/shared")["params"] == node(graph, "shared")["params"] == 20
 
 
+def test_trainable_params_follow_the_root_model():
+    model = sequential_in_functional()
+    model.get_layer("enc").get_layer("stack").trainable = False
+    graph = to_graph(model)
+    counts = {n["id"]: (n["params"], n["trainable_params"]) for n in graph.nodes}
+    assert counts["enc/stack/deep"] == (20, 0)
+    assert counts["enc"] == (30, 10)
+    assert counts["head"] == (3, 3)
+
+
+def test_lora_patched_model_counts_only_adapter_weights():
+    import risk_widgets as rw
+
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(8, name="hidden")(x)
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(h), name="base")
+    patched = rw.add_lora(model, targets="hidden", rank=2)
+    graph = to_graph(patched)
+    assert [n["id"] for n in graph.nodes] == ["x", "hidden", "head", "output_0"]
+    hidden = node(graph, "hidden")
+    assert (hidden["params"], hidden["trainable_params"]) == (40 + 2 * (4 + 8), 2 * (4 + 8))
+    assert node(graph, "head")["trainable_params"] == 0
+    assert edges(graph) == sorted([("x", "hidden"), ("hidden", "head"), ("head", "output_0")])
+
+
 def test_optional_input_and_output_id_clash():
     x = keras.Input((4,), name="x")
     extra = keras.Input((4,), name="extra", optional=True)
