@@ -138,6 +138,13 @@ def _patch_of(layer: Any, path: str) -> dict | None:
     return None
 
 
+def _load_builtin_hooks() -> None:
+    """Imports the adapters and risk wrappers, which register their inspectors and kinds."""
+    import risk_widgets.adapters  # noqa: F401
+    import risk_widgets.patched  # noqa: F401
+    import risk_widgets.risk  # noqa: F401
+
+
 def _patchable_of(layer: Any) -> list[str]:
     return [kind for kind, predicate in _PATCHABLE.items() if predicate(layer)]
 
@@ -473,6 +480,7 @@ def to_graph(model: Any) -> Graph:
         >>> [(e["source"], e["target"]) for e in to_graph(model).edges]
         [('x', 'inner/dense'), ('inner/dense', 'head'), ('head', 'output_0')]
     """
+    _load_builtin_hooks()
     root = resolve_root(model)
     name = str(getattr(model, "name", type(model).__name__))
     builder = _Builder()

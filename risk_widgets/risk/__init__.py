@@ -16,6 +16,7 @@ Example:
     8
 """
 
+from risk_widgets.risk import graph_hooks as _graph_hooks  # noqa: F401  (registers the hooks)
 from risk_widgets.risk import metrics
 from risk_widgets.risk.model import RiskModel
 
