@@ -107,8 +107,8 @@ def register_patchable(kind: str, predicate: Callable[[Any], bool]) -> Callable[
     Example:
         >>> import keras
         >>> from risk_widgets.graph import register_patchable, unregister_patchable
-        >>> _ = register_patchable("lora", lambda layer: isinstance(layer, keras.layers.Dense))
-        >>> unregister_patchable("lora")
+        >>> _ = register_patchable("my_kind", lambda layer: isinstance(layer, keras.layers.Dense))
+        >>> unregister_patchable("my_kind")
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"`kind` must be a non-empty string such as 'lora'. Received: {kind!r}")

@@ -9,6 +9,7 @@ import time
 import keras
 import pytest
 
+from risk_widgets import graph
 from risk_widgets.composite import CompositeLayer
 from risk_widgets.graph import (
     Graph,
@@ -38,6 +39,29 @@ NODE_KEYS = [
 def _fresh_names():
     keras.backend.clear_session(free_memory=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def no_hooks():
+    """Runs each test with empty patch registries; yields the saved built-in hooks (loaded
+    first, so that `to_graph` does not register them mid-test)."""
+    graph._load_builtin_hooks()
+    saved = list(graph._PATCH_INSPECTORS), dict(graph._PATCHABLE)
+    graph._PATCH_INSPECTORS.clear()
+    graph._PATCHABLE.clear()
+    try:
+        yield saved
+    finally:
+        graph._PATCH_INSPECTORS[:] = saved[0]
+        graph._PATCHABLE.clear()
+        graph._PATCHABLE.update(saved[1])
+
+
+@pytest.fixture
+def builtin_hooks(no_hooks):
+    """The hooks that adapters and risk wrappers register, for integration tests."""
+    graph._PATCH_INSPECTORS[:] = no_hooks[0]
+    graph._PATCHABLE.update(no_hooks[1])
 
 
 def ids(graph: Graph) -> list[tuple[str, str, str | None]]:
@@ -540,6 +564,20 @@ def test_patch_inspector_and_patchable_registries():
         unregister_patchable("lora")
         unregister_patchable("vote")
     assert to_graph(model).to_json() == plain.to_json()
+
+
+def test_builtin_hooks_mark_lora_patches_and_risk_models(builtin_hooks):
+    import risk_widgets as rw
+    from risk_widgets.risk import vote
+
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(8, name="hidden")(x)
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(h), name="base")
+    assert {"lora", "svf"} <= set(node(to_graph(model), "hidden")["patchable"])
+    patched = rw.add_lora(model, targets="hidden", rank=2)
+    assert node(to_graph(patched), "hidden")["patch"]["kind"] == "lora"
+    risky = vote.Wrapper(n_voters=2)(model)
+    assert [n["id"] for n in to_graph(risky).nodes][:1] == ["x"]  # the body's graph
 
 
 def test_registry_errors():

@@ -265,3 +265,14 @@ def test_get_layer_by_path_errors(path, message):
 def test_path_must_be_a_string():
     with pytest.raises(TypeError, match=r"Received: \['enc'\]"):
         container_chain(functional_with_sequential(), ["enc"])
+
+
+@pytest.mark.parametrize("module", ["walk", "targets", "graph"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"risk_widgets.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
