@@ -7,7 +7,7 @@ Example:
     ((64, 1), (64, 1))
     >>> model = demo.regression_mlp()
     >>> [layer.name for layer in model.layers[1:]]
-    ['hidden_1', 'hidden_2', 'head']
+    ['scale', 'hidden_1', 'hidden_2', 'head']
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def cubic_data(
     """
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, size=(n, 1))
-    scale = noise * np.abs(x) / 2 if heteroscedastic else noise
+    scale = noise * (1 + np.abs(x)) / 2 if heteroscedastic else noise
     y = (x**3 + rng.normal(0.0, 1.0, size=(n, 1)) * scale) / CUBIC_SCALE
     return x.astype("float32"), y.astype("float32")
 
@@ -56,11 +56,12 @@ def plot_grid(n: int = 400, low: float = -6.0, high: float = 6.0) -> np.ndarray:
 
 
 def regression_mlp(hidden: tuple[int, ...] = (64, 64), name: str = "cubic_mlp") -> Any:
-    """A small functional MLP for 1-D regression (layers ``hidden_1``, ``hidden_2``, ``head``)."""
+    """A small MLP for 1-D regression: ``scale``, ``hidden_1``, ``hidden_2``, ``head``."""
     import keras
 
     inputs = keras.Input((1,), name="x")
-    h = inputs
+    # x spans about [-6, 6]: bring it to unit scale so training is fast and stable
+    h = keras.layers.Rescaling(0.25, name="scale")(inputs)
     for i, units in enumerate(hidden, start=1):
         h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
     outputs = keras.layers.Dense(1, name="head")(h)

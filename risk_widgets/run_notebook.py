@@ -21,12 +21,14 @@ def run_notebook(
     source, target = pathlib.Path(source), pathlib.Path(target)
     notebook = nbformat.read(source, as_version=4)
     started = time.perf_counter()
-    NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3",
-        resources={"metadata": {"path": str(source.parent.resolve())}},
-    ).execute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, target)
+    try:
+        NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3",
+            resources={"metadata": {"path": str(source.parent.resolve())}},
+        ).execute()
+    finally:  # keep the outputs, failing cell included: they say what went wrong
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
     return time.perf_counter() - started
 
 
