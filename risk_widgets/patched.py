@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
+from risk_widgets.adapters.base import TrainableSubset
 from risk_widgets.rewire import (
     SUBLAYER_PATCHES,
     _build_like,
@@ -94,7 +95,7 @@ def _inference_statistics(layers):
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
-class PatchedModel(Functional):
+class PatchedModel(TrainableSubset, Functional):
     """A Functional model that trains only its patch layers.
 
     Created by `rewire` (and `add_lora`, `add_svf`, risk wrappers); not usually
@@ -163,19 +164,6 @@ class PatchedModel(Functional):
                     weights.append(v)
         return weights
 
-    @property
-    def non_trainable_weights(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in trainable]
-
-    @property
-    def trainable_variables(self):
-        return self.trainable_weights
-
-    @property
-    def non_trainable_variables(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.variables if id(v) not in trainable]
 
     # -- frozen statistics --------------------------------------------------------------
     def _stateful_base_layers(self) -> list:

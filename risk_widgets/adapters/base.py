@@ -34,6 +34,7 @@ from keras import ops
 
 __all__ = [
     "AdapterLayer",
+    "TrainableSubset",
     "KERNEL_DISPATCH",
     "KernelView",
     "PatchLayer",
@@ -43,7 +44,30 @@ __all__ = [
 ]
 
 
-class PatchLayer(keras.layers.Wrapper):
+class TrainableSubset:
+    """Derives the other weight lists from an overridden ``trainable_weights``.
+
+    Mixed into layers and models that train only a subset of their weights (patch layers,
+    `PatchedModel`): Keras' trainer reads ``trainable_weights`` and ``optimizer.build``
+    reads ``trainable_variables``, so all four lists must agree.
+    """
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.variables if id(v) not in trainable]
+
+
+class PatchLayer(TrainableSubset, keras.layers.Wrapper):
     """Base class of patch layers: wraps ``layer`` and freezes it, flags untouched.
 
     The base layer is **shared** with the model that was patched (not copied) and frozen
@@ -98,19 +122,6 @@ class PatchLayer(keras.layers.Wrapper):
         frozen = self._frozen_ids()
         return [v for v in self.weights if v.trainable and id(v) not in frozen]
 
-    @property
-    def non_trainable_weights(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in trainable]
-
-    @property
-    def trainable_variables(self):
-        return self.trainable_weights
-
-    @property
-    def non_trainable_variables(self):
-        trainable = {id(v) for v in self.trainable_weights}
-        return [v for v in self.variables if id(v) not in trainable]
 
     @property
     def adapter_weights(self) -> list:
