@@ -23,7 +23,9 @@ test: setup system-deps lint js-test
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	# npm install, not npm ci: npm 11 here writes lock files without the optional per-platform
+	# packages of rollup, which npm ci then refuses as out of sync
+	cd js && npm install --no-audit --no-fund --loglevel=error && npm run build
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 
 $(BIN)/python:
