@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.setrecursionlimit(10_000)  # Keras builds and serialises a 1000-layer chain recursively
 
 import keras  # noqa: E402
 from timing import best_time, report  # noqa: E402
