@@ -138,6 +138,16 @@ def _patch_of(layer: Any, path: str) -> dict | None:
     return None
 
 
+def _class_name(layer: Any) -> str:
+    """The class a user knows the node by: a patch layer shows the layer it wraps."""
+    if getattr(layer, "is_patch_layer", False):
+        voters = getattr(layer, "voters", None)  # an ensemble holds copies, not the layer
+        base = getattr(layer, "layer", None) or (voters[0] if voters else None)
+        if base is not None:
+            return type(base).__name__
+    return type(layer).__name__
+
+
 def _load_builtin_hooks() -> None:
     """Imports the adapters and risk wrappers, which register their inspectors and kinds."""
     import risk_widgets.adapters  # noqa: F401
@@ -517,7 +527,7 @@ def to_graph(model: Any) -> Graph:
         node = _node(
             ref.path,
             str(getattr(layer, "name", ref.path.rsplit("/", 1)[-1])),
-            type(layer).__name__,
+            _class_name(layer),
             ref.kind,
             ref.parent,
             builder.shapes[ref.path] if ref.path in builder.shapes else _shape_without_node(layer),

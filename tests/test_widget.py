@@ -31,7 +31,9 @@ def test_apply_message_patches_the_selection_and_marks_nodes(editor):
     assert editor.status["level"] == "info", editor.status
     marked = {n["id"]: n["patch"] for n in editor.graph["nodes"] if n["patch"]}
     assert set(marked) == {"hidden_2", "head"}
-    assert marked["head"]["kind"] == "lora"
+    assert marked["head"] == {"kind": "lora", "params": {"rank": 2, "alpha": None, "dropout": 0.0}}
+    head = next(n for n in editor.graph["nodes"] if n["id"] == "head")
+    assert head["class_name"] == "Dense"  # the layer the user knows, not the adapter class
     assert editor.history["index"] == 1
     _send(editor, {"type": "undo"})
     assert editor.model is editor.original
