@@ -532,3 +532,19 @@ def test_targets_inside_composite_layers_and_attention():
     y, std = _risk(risky, x.astype(model.inputs[0].dtype))
     assert y.shape == std.shape == (4, 2) and np.all(std > 0)
     assert _same(before, _snapshot(model))
+
+
+def test_sample_composes_over_sculpt_and_vote_with_default_sites():
+    """DESIGN's `sample.Wrapper()(vote.Wrapper()(model))` works with default targets; over
+    sculpt, the variance head does not hide the hidden layer's dropout site."""
+    inputs = keras.Input((1,))
+    h = keras.layers.Dense(8, activation="relu", name="h1")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(h))
+    over_sculpt = sample.Wrapper(n_samples=4)(sculpt.Wrapper()(model))
+    assert over_sculpt.members == 4
+    assert over_sculpt.wrappers[-1]["targets"] == ["h1"]
+    over_vote = sample.Wrapper(n_samples=4)(vote.Wrapper(n_voters=2)(model))
+    assert over_vote.members == 8
+    assert over_vote.wrappers[-1]["targets"] == ["h1"]
+    y, std = over_vote(np.zeros((3, 1), dtype="float32"), return_risk=True)
+    assert np.asarray(y).shape == np.asarray(std).shape == (3, 1)

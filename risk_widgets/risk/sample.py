@@ -189,7 +189,10 @@ class Wrapper:
         def select(leaves, state):
             sites = _dropout_site_classes()
             if targets is None:
-                last = {id(layer) for layer in last_layers(state["base"], sites)}
+                # only the prediction outputs count: a variance head hangs off the features
+                # feeding the last layer, and must not make that layer a "last" one
+                last_sites = last_layers(state["base"], sites, state["n_outputs"])
+                last = {id(layer) for layer in last_sites}
                 chosen = [
                     p
                     for p, layer in leaves
