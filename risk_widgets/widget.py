@@ -151,10 +151,13 @@ class GraphEditor(anywidget.AnyWidget):
         def on_epoch(epoch: int, logs: dict) -> None:
             self._loss.append(float(logs.get("loss", float("nan"))))
             self._refresh_risk(epoch=epoch + 1, epochs=epochs)
+            done = epoch + 1
+            message = f"Training: epoch {done}/{epochs}, loss {self._loss[-1]:.4g}"
+            self._set_status("busy", message, progress=done / epochs)
 
         callbacks = [*fit_kwargs.pop("callbacks", []), make_live_callback(on_epoch)]
         fit_kwargs.setdefault("verbose", 0)
-        self._set_status("busy", f"Training for {epochs} epochs…")
+        self._set_status("busy", f"Training for {epochs} epochs…", progress=0.0)
         try:
             history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
         except KeyboardInterrupt:
@@ -211,8 +214,11 @@ class GraphEditor(anywidget.AnyWidget):
             return
         self._state.selection = list(change["new"])
 
-    def _set_status(self, level: str, message: str) -> None:
-        self.status = {"level": level, "message": message}
+    def _set_status(self, level: str, message: str, progress: float | None = None) -> None:
+        status: dict[str, Any] = {"level": level, "message": message}
+        if progress is not None:  # the page shows a progress bar while busy
+            status["progress"] = progress
+        self.status = status
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
         try:

@@ -93,10 +93,12 @@ def test_risk_updates_after_patch_and_every_epoch(editor):
     editor.apply("vote", n_voters=3)
     assert editor.risk["summary"]["mean_risk"] > 0.0
     x, y = demo.cubic_data(n=128, seed=3)
-    seen = []
+    seen, progress = [], []
     editor.observe(lambda change: seen.append(change["new"]["epoch"]), names="risk")
+    editor.observe(lambda change: progress.append(change["new"].get("progress")), names="status")
     editor.fit(x, y, epochs=3, batch_size=32)
     assert seen == [1, 2, 3]
+    assert progress == [0.0, 1 / 3, 2 / 3, 1.0, None]  # a bar while training, gone after
     assert len(editor.risk["loss"]) == 3
     assert editor.status["level"] == "info" and "Trained 3 epochs" in editor.status["message"]
 

@@ -62,6 +62,7 @@ export class Toolbar {
   private exportBtn = button("export", "Export", "save the patched model (.keras)");
   private svgBtn = button("export_svg", "SVG", "save the graph as SVG next to the export path");
   private statusEl = h("div", { "data-role": "status", class: "rw-status", "aria-live": "polite" });
+  private progressEl = h("progress", { "data-role": "progress", class: "rw-progress", max: "1", value: "0" }) as HTMLProgressElement;
   private selInfo = h("span", { "data-role": "selection-count", class: "rw-muted" });
   private historyEl = h("div", { "data-role": "history", class: "rw-history" });
   private hint = h("span", { class: "rw-muted rw-hint" });
@@ -88,7 +89,10 @@ export class Toolbar {
       button("expand-all", "Expand all", "expand every group"),
       button("collapse-all", "Collapse all", "collapse every group"),
     );
-    this.el.append(row1, this.historyEl, this.statusEl);
+    this.progressEl.hidden = true;
+    const statusRow = h("div", { class: "rw-row" });
+    statusRow.append(this.progressEl, this.statusEl);
+    this.el.append(row1, this.historyEl, statusRow);
 
     this.kindSelect.addEventListener("change", () => {
       this.userKind = this.kindSelect.value;
@@ -230,5 +234,9 @@ export class Toolbar {
     this.statusEl.dataset.level = s.level;
     this.statusEl.textContent = s.level === "busy" && !s.message ? "working…" : s.message ?? "";
     this.statusEl.title = s.message ?? "";
+    // a progress bar while Python reports how far a long task (training) has come
+    const progress = s.level === "busy" ? s.progress : undefined;
+    this.progressEl.hidden = typeof progress !== "number";
+    if (typeof progress === "number") this.progressEl.value = Math.min(1, Math.max(0, progress));
   }
 }

@@ -71,6 +71,8 @@ export interface History {
 export interface Status {
   level: "idle" | "busy" | "info" | "error";
   message: string;
+  /** Share of a long task done, 0..1 (e.g. epochs trained / epochs asked for). */
+  progress?: number;
 }
 
 /** Binary arrays arrive as DataView (ipywidgets buffers); accept the other views too. */
