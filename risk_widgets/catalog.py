@@ -70,6 +70,7 @@ class PatchKind:
     params: tuple[Param, ...]
     apply: Callable[..., Any]  # apply(model, targets: list[str] | None, **params) -> model
     help: str = ""
+    uses_selection: bool = True  # False: the patch ignores the selection (a model-wide head)
 
     def to_json(self) -> dict:
         return {
@@ -144,6 +145,7 @@ CATALOG: dict[str, PatchKind] = {
     "sculpt": PatchKind(
         "sculpt", "Sculpt (variance head)", "model", (), _apply_sculpt,
         "A variance head trained with the Gaussian NLL; risk = predicted std.",
+        uses_selection=False,
     ),
 }
 

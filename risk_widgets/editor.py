@@ -125,7 +125,7 @@ class EditorState:
         """
         typed = validate_params(kind, params)
         spec = CATALOG[kind]
-        targets = list(self.selection)
+        targets = list(self.selection) if spec.uses_selection else []
         if spec.targets == "layers" and not targets:
             raise ValueError(
                 f"{spec.label} needs target layers: select one or more layers first "

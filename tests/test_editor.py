@@ -121,3 +121,11 @@ def test_export_svg_writes_the_graph(mlp, tmp_path):
     text = pathlib.Path(path).read_text(encoding="utf-8")
     assert text.lstrip().startswith("<?xml") or "<svg" in text[:500]
     assert "hidden_1" in text
+
+
+def test_sculpt_ignores_the_selection_and_says_so_in_the_history(mlp):
+    state = EditorState(mlp)
+    state.select(["hidden_1", "hidden_2"])
+    state.apply("sculpt")
+    entry = state.history()["entries"][0]
+    assert entry["targets"] == [] and entry["label"].endswith("on whole model")
