@@ -95,7 +95,64 @@ def _inference_statistics(layers):
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
-class PatchedModel(TrainableSubset, Functional):
+class RewiredModel(Functional):
+    """A Functional model built by `rewire` that saves the sub-layers it swapped.
+
+    `rewire` can replace a sub-layer inside an opaque layer (LoRA on the ``query`` of a
+    `MultiHeadAttention`); that layer's own config does not describe its sub-layers, so this
+    model's config records them and puts them back on load. Everything else is plain
+    Functional: all weights train. `PatchedModel` adds the frozen base on top.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.patched import RewiredModel
+        >>> inputs = keras.Input((4,))
+        >>> model = RewiredModel(inputs, keras.layers.Dense(2)(inputs))
+        >>> type(RewiredModel.from_config(model.get_config())).__name__
+        'RewiredModel'
+    """
+
+    # -- saving -------------------------------------------------------------------------
+    def get_config(self):
+        """Functional config plus the patched sub-layers of opaque layers.
+
+        The config of an opaque layer (e.g. `MultiHeadAttention`) does not describe its
+        sub-layers, so ``"sublayer_patches"`` maps ``path -> {attribute: layer config}``
+        for every sub-layer `rewire` replaced inside one.
+        """
+        config = super().get_config()
+        patches = {}
+        for path, layer in _iter_paths(self):
+            swaps = getattr(layer, SUBLAYER_PATCHES, None)
+            if swaps:
+                patches[path] = {
+                    attr: keras.saving.serialize_keras_object(sub)
+                    for attr, sub in swaps.items()
+                }
+        if patches:
+            config["sublayer_patches"] = patches
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from keras.src.models.functional import functional_from_config
+
+        config = dict(config)
+        patches = config.pop("sublayer_patches", {})
+        model = functional_from_config(cls, config, custom_objects=custom_objects)
+        paths = dict(_iter_paths(model))
+        for path, swaps in patches.items():
+            if path not in paths:
+                raise ValueError(
+                    f"Cannot restore the patches inside {path!r}: no such layer in the "
+                    f"restored model {model.name!r}."
+                )
+            _restore_sublayers(paths[path], path, swaps, custom_objects)
+        return model
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class PatchedModel(TrainableSubset, RewiredModel):
     """A Functional model that trains only its patch layers.
 
     Created by `rewire` (and `add_lora`, `add_svf`, risk wrappers); not usually
@@ -178,45 +235,6 @@ class PatchedModel(TrainableSubset, Functional):
     def call(self, inputs, training=None, mask=None, **kwargs):
         with _inference_statistics(self._stateful_base_layers()):
             return super().call(inputs, training=training, mask=mask, **kwargs)
-
-    # -- saving -------------------------------------------------------------------------
-    def get_config(self):
-        """Functional config plus the patched sub-layers of opaque layers.
-
-        The config of an opaque layer (e.g. `MultiHeadAttention`) does not describe its
-        sub-layers, so ``"sublayer_patches"`` maps ``path -> {attribute: layer config}``
-        for every sub-layer `rewire` replaced inside one.
-        """
-        config = super().get_config()
-        patches = {}
-        for path, layer in _iter_paths(self):
-            swaps = getattr(layer, SUBLAYER_PATCHES, None)
-            if swaps:
-                patches[path] = {
-                    attr: keras.saving.serialize_keras_object(sub)
-                    for attr, sub in swaps.items()
-                }
-        if patches:
-            config["sublayer_patches"] = patches
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from keras.src.models.functional import functional_from_config
-
-        config = dict(config)
-        patches = config.pop("sublayer_patches", {})
-        model = functional_from_config(cls, config, custom_objects=custom_objects)
-        paths = dict(_iter_paths(model))
-        for path, swaps in patches.items():
-            if path not in paths:
-                raise ValueError(
-                    f"Cannot restore the patches inside {path!r}: no such layer in the "
-                    f"restored model {model.name!r}."
-                )
-            _restore_sublayers(paths[path], path, swaps, custom_objects)
-        return model
-
 
 def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
     """Puts deserialized sub-layers back into a freshly restored opaque layer."""

@@ -440,8 +440,8 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     The result is a `risk_widgets.PatchedModel`: its trainable weights are only those of
     patch layers (layers with ``is_patch_layer = True``, e.g. adapters); the shared base
     is frozen by the patched model without touching its ``trainable`` flags, so training
-    the result leaves ``model`` bit-identical. Pass ``freeze_base=False`` for a plain
-    `keras.Model` whose layers (shared with ``model``) all train as usual.
+    the result leaves ``model`` bit-identical. Pass ``freeze_base=False`` for a `RewiredModel`
+    (a Functional model) whose layers, shared with ``model``, all train as usual.
 
     Everything is checked before anything is returned (targets exist, ``replace`` returns
     a Layer, output shapes match); a failure raises ValueError/TypeError naming the path
@@ -455,7 +455,8 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
         freeze_base: see above.
 
     Returns:
-        A new model (`PatchedModel`, or `keras.Model` with ``freeze_base=False``).
+        A new model (`PatchedModel`, or a `RewiredModel` — a Functional model in which
+        everything trains — with ``freeze_base=False``).
 
     Example:
         >>> import keras, numpy as np
@@ -468,7 +469,9 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     """
     _check_model(model)
     replacements, where = _replace_all(model, targets, replace)
-    cls = None if freeze_base else Functional
+    from risk_widgets.patched import RewiredModel  # patched imports this module
+
+    cls = None if freeze_base else RewiredModel
     return rebuild(model, replacements, where, cls=cls)
 
 

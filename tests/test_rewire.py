@@ -43,10 +43,13 @@ def test_replaces_only_the_target_and_shares_everything_else():
     M.assert_same_snapshot(before, M.snapshot(model))
 
 
-def test_freeze_base_false_gives_a_plain_functional_model():
+def test_freeze_base_false_gives_a_model_where_everything_trains():
+    from risk_widgets.patched import RewiredModel
+
     model = M.mlp()
     new = rw.rewire(model, "head", _new_dense(2), freeze_base=False)
-    assert type(new) is keras.src.models.functional.Functional
+    # a Functional that only adds the saving of swapped sub-layers, no frozen base
+    assert type(new) is RewiredModel and not isinstance(new, rw.PatchedModel)
     assert len(new.trainable_weights) == 4  # shared hidden_1 + new head, all trainable
 
 

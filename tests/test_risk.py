@@ -548,3 +548,22 @@ def test_sample_composes_over_sculpt_and_vote_with_default_sites():
     assert over_vote.wrappers[-1]["targets"] == ["h1"]
     y, std = over_vote(np.zeros((3, 1), dtype="float32"), return_risk=True)
     assert np.asarray(y).shape == np.asarray(std).shape == (3, 1)
+
+
+def test_risk_layers_inside_attention_round_trip_keras_files(tmp_path):
+    """MultiHeadAttention's config omits its sub-layers; the body records the swapped ones."""
+    from risk_widgets import demo
+
+    model = demo.transformer(n_blocks=1, dim=16)
+    tokens, _ = demo.toy_sequences(n=8)
+    voted = vote.Wrapper(n_voters=2)(model)  # whole model: voters inside attn too
+    voted.save(tmp_path / "vote.keras")
+    loaded = keras.models.load_model(tmp_path / "vote.keras")
+    np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(voted(tokens)))
+
+    sampled = sample.Wrapper(n_samples=2)(model, targets="block_0/attn/query")
+    sampled.save(tmp_path / "sample.keras")
+    reloaded = keras.models.load_model(tmp_path / "sample.keras")
+    assert reloaded.wrappers[-1]["targets"] == ["block_0/attn/query"]
+    for a, b in zip(reloaded.get_weights(), sampled.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -41,6 +41,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
+from risk_widgets.patched import RewiredModel
 from risk_widgets.risk.compose import (
     check_finite,
     leaf_layers,
@@ -422,7 +423,8 @@ def wrap_model(
     means, variances = outputs[:n_out], outputs[n_out:]
     if extend is not None:
         variances = extend(means, names)
-    body = keras.Model(inputs, means + variances, name=base.name)
+    # RewiredModel saves risk layers swapped inside opaque layers (e.g. attention)
+    body = RewiredModel(inputs, means + variances, name=base.name)
     risky = RiskModel(
         body,
         members=stride * n_members,
