@@ -565,5 +565,28 @@ def test_risk_layers_inside_attention_round_trip_keras_files(tmp_path):
     sampled.save(tmp_path / "sample.keras")
     reloaded = keras.models.load_model(tmp_path / "sample.keras")
     assert reloaded.wrappers[-1]["targets"] == ["block_0/attn/query"]
+    assert reloaded.patch_info() == sampled.patch_info()
     for a, b in zip(reloaded.get_weights(), sampled.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    # dropout's seed state is not saved by Keras: start both from the same one
+    [(_, site)], [(_, site_back)] = sampled.risk_paths(), reloaded.risk_paths()
+    site_back.dropout.seed_generator.state.assign(site.dropout.seed_generator.state)
+    np.testing.assert_array_equal(np.asarray(reloaded(tokens)), np.asarray(sampled(tokens)))
+
+
+def test_layer_risk_reports_risk_layers_at_any_depth_by_path():
+    """Voters inside CompositeLayers and attention are keyed by their graph paths."""
+    from risk_widgets import demo
+    from risk_widgets.walk import iter_layers
+
+    model = demo.transformer(n_blocks=1, dim=16)
+    tokens, _ = demo.toy_sequences(n=4)
+    voted = vote.Wrapper(n_voters=2)(model)
+    risk = voted.layer_risk(tokens)
+    assert set(risk) == set(voted.patch_info())  # every risk layer, none left out
+    assert {"block_0/attn/query", "block_0/attn/attention_output", "block_0/mlp/up"} <= set(risk)
+    assert set(risk) <= {ref.path for ref in iter_layers(voted.body)}
+    assert all(v > 0 for v in risk.values())  # fresh voters disagree everywhere
+
+    sampled = sample.Wrapper(n_samples=4)(model, targets="block_0/attn/query")
+    assert list(sampled.layer_risk(tokens)) == ["block_0/attn/query"]

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 from collections.abc import Callable, Sequence
@@ -41,10 +42,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "capture_outputs",
     "check_finite",
     "copy_layer",
     "leaf_layers",
     "rebuild",
+    "report_output",
     "resolve_targets",
     "split_members",
     "tile_members",
@@ -107,6 +110,44 @@ def total_variance_np(means: np.ndarray, variances: np.ndarray | None = None, ax
     if variances is not None:
         var = var + np.mean(variances, axis=axis)
     return mean, var
+
+
+# --- watching risk layers at any depth -------------------------------------------------
+
+_CAPTURE = "_rw_capture"  # on a risk layer while watched: the list its outputs go to
+
+
+def report_output(layer: Any, outputs: Any) -> Any:
+    """Called by a risk layer on what its ``call`` returns; records the first output tensor
+    while :func:`capture_outputs` watches the layer. Returns ``outputs`` unchanged."""
+    sink = getattr(layer, _CAPTURE, None)
+    if sink is not None:
+        from keras import tree
+
+        sink.append(tree.flatten(outputs)[0])
+    return outputs
+
+
+@contextlib.contextmanager
+def capture_outputs(layers: Sequence[Any]):
+    """Within the block, every call of one of ``layers`` (risk layers) records its output.
+
+    Yields ``{id(layer): [output, ...]}``, one entry per call in call order. This reaches
+    layers at any depth (inside CompositeLayers and opaque layers such as
+    `MultiHeadAttention`, whose inside is no graph to probe). Meant for eager calls.
+    """
+    sinks: dict[int, list[Any]] = {}
+    watched = []
+    for layer in layers:
+        if id(layer) not in sinks:
+            sinks[id(layer)] = []
+            watched.append(layer)
+            object.__setattr__(layer, _CAPTURE, sinks[id(layer)])  # untracked by Keras
+    try:
+        yield sinks
+    finally:
+        for layer in watched:
+            layer.__dict__.pop(_CAPTURE, None)
 
 
 # --- walking and target resolution --------------------------------------------------------

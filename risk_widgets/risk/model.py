@@ -12,7 +12,8 @@ the member variances.
 - ``predict_risk(x)`` -> ``(y, std)`` as NumPy, batched like ``predict``.
 - ``fit`` trains every member on its own loss: the compiled loss of each member's prediction
   (so voters stay diverse), plus the Gaussian NLL of each member when there is a variance head.
-- ``layer_risk(x)`` -> ``{path: float}``: the mean spread across members at each risk layer.
+- ``layer_risk(x)`` -> ``{path: float}``: the mean spread across members at each risk layer,
+  at any depth, keyed by its full path (``'block_0/attn/query'``).
 
 The risk model owns copies of the wrapped model's layers (initialised with its weights; the
 voters of ``vote`` are freshly initialised): fitting it never changes the wrapped model.
@@ -43,6 +44,7 @@ from keras import ops, tree
 
 from risk_widgets.patched import RewiredModel
 from risk_widgets.risk.compose import (
+    capture_outputs,
     check_finite,
     leaf_layers,
     model_io,
@@ -102,7 +104,6 @@ class RiskModel(keras.Model):
         self._set_private("wrappers", [dict(w) for w in (wrappers or [])])
         self._set_private("_risk_stash", None)
         self._set_private("_predict_with_risk", False)
-        self._set_private("_probe", None)
         self.built = True  # the body is built: weights can be loaded without a first call
 
     def _set_private(self, name: str, value: Any) -> None:
@@ -251,37 +252,50 @@ class RiskModel(keras.Model):
         return {p: layer.patch_info() for p, layer in self.risk_paths()}
 
     def layer_risk(self, x) -> dict[str, float]:
-        """Mean spread across members at each top-level risk layer's output, ``{path: float}``.
+        """Mean spread across members at every risk layer's output, ``{path: float}``.
 
-        For vote and sample sites: the std across members of the layer's output, averaged over
-        examples and units. For a sculpt head: the mean predicted std.
+        Risk layers at any depth count (inside CompositeLayers, nested models and opaque
+        layers such as `MultiHeadAttention`), keyed by their full paths as
+        :func:`risk_widgets.walk.iter_layers` names them (``"block_0/attn/query"``), the ids
+        of the graph's nodes. For vote and sample sites: the std across members of the
+        layer's output, averaged over examples and units. For a sculpt head: the mean
+        predicted std. A risk layer called more than once gets the mean over its calls
+        (under each of its paths).
+
+        Example:
+            >>> import keras, numpy as np
+            >>> from risk_widgets.risk import vote
+            >>> inputs = keras.Input((2,))
+            >>> h = keras.layers.Dense(4, name="hidden")(inputs)
+            >>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(h))
+            >>> sorted(vote.Wrapper(n_voters=2)(model).layer_risk(np.ones((3, 2))))
+            ['head', 'hidden']
         """
         check_finite(x, "x", "layer_risk")
-        if self._probe is None:
-            sites = [
-                (layer.name, layer)
-                for layer in self.body.layers
-                if getattr(layer, "risk_kind", None) in ("vote", "sample", "sculpt")
-            ]
-            nodes = [n for group in self.body._nodes_by_depth.values() for n in group]
-            outputs = [  # the layer's output in the body's own graph (a layer may be reused)
-                tree.flatten(next(n for n in nodes if n.operation is layer).output_tensors)[0]
-                for _, layer in sites
-            ]
-            probe = keras.Model(self.body.inputs, outputs) if sites else None
-            self._set_private("_probe", (sites, probe))
-        sites, probe = self._probe
-        if probe is None:
+        sites = [
+            (path, layer)
+            for path, layer in self.risk_paths()
+            if getattr(layer, "risk_kind", None) in ("vote", "sample", "sculpt")
+        ]
+        if not sites:
             return {}
-        values = probe(tile_members(x, self.members), training=False)
-        values = values if isinstance(values, (list, tuple)) else [values]
+        # the body runs eagerly once and each risk layer reports its output as it is called:
+        # inside an opaque layer there is no graph to build a probe model from
+        with capture_outputs([layer for _, layer in sites]) as captured:
+            self.body(tile_members(x, self.members), training=False)
         result = {}
-        for (name, layer), value in zip(sites, values, strict=True):
+        for path, layer in sites:
+            values = captured[id(layer)]
+            if not values:  # not on the way to any output: nothing to measure
+                continue
             if layer.risk_kind == "sculpt":
-                result[name] = float(ops.mean(ops.sqrt(value)))
+                spreads = [ops.mean(ops.sqrt(value)) for value in values]
             else:
-                per_member = split_members(value, self.members)
-                result[name] = float(ops.mean(ops.std(per_member, axis=1)))
+                spreads = [
+                    ops.mean(ops.std(split_members(value, self.members), axis=1))
+                    for value in values
+                ]
+            result[path] = sum(float(v) for v in spreads) / len(spreads)
         return result
 
     def summary(self, *args, **kwargs):

@@ -29,7 +29,7 @@ from typing import Any
 import keras
 from keras import tree
 
-from risk_widgets.risk.compose import resolve_targets, unwrap
+from risk_widgets.risk.compose import report_output, resolve_targets, unwrap
 from risk_widgets.risk.model import RiskModel, last_layers, wrap_model
 
 __all__ = ["SampleLayer", "Wrapper", "DROPOUT_SITES"]
@@ -113,7 +113,8 @@ class SampleLayer(keras.layers.Layer):
 
     def call(self, inputs, *args, **kwargs):
         outputs = self.layer(inputs, *args, **kwargs)
-        return tree.map_structure(lambda t: self.dropout(t, training=True), outputs)
+        dropped = tree.map_structure(lambda t: self.dropout(t, training=True), outputs)
+        return report_output(self, dropped)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
         return self.layer.compute_output_spec(inputs, *args, **kwargs)

@@ -33,6 +33,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from risk_widgets.risk.compose import report_output
 from risk_widgets.risk.model import RiskModel, wrap_model
 
 __all__ = ["SculptHead", "Wrapper", "MIN_VARIANCE"]
@@ -83,7 +84,7 @@ class SculptHead(keras.layers.Layer):
         z = self.dense(features)
         if not self.positionwise:
             z = ops.reshape(z, (-1, *self.target_shape))
-        return ops.softplus(z) + MIN_VARIANCE
+        return report_output(self, ops.softplus(z) + MIN_VARIANCE)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.target_shape)

@@ -31,7 +31,13 @@ from typing import Any
 import keras
 from keras import ops, tree
 
-from risk_widgets.risk.compose import copy_layer, resolve_targets, trailing_dims, unwrap
+from risk_widgets.risk.compose import (
+    copy_layer,
+    report_output,
+    resolve_targets,
+    trailing_dims,
+    unwrap,
+)
 from risk_widgets.risk.model import RiskModel, wrap_model
 
 __all__ = ["VoteLayer", "Wrapper"]
@@ -125,7 +131,8 @@ class VoteLayer(keras.layers.Layer):
         for k, voter in enumerate(self.voters):
             x_k, args_k, kwargs_k = tree.pack_sequence_as(structure, [p[k] for p in parts])
             outputs.append(voter(x_k, *args_k, **kwargs_k))
-        return tree.map_structure(lambda *outs: self._merge(list(outs)), *outputs)
+        merged = tree.map_structure(lambda *outs: self._merge(list(outs)), *outputs)
+        return report_output(self, merged)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
         return self.voters[0].compute_output_spec(inputs, *args, **kwargs)
