@@ -289,6 +289,16 @@ def model_io(model: Any) -> tuple[Any, list[Any]]:
     return struct, list(model.outputs)
 
 
+def check_member_count(name: str, value: Any, reason: str) -> int:
+    """``value`` if it is an integer >= 2 (members to take a std over), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected an integer >= 2 ({reason}). "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_finite(data: Any, name: str, method: str) -> None:
     """Raises a ValueError if NumPy data (any nesting) holds NaN or infinity."""
     from keras import tree

@@ -29,7 +29,12 @@ from typing import Any
 import keras
 from keras import tree
 
-from risk_widgets.risk.compose import report_output, resolve_targets, unwrap
+from risk_widgets.risk.compose import (
+    check_member_count,
+    report_output,
+    resolve_targets,
+    unwrap,
+)
 from risk_widgets.risk.model import RiskModel, last_layers, wrap_model
 
 __all__ = ["SampleLayer", "Wrapper", "DROPOUT_SITES"]
@@ -54,12 +59,7 @@ def _check_rate(rate: Any) -> float:
 
 
 def _check_n_samples(n_samples: Any) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
-        raise ValueError(
-            "Received an invalid value for `n_samples`, expected an integer >= 2 (the std of "
-            f"one sample is undefined). Received: n_samples={n_samples!r}"
-        )
-    return n_samples
+    return check_member_count("n_samples", n_samples, "the std of one sample is undefined")
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")

@@ -32,6 +32,7 @@ import keras
 from keras import ops, tree
 
 from risk_widgets.risk.compose import (
+    check_member_count,
     copy_layer,
     report_output,
     resolve_targets,
@@ -44,12 +45,7 @@ __all__ = ["VoteLayer", "Wrapper"]
 
 
 def _check_n_voters(n_voters: Any) -> int:
-    if isinstance(n_voters, bool) or not isinstance(n_voters, int) or n_voters < 2:
-        raise ValueError(
-            "Received an invalid value for `n_voters`, expected an integer >= 2 (one voter has "
-            f"no one to disagree with). Received: n_voters={n_voters!r}"
-        )
-    return n_voters
+    return check_member_count("n_voters", n_voters, "one voter has no one to disagree with")
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
