@@ -6,6 +6,7 @@ validated on arrival. The trait and message contract is in docs/architecture.md.
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 from typing import Any
@@ -133,19 +134,25 @@ class GraphEditor(anywidget.AnyWidget):
     def fit(self, x: Any, y: Any, epochs: int = 5, **fit_kwargs: Any) -> Any:
         """Trains the current patched model, updating the risk plot after every epoch.
 
-        Compiles with Adam and the original model's loss (MSE if it had none) when the
-        patched model is not compiled yet. Interrupting (Ctrl-C / kernel interrupt) stops
-        after the current batch and leaves a consistent model.
+        When the patched model is not compiled yet (or the editor compiled it for an earlier
+        ``fit``), compiles it with the original model's loss (MSE if it had none) and Adam
+        whose learning rate decays from 1e-2 over this run
+        (:func:`risk_widgets.training.decaying_adam`).
+        Interrupting (Ctrl-C / kernel interrupt) stops after the current batch and leaves a
+        consistent model.
         """
         from risk_widgets.live import check_sample_data, make_live_callback
+        from risk_widgets.training import decaying_adam, n_rows
 
         x, y = check_sample_data(x, y)
         model = self.model
-        if not getattr(model, "compiled", False):
-            import keras
-
+        if not getattr(model, "compiled", False) or getattr(model, _EDITOR_COMPILED, False):
             loss = getattr(self.original, "loss", None) or "mse"
-            model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss)
+            steps = fit_kwargs.get("steps_per_epoch") or math.ceil(
+                n_rows(x) / fit_kwargs.get("batch_size", 32)
+            )
+            model.compile(optimizer=decaying_adam(1e-2, epochs * steps), loss=loss)
+            object.__setattr__(model, _EDITOR_COMPILED, True)  # recompiled on the next fit
         self._loss = []
 
         def on_epoch(epoch: int, logs: dict) -> None:
@@ -256,6 +263,9 @@ def _validate_message(content: Any) -> tuple[str, dict]:
     if kind == "apply" and fields["kind"] not in CATALOG:
         raise ValueError(f"unknown patch kind {fields['kind']!r}")
     return kind, fields
+
+
+_EDITOR_COMPILED = "_rw_editor_compiled"
 
 
 def _split_data(data: Any) -> tuple[Any, Any] | None:

@@ -16,6 +16,7 @@ import pytest
 
 from risk_widgets.risk import RiskModel, metrics, sample, sculpt, vote
 from risk_widgets.risk.compose import total_variance_np
+from risk_widgets.training import decaying_adam
 
 EPOCHS = 25
 
@@ -46,7 +47,9 @@ def mlp(name="mlp"):
 
 def _fit(model, epochs=EPOCHS, lr=1e-2, loss="mse", data=None):
     x, y = data
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+    # a decaying rate: with a constant one the last iterate's noise reads as risk
+    steps = epochs * math.ceil(len(x) / 64)
+    model.compile(optimizer=decaying_adam(lr, steps), loss=loss)
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
     return model
 
