@@ -22,7 +22,7 @@ _LAZY: dict[str, str] = {
     "to_graph": "risk_widgets.graph",
     "Graph": "risk_widgets.graph",
     "find_layers": "risk_widgets.targets",
-    "rewire": "risk_widgets.rewire",
+    "rewire": "risk_widgets.rewiring",
     "PatchedModel": "risk_widgets.patched",
     "unpatch": "risk_widgets.patched",
     "fold": "risk_widgets.patched",

@@ -36,7 +36,7 @@ import numpy as np
 from keras.src.models.functional import Functional
 
 from risk_widgets.adapters.base import TrainableSubset
-from risk_widgets.rewire import (
+from risk_widgets.rewiring import (
     SUBLAYER_PATCHES,
     _build_like,
     _graph_of,

@@ -468,7 +468,7 @@ def test_mobilenet_v2_head():
 
 @pytest.mark.parametrize(
     "module",
-    ["risk_widgets.rewire", "risk_widgets.patched", "risk_widgets.adapters",
+    ["risk_widgets.rewiring", "risk_widgets.patched", "risk_widgets.adapters",
      "risk_widgets.adapters.base", "risk_widgets.adapters.lora", "risk_widgets.adapters.svf"],
 )
 def test_docstring_examples_run(module):

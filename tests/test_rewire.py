@@ -8,7 +8,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets.patched import PatchedModel
-from risk_widgets.rewire import _all_paths
+from risk_widgets.rewiring import _all_paths
 from tests import models as M
 
 
@@ -224,3 +224,26 @@ def test_overlapping_targets_are_refused():
     model = M.nested()
     with pytest.raises(ValueError, match="'enc/proj' is inside 'enc'"):
         rw.rewire(model, ["enc", "enc/proj"], lambda layer, path: layer)
+
+
+def test_rw_rewire_is_the_plain_function_with_its_signature_and_docstring():
+    """Issue 19 item 7: `rw.rewire` was a callable module showing `(*args, **kwargs)`."""
+    import importlib
+    import inspect
+    import types
+
+    importlib.import_module("risk_widgets.patched")  # imports the engine module
+    importlib.import_module("risk_widgets.rewiring")  # which rebinds nothing on the package
+    assert isinstance(rw.rewire, types.FunctionType)
+    assert rw.rewire.__module__ == "risk_widgets.rewiring"
+    params = inspect.signature(rw.rewire).parameters
+    assert list(params) == ["model", "targets", "replace", "freeze_base"]
+    assert [p.kind for p in params.values()] == [
+        inspect.Parameter.POSITIONAL_OR_KEYWORD] * 3 + [inspect.Parameter.KEYWORD_ONLY]
+    assert params["freeze_base"].default is True
+    assert rw.rewire.__doc__.startswith(
+        "Returns a new model with the layers at ``targets`` replaced by ``replace``.")
+    assert "freeze_base" in inspect.getdoc(rw.rewire)
+    from risk_widgets import rewire
+
+    assert rewire is rw.rewire

@@ -1,4 +1,8 @@
-"""`rewire(model, targets, replace)`: a new model with chosen layers replaced.
+"""The rewiring engine: `rewire(model, targets, replace)`, a new model with chosen layers replaced.
+
+This module is named ``rewiring`` so that ``risk_widgets.rewire`` (the package attribute) is
+the plain function `rewire` defined here, with its own signature and docstring: a submodule
+named ``rewire`` would be bound on the package over the function as soon as it is imported.
 
 The one walk-and-swap routine behind every patch (LoRA, SVF, risk wrappers, unpatch, fold).
 It rebuilds only the containers on the way to a target (nested Functional and Sequential
@@ -9,7 +13,7 @@ copied. It walks each container's own graph (its nodes by depth), never
 
 Example:
     >>> import keras
-    >>> from risk_widgets.rewire import rewire
+    >>> from risk_widgets.rewiring import rewire
     >>> inputs = keras.Input((4,), name="x")
     >>> hidden = keras.layers.Dense(8, name="hidden")(inputs)
     >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden), name="mlp")
@@ -22,8 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -473,19 +475,3 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
 
     cls = None if freeze_base else RewiredModel
     return rebuild(model, replacements, where, cls=cls)
-
-
-
-class _CallableModule(types.ModuleType):
-    """Makes ``risk_widgets.rewire`` (this module) callable as `rewire`.
-
-    The package attribute ``risk_widgets.rewire`` is this module as soon as it is
-    imported (Python binds submodules on their package), which would hide the function of
-    the same name; calling the module calls the function, so ``rw.rewire(...)`` works.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return rewire(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
