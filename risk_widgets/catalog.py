@@ -2,6 +2,8 @@
 
 One entry per kind; the editor, the widget's toolbar (through the ``catalog`` trait) and the
 parameter validation all read this table, so a new kind is added here and nowhere else.
+A kind's parameters are specs from :data:`risk_widgets.params.PARAMS` (one table of types,
+defaults and limits, which ``add_lora`` checks its arguments against too).
 
 Example:
     >>> from risk_widgets.catalog import CATALOG, validate_params
@@ -17,47 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-_ARTICLE = {"int": "an integer", "float": "a number"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One parameter of a patch kind, as the toolbar shows it."""
-
-    name: str
-    type: str  # "int" | "float"
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    optional: bool = False  # None is accepted (e.g. alpha defaults to rank)
-    help: str = ""
-
-    def to_json(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    def coerce(self, kind: str, value: Any) -> Any:
-        """Returns ``value`` as this parameter's type, or raises a ValueError saying why."""
-        if value is None or value == "":
-            if self.optional:
-                return None
-            raise ValueError(f"{kind}: `{self.name}` is required ({self.help or self.type}).")
-        caster = int if self.type == "int" else float
-        try:
-            number = caster(value)
-            if self.type == "int" and float(value) != number:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{kind}: `{self.name}` must be {_ARTICLE[self.type]}."
-                f" Received: {self.name}={value!r}"
-            ) from None
-        if number != number:  # NaN
-            raise ValueError(f"{kind}: `{self.name}` must be a number. Received: NaN")
-        if self.min is not None and number < self.min:
-            raise ValueError(f"{kind}: `{self.name}` must be >= {self.min}. Received: {number}")
-        if self.max is not None and number > self.max:
-            raise ValueError(f"{kind}: `{self.name}` must be <= {self.max}. Received: {number}")
-        return number
+from risk_widgets.params import PARAMS, ParamSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +29,7 @@ class PatchKind:
     name: str
     label: str
     targets: str  # "layers": needs a selection; "model": selection optional or unused
-    params: tuple[Param, ...]
+    params: tuple[ParamSpec, ...]
     apply: Callable[..., Any]  # apply(model, targets: list[str] | None, **params) -> model
     help: str = ""
     uses_selection: bool = True  # False: the patch ignores the selection (a model-wide head)
@@ -114,11 +76,7 @@ def _apply_sculpt(model, targets, **params):
 CATALOG: dict[str, PatchKind] = {
     "lora": PatchKind(
         "lora", "LoRA", "layers",
-        (
-            Param("rank", "int", 8, min=1, max=1024, help="rank of the low-rank update"),
-            Param("alpha", "float", None, min=0, optional=True, help="scale; defaults to rank"),
-            Param("dropout", "float", 0.0, min=0, max=0.99, help="dropout on the adapter input"),
-        ),
+        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"]),
         _apply_lora,
         "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
     ),
@@ -128,16 +86,13 @@ CATALOG: dict[str, PatchKind] = {
     ),
     "sample": PatchKind(
         "sample", "Sample (MC dropout)", "model",
-        (
-            Param("n_samples", "int", 16, min=2, max=1024, help="Monte-Carlo samples"),
-            Param("rate", "float", 0.1, min=0.001, max=0.9, help="dropout rate"),
-        ),
+        (PARAMS["n_samples"], PARAMS["rate"]),
         _apply_sample,
         "Monte-Carlo dropout after the selected layers (all Dense/Conv if none selected).",
     ),
     "vote": PatchKind(
         "vote", "Vote (ensemble)", "model",
-        (Param("n_voters", "int", 5, min=2, max=64, help="ensemble members"),),
+        (PARAMS["n_voters"],),
         _apply_vote,
         "Ensemble of independently initialised copies of the selected layers"
         " (the whole model if none).",

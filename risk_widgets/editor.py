@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from risk_widgets.catalog import CATALOG, validate_params
@@ -117,15 +118,22 @@ class EditorState:
         self.selection = list(find_layers(self.model, targets))
         return list(self.selection)
 
-    def apply(self, kind: str, **params: Any) -> Any:
-        """Applies patch ``kind`` to the selection and returns the new model.
+    def apply(self, kind: str, targets: Sequence[str] | None = None, **params: Any) -> Any:
+        """Applies patch ``kind`` and returns the new model.
 
-        Raises ValueError/TypeError (from validation or the patch itself) and leaves the
-        state exactly as it was when anything fails.
+        Args:
+            kind: a catalog kind (lora, svf, sample, vote, sculpt).
+            targets: the layer paths (graph node ids) to patch; None patches the selection.
+            **params: the kind's parameters (see ``risk_widgets.params.PARAMS``).
+
+        Raises ValueError/TypeError (from validation or the patch itself, or naming the
+        targets that are not layers of the current model) and leaves the state exactly as
+        it was when anything fails.
         """
         typed = validate_params(kind, params)
         spec = CATALOG[kind]
-        targets = list(self.selection) if spec.uses_selection else []
+        chosen = self.selection if targets is None else self._check_targets(targets)
+        targets = list(chosen) if spec.uses_selection else []
         if spec.targets == "layers" and not targets:
             raise ValueError(
                 f"{spec.label} needs target layers: select one or more layers first "
@@ -174,9 +182,7 @@ class EditorState:
             from risk_widgets.patched import fold as fold_model
 
             model = fold_model(model)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise ValueError(f"Cannot export to {path!r}: folder {directory!r} does not exist.")
+        _check_folder(path, "export")
         model.save(path)
         return path
 
@@ -185,12 +191,28 @@ class EditorState:
         from risk_widgets.graph import to_graph
 
         path = os.fspath(path)
+        _check_folder(path, "write the graph SVG")
         svg = to_graph(self.model).to_svg()
         with open(path, "w", encoding="utf-8") as f:
             f.write(svg)
         return path
 
     # -- helpers ---------------------------------------------------------------------
+    def _check_targets(self, targets: Sequence[str]) -> list[str]:
+        """``targets`` as a list if every one is a layer path of the current model."""
+        from risk_widgets.walk import iter_layers
+
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        known = {ref.path for ref in iter_layers(self.model)}
+        unknown = [t for t in targets if t not in known]
+        if unknown:
+            raise ValueError(
+                f"Targets {unknown} are not layers of the current model (the graph may "
+                "have changed since they were selected): select the layers again. "
+                f"Received: targets={targets!r}"
+            )
+        return targets
+
     def _exists(self, path: str) -> bool:
         from risk_widgets.walk import get_layer_by_path
 
@@ -202,3 +224,12 @@ class EditorState:
 
     def _drop_stale_selection(self) -> None:
         self.selection = [p for p in self.selection if self._exists(p)]
+
+
+def _check_folder(path: str, what: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(
+            f"Cannot {what} to {path!r}: folder {directory!r} does not exist. Create it "
+            "first or choose a path in an existing folder."
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anywidget
@@ -25,8 +26,11 @@ if not _BUNDLE.exists():  # anywidget reads _esm at class definition: fail with 
         "`cd js && npm ci && npm run build`, or reinstall with `pip install .`."
     )
 
-_MESSAGE_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "apply": {"kind": str, "params": dict},
+_STR_LIST = "list of str"  # a field type: a list whose items are all strings
+
+# Every message the front end sends: its fields and their types (docs/architecture.md).
+_MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
+    "apply": {"kind": str, "params": dict, "targets": _STR_LIST},
     "undo": {},
     "redo": {},
     "reset": {},
@@ -98,14 +102,27 @@ class GraphEditor(anywidget.AnyWidget):
         return self._state.original
 
     def select(self, targets: Any) -> list[str]:
-        """Selects layers by path, glob, list, class or predicate; highlights them."""
-        paths = self._state.select(targets)
-        self._set_selection(paths)
-        return paths
+        """Selects layers by path, glob, list, class or predicate; highlights them.
 
-    def apply(self, kind: str, **params: Any) -> Any:
-        """Applies patch ``kind`` (lora, svf, sample, vote, sculpt) to the selection."""
-        return self._run(f"Applying {kind}", lambda: self._state.apply(kind, **params))
+        The page expands the groups holding them and scrolls to the first one.
+        """
+
+        def select() -> list[str]:
+            paths = self._state.select(targets)
+            self._set_selection(paths)
+            return paths
+
+        return self._run("Select", select, done=_selected, refresh=False)
+
+    def apply(self, kind: str, targets: Sequence[str] | None = None, **params: Any) -> Any:
+        """Applies patch ``kind`` (lora, svf, sample, vote, sculpt) and returns the new model.
+
+        Args:
+            kind: the patch kind.
+            targets: the layer paths (graph node ids) to patch; default: the selection.
+            **params: the kind's parameters (``editor.catalog[kind]["params"]``).
+        """
+        return self._apply(kind, params, targets)
 
     def undo(self) -> Any:
         """Steps back one patch."""
@@ -121,15 +138,21 @@ class GraphEditor(anywidget.AnyWidget):
 
     def export(self, path: str | os.PathLike, fold: bool = False) -> str:
         """Saves the current model as ``.keras``; ``fold=True`` merges adapters (plain Keras)."""
-        saved = self._state.export(path, fold=fold)
-        self._set_status("info", f"Exported {'folded ' if fold else ''}model to {saved}")
-        return saved
+        return self._run(
+            "Export",
+            lambda: self._state.export(path, fold=fold),
+            done=lambda saved: f"Exported {'folded ' if fold else ''}model to {saved}",
+            refresh=False,
+        )
 
     def export_svg(self, path: str | os.PathLike) -> str:
         """Writes the current graph as an SVG file."""
-        saved = self._state.export_svg(path)
-        self._set_status("info", f"Wrote graph SVG to {saved}")
-        return saved
+        return self._run(
+            "Export SVG",
+            lambda: self._state.export_svg(path),
+            done=lambda saved: f"Wrote graph SVG to {saved}",
+            refresh=False,
+        )
 
     def fit(self, x: Any, y: Any, epochs: int = 5, **fit_kwargs: Any) -> Any:
         """Trains the current patched model, updating the risk plot after every epoch.
@@ -144,17 +167,6 @@ class GraphEditor(anywidget.AnyWidget):
         from risk_widgets.live import check_sample_data, make_live_callback
         from risk_widgets.training import decaying_adam, n_rows
 
-        x, y = check_sample_data(x, y)
-        model = self.model
-        if not getattr(model, "compiled", False) or getattr(model, _EDITOR_COMPILED, False):
-            loss = getattr(self.original, "loss", None) or "mse"
-            steps = fit_kwargs.get("steps_per_epoch") or math.ceil(
-                n_rows(x) / fit_kwargs.get("batch_size", 32)
-            )
-            model.compile(optimizer=decaying_adam(1e-2, epochs * steps), loss=loss)
-            object.__setattr__(model, _EDITOR_COMPILED, True)  # recompiled on the next fit
-        self._loss = []
-
         def on_epoch(epoch: int, logs: dict) -> None:
             self._loss.append(float(logs.get("loss", float("nan"))))
             self._refresh_risk(epoch=epoch + 1, epochs=epochs)
@@ -162,28 +174,66 @@ class GraphEditor(anywidget.AnyWidget):
             message = f"Training: epoch {done}/{epochs}, loss {self._loss[-1]:.4g}"
             self._set_status("busy", message, progress=done / epochs)
 
-        callbacks = [*fit_kwargs.pop("callbacks", []), make_live_callback(on_epoch)]
-        fit_kwargs.setdefault("verbose", 0)
-        self._set_status("busy", f"Training for {epochs} epochs…", progress=0.0)
-        try:
-            history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
-        except KeyboardInterrupt:
-            self._set_status("info", f"Training interrupted after {len(self._loss)} epoch(s).")
-            return None
-        self._set_status("info", f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}.")
+        def train() -> tuple[Any, bool]:  # (history, interrupted)
+            xs, ys = check_sample_data(x, y)
+            model = self.model
+            if not getattr(model, "compiled", False) or getattr(model, _EDITOR_COMPILED, False):
+                loss = getattr(self.original, "loss", None) or "mse"
+                steps = fit_kwargs.get("steps_per_epoch") or math.ceil(
+                    n_rows(xs) / fit_kwargs.get("batch_size", 32)
+                )
+                model.compile(optimizer=decaying_adam(1e-2, epochs * steps), loss=loss)
+                object.__setattr__(model, _EDITOR_COMPILED, True)  # recompiled on the next fit
+            self._loss = []
+            callbacks = [*fit_kwargs.pop("callbacks", []), make_live_callback(on_epoch)]
+            fit_kwargs.setdefault("verbose", 0)
+            try:
+                history = model.fit(xs, ys, epochs=epochs, callbacks=callbacks, **fit_kwargs)
+            except KeyboardInterrupt:
+                return None, True
+            return history, False
+
+        def trained(result: tuple[Any, bool]) -> str:
+            if result[1]:
+                return f"Training interrupted after {len(self._loss)} epoch(s)."
+            return f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}."
+
+        busy = f"Training for {epochs} epochs"
+        history, _ = self._run(
+            "Training", train, busy=busy, done=trained, progress=0.0, refresh=False
+        )
         return history
 
     # -- internals -------------------------------------------------------------------
-    def _run(self, what: str, action: Any) -> Any:
-        self._set_status("busy", f"{what}…")
+    def _run(
+        self,
+        what: str,
+        action: Callable[[], Any],
+        *,
+        busy: str | None = None,
+        done: Callable[[Any], str] | None = None,
+        progress: float | None = None,
+        refresh: bool = True,
+    ) -> Any:
+        """The one path of every action: ``status`` goes busy, then info (``done(result)``,
+        default "<what>: done.") or error ("<what> failed: <why>", and the error is raised).
+
+        ``refresh``: the action may change the model, so graph, history, selection and
+        risk are sent again.
+        """
+        self._set_status("busy", f"{busy or what}…", progress=progress)
         try:
             result = action()
-        except Exception as err:
-            self._set_status("error", f"{what} failed: {err}")
+            if refresh:
+                self._refresh()
+        except BaseException as err:  # an interrupt too: never leave "busy" behind
+            self._set_status("error", f"{what} failed: {str(err) or type(err).__name__}")
             raise
-        self._refresh()
-        self._set_status("info", f"{what}: done.")
+        self._set_status("info", done(result) if done else f"{what}: done.")
         return result
+
+    def _apply(self, kind: str, params: dict, targets: Sequence[str] | None) -> Any:
+        return self._run(f"Applying {kind}", lambda: self._state.apply(kind, targets, **params))
 
     def _refresh(self) -> None:
         self.graph = self._state.graph()
@@ -233,18 +283,17 @@ class GraphEditor(anywidget.AnyWidget):
         except ValueError as err:
             self._set_status("error", f"Ignored a malformed message: {err}")
             return
-        try:
+        try:  # every branch is one `_run`, which reports success or failure in `status`
             if kind == "apply":
-                self.apply(fields["kind"], **fields["params"])
+                self._apply(fields["kind"], fields["params"], fields["targets"])
             elif kind in ("undo", "redo", "reset"):
                 getattr(self, kind)()
             elif kind == "export":
                 self.export(fields["path"], fold=fields["fold"])
             elif kind == "export_svg":
                 self.export_svg(fields["path"])
-        except Exception as err:  # the kernel stays alive; the message shows in the page
-            if self.status.get("level") != "error":  # _run already said what failed
-                self._set_status("error", str(err))
+        except Exception:  # already in `status` (the page shows it); the kernel stays alive
+            pass
 
 
 def _validate_message(content: Any) -> tuple[str, dict]:
@@ -257,8 +306,13 @@ def _validate_message(content: Any) -> tuple[str, dict]:
     fields = {}
     for name, expected in _MESSAGE_FIELDS[kind].items():
         value = content.get(name, False if expected is bool else None)
-        if not isinstance(value, expected):
-            raise ValueError(f"'{kind}' needs field '{name}' of type {expected.__name__}")
+        if expected == _STR_LIST:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, expected)
+        if not ok:
+            type_name = expected if isinstance(expected, str) else expected.__name__
+            raise ValueError(f"'{kind}' needs field '{name}' of type {type_name}")
         fields[name] = value
     if kind == "apply" and fields["kind"] not in CATALOG:
         raise ValueError(f"unknown patch kind {fields['kind']!r}")
@@ -266,6 +320,15 @@ def _validate_message(content: Any) -> tuple[str, dict]:
 
 
 _EDITOR_COMPILED = "_rw_editor_compiled"
+
+
+def _selected(paths: list[str]) -> str:
+    """The status after a selection from Python."""
+    if not paths:
+        return "Selection cleared."
+    if len(paths) <= 3:
+        return f"Selected {', '.join(paths)}."
+    return f"Selected {len(paths)} layers: {', '.join(paths[:3])}, …"
 
 
 def _split_data(data: Any) -> tuple[Any, Any] | None:

@@ -1,10 +1,12 @@
 """Patch-kind catalog: parameter validation and the JSON the toolbar reads."""
 
 import json
+import pathlib
 
 import pytest
 
 from risk_widgets.catalog import CATALOG, catalog_json, validate_params
+from risk_widgets.params import PARAMS
 
 
 def test_defaults_are_filled_in():
@@ -53,3 +55,112 @@ def test_catalog_json_lists_every_kind_with_its_params():
         "name": "rank", "type": "int", "default": 8, "min": 1, "max": 1024,
         "optional": False, "help": "rank of the low-rank update",
     }
+
+
+# ---------------------------------------------------- one table of parameter specs
+
+
+DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def _doc_param_table() -> dict[str, dict]:
+    """The rows of the "Patch parameters" table in docs/architecture.md, parsed."""
+    section = DOC.read_text(encoding="utf-8").split("### Patch parameters", 1)[1]
+    section = section.split("\n#", 1)[0]
+
+    def value(cell: str):
+        return None if cell in ("—", "") else json.loads(cell)
+
+    rows = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        name, kinds, type_, default, low, high, help_ = (
+            c.strip() for c in line.strip().strip("|").split("|"))
+        exclusive = high.startswith("<")
+        rows[name.strip("`")] = {
+            "kinds": [k.strip() for k in kinds.split(",")], "type": type_,
+            "default": value(default), "min": value(low),
+            "max": value(high.lstrip("< ")), "max_exclusive": exclusive, "help": help_,
+        }
+    return rows
+
+
+def test_docs_state_the_limits_of_the_parameter_table():
+    rows = _doc_param_table()
+    assert set(rows) == set(PARAMS)
+    for name, spec in PARAMS.items():
+        kinds = [k for k, kind in CATALOG.items() if any(p.name == name for p in kind.params)]
+        assert rows[name] == {
+            "kinds": kinds, "type": spec.type, "default": spec.default, "min": spec.min,
+            "max": spec.max, "max_exclusive": spec.max_exclusive, "help": spec.help,
+        }, name
+
+
+def test_the_catalog_and_its_json_read_the_parameter_table():
+    for kind in CATALOG.values():
+        for param in kind.params:
+            assert param is PARAMS[param.name], (kind.name, param.name)
+    sent = catalog_json()
+    for name, kind in CATALOG.items():
+        assert sent[name]["params"] == [PARAMS[p.name].to_json() for p in kind.params]
+    assert catalog_json()["lora"]["params"][2] == {
+        "name": "dropout", "type": "float", "default": 0.0, "min": 0, "max": 1,
+        "max_exclusive": True, "optional": False, "help": "dropout on the adapter input",
+    }
+
+
+def test_the_editor_and_add_lora_accept_and_refuse_the_same_ranks():
+    from risk_widgets import demo
+    from risk_widgets.adapters.lora import add_lora
+
+    model = demo.regression_mlp(hidden=(4,))
+    top = PARAMS["rank"].max
+    assert top == 1024
+    assert validate_params("lora", {"rank": top})["rank"] == top
+    add_lora(model, "head", rank=top)  # the largest rank: both accept it
+    with pytest.raises(ValueError, match=f"`rank` must be <= {top}. Received: {top + 1}"):
+        validate_params("lora", {"rank": top + 1})
+    with pytest.raises(ValueError) as err:
+        add_lora(model, "head", rank=top + 1)
+    assert str(err.value) == (
+        f"Received an invalid value for `rank`, expected an integer in [1, {top}]. "
+        f"Received: rank={top + 1}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_api_check_and_editor_coercion_agree_at_every_limit(name):
+    """``check`` (the API's strict check) and ``coerce`` (the editor's, from text) accept
+    and refuse the same values at and just past each limit of the table."""
+    spec = PARAMS[name]
+    step = 1 if spec.type == "int" else 1e-6
+    good, bad = [spec.default] if spec.default is not None else [], []
+    if spec.min is not None:
+        good.append(spec.min)
+        bad.append(spec.min - step)
+    if spec.max is not None:
+        (bad if spec.max_exclusive else good).append(spec.max)
+        bad.append(spec.max + step)
+        if spec.max_exclusive:
+            good.append(spec.max - step)
+    for v in good:
+        v = int(v) if spec.type == "int" else float(v)
+        assert spec.check(v) == v and spec.coerce("k", v) == v and spec.coerce("k", str(v)) == v
+    for v in bad:
+        v = int(v) if spec.type == "int" else float(v)
+        with pytest.raises(ValueError, match=f"Received: {name}="):
+            spec.check(v)
+        with pytest.raises(ValueError, match=f"`{name}` must be"):
+            spec.coerce("k", v)
+
+
+def test_lora_dropout_limit_is_the_tables():
+    from risk_widgets import demo
+    from risk_widgets.adapters.lora import add_lora
+
+    model = demo.regression_mlp(hidden=(4,))
+    assert validate_params("lora", {"dropout": 0.995})["dropout"] == 0.995
+    add_lora(model, "head", dropout=0.995)
+    with pytest.raises(ValueError, match=r"`dropout` must be < 1\. Received: 1\.0"):
+        validate_params("lora", {"dropout": 1})

@@ -129,3 +129,30 @@ def test_sculpt_ignores_the_selection_and_says_so_in_the_history(mlp):
     state.apply("sculpt")
     entry = state.history()["entries"][0]
     assert entry["targets"] == [] and entry["label"].endswith("on whole model")
+
+
+def test_apply_with_targets_ignores_the_selection_and_keeps_it(mlp):
+    state = EditorState(mlp)
+    state.select("hidden_1")
+    patched = state.apply("lora", targets=["hidden_2", "head"], rank=2)
+    assert set(rw.trainable_report(patched)["patched"]) == {"hidden_2", "head"}
+    assert state.history()["entries"][0]["targets"] == ["hidden_2", "head"]
+    assert state.selection == ["hidden_1"]
+
+
+def test_apply_with_unknown_targets_names_every_one_and_changes_nothing(mlp):
+    state = EditorState(mlp)
+    with pytest.raises(ValueError) as err:
+        state.apply("vote", targets=["head", "no_such", "x/y"], n_voters=2)
+    message = str(err.value)
+    assert "Targets ['no_such', 'x/y'] are not layers of the current model" in message, message
+    assert "Received: targets=['head', 'no_such', 'x/y']" in message, message
+    assert state.model is mlp and state.history() == {"entries": [], "index": 0}
+    with pytest.raises(ValueError, match="select one or more layers first"):
+        state.apply("lora", targets=[])
+
+
+def test_export_svg_to_a_missing_folder_names_it(mlp, tmp_path):
+    state = EditorState(mlp)
+    with pytest.raises(ValueError, match="folder .*missing.* does not exist"):
+        state.export_svg(tmp_path / "missing" / "graph.svg")

@@ -25,9 +25,10 @@ def test_traits_describe_the_model(editor):
     assert editor.risk["mode"] == "bands" and editor.risk["n"] == 64
 
 
-def test_apply_message_patches_the_selection_and_marks_nodes(editor):
-    editor.selection = ["hidden_2", "head"]  # as the browser writes it
-    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": "2"}})
+def test_apply_message_patches_its_targets_and_marks_nodes(editor):
+    editor.selection = ["hidden_2", "head"]  # as the browser writes it (view state)
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": "2"},
+                   "targets": ["hidden_2", "head"]})
     assert editor.status["level"] == "info", editor.status
     marked = {n["id"]: n["patch"] for n in editor.graph["nodes"] if n["patch"]}
     assert set(marked) == {"hidden_2", "head"}
@@ -48,7 +49,13 @@ def test_apply_message_patches_the_selection_and_marks_nodes(editor):
         ({"type": "explode"}, "unknown message type 'explode'"),
         ({"type": "apply", "params": {}}, "needs field 'kind'"),
         ({"type": "apply", "kind": "lora", "params": []}, "needs field 'params'"),
-        ({"type": "apply", "kind": "dora", "params": {}}, "unknown patch kind 'dora'"),
+        ({"type": "apply", "kind": "dora", "params": {}, "targets": []},
+         "unknown patch kind 'dora'"),
+        ({"type": "apply", "kind": "lora", "params": {}}, "needs field 'targets'"),
+        ({"type": "apply", "kind": "lora", "params": {}, "targets": "head"},
+         "needs field 'targets' of type list of str"),
+        ({"type": "apply", "kind": "lora", "params": {}, "targets": ["head", 3]},
+         "needs field 'targets' of type list of str"),
         ({"type": "export", "path": 3}, "needs field 'path'"),
         ({"type": "export", "path": "x.keras", "fold": "yes"}, "needs field 'fold'"),
     ],
@@ -64,16 +71,96 @@ def test_malformed_messages_set_an_error_and_change_nothing(editor, content, mes
 
 def test_a_failing_patch_from_the_browser_keeps_the_kernel_and_state(editor):
     editor.selection = ["head"]
-    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 0}})
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 0}, "targets": ["head"]})
     assert editor.status == {
         "level": "error",
         "message": "Applying lora failed: lora: `rank` must be >= 1. Received: 0",
     }
-    _send(editor, {"type": "apply", "kind": "lora", "params": {}})
+    _send(editor, {"type": "apply", "kind": "lora", "params": {}, "targets": ["head"]})
     editor.selection = []
-    _send(editor, {"type": "apply", "kind": "svf", "params": {}})
+    _send(editor, {"type": "apply", "kind": "svf", "params": {}, "targets": []})
     assert "select one or more layers first" in editor.status["message"]
     assert editor.history["index"] == 1
+
+
+def test_apply_message_targets_win_over_the_selection_trait(editor):
+    # the debounced selection may lag behind the click on Apply: the message decides
+    editor.select("hidden_1")
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 2},
+                   "targets": ["hidden_2", "head"]})
+    assert editor.status["level"] == "info", editor.status
+    assert {n["id"] for n in editor.graph["nodes"] if n["patch"]} == {"hidden_2", "head"}
+    assert editor.history["entries"][0]["targets"] == ["hidden_2", "head"]
+    assert editor.selection == ["hidden_1"]  # view state, untouched by the message
+
+
+def test_apply_message_with_unknown_targets_names_them_and_changes_nothing(editor):
+    graph, history = editor.graph, editor.history
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 2},
+                   "targets": ["head", "no_such_layer", "gone/dense"]})
+    assert editor.status["level"] == "error"
+    message = editor.status["message"]
+    assert "['no_such_layer', 'gone/dense']" in message, message
+    assert "select" in message  # the way out
+    assert editor.graph == graph and editor.history == history
+    assert editor.model is editor.original
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 2}, "targets": ["head"]})
+    assert editor.history["index"] == 1  # the kernel and the editor are still fine
+
+
+def test_python_apply_takes_targets_instead_of_the_selection(editor):
+    assert editor.selection == []
+    editor.apply("lora", targets=["head"], rank=2)
+    assert [n["id"] for n in editor.graph["nodes"] if n["patch"]] == ["head"]
+    with pytest.raises(ValueError, match=r"\['hidden_9'\]"):
+        editor.apply("svf", targets=["hidden_9"])
+    assert editor.status["level"] == "error" and "hidden_9" in editor.status["message"]
+    assert editor.history["index"] == 1
+
+
+def _statuses(editor):
+    seen = []
+    editor.observe(lambda c: seen.append((c["new"]["level"], c["new"]["message"])), "status")
+    return seen
+
+
+def test_each_action_reports_its_own_outcome_after_an_earlier_error(editor, tmp_path):
+    seen = _statuses(editor)
+    _send(editor, {"type": "undo"})
+    assert seen == [("busy", "Undo…"), ("error", "Undo failed: Nothing to undo.")]
+    missing = tmp_path / "missing"
+    del seen[:]
+    _send(editor, {"type": "export", "path": str(missing / "m.keras"), "fold": False})
+    assert [level for level, _ in seen] == ["busy", "error"], seen
+    assert seen[-1][1].startswith("Export failed: ") and "does not exist" in seen[-1][1]
+    del seen[:]
+    _send(editor, {"type": "export_svg", "path": str(missing / "g.svg")})
+    assert [level for level, _ in seen] == ["busy", "error"], seen
+    assert seen[-1][1].startswith("Export SVG failed: ") and str(missing) in seen[-1][1]
+    del seen[:]
+    saved = tmp_path / "m.keras"
+    _send(editor, {"type": "export", "path": str(saved), "fold": False})
+    assert seen[0][0] == "busy" and seen[-1] == ("info", f"Exported model to {saved}")
+    del seen[:]
+    with pytest.raises(ValueError, match="hiden_1"):
+        editor.select("hiden_1")
+    assert seen[-1][0] == "error" and "hiden_1" in seen[-1][1]
+    editor.select("hidden_1")
+    assert seen[-1] == ("info", "Selected hidden_1.")
+
+
+def test_a_failed_fit_says_so_instead_of_staying_busy(editor):
+    import keras
+
+    def boom(epoch, logs):
+        raise RuntimeError("the data loader broke")
+
+    x, y = demo.cubic_data(n=32)
+    with pytest.raises(RuntimeError, match="data loader"):
+        editor.fit(x, y, epochs=2, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=boom)])
+    assert editor.status["level"] == "error", editor.status
+    assert editor.status["message"] == "Training failed: the data loader broke"
+    assert "progress" not in editor.status
 
 
 def test_unknown_ids_from_the_browser_are_refused(editor):

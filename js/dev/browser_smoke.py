@@ -96,7 +96,8 @@ def main() -> int:
         page.fill("[data-param=rank]", "4")
         page.click("[data-action=apply]")
         sent = page.evaluate("window.__rw.model.sent")
-        assert sent[-1] == {"type": "apply", "kind": "lora", "params": {"rank": 4, "alpha": None, "dropout": 0}}, sent
+        assert sent[-1] == {"type": "apply", "kind": "lora", "params": {"rank": 4, "alpha": None, "dropout": 0},
+                            "targets": ["block_0/attn/key", "block_0/attn/value"]}, sent
         assert page.evaluate("window.__rw.model.state.selection").__len__() == 2
 
         # Rubber band over the attention children.
@@ -144,6 +145,19 @@ def main() -> int:
         summary = json.loads(page.get_attribute("[data-role=risk-plot]", "data-summary"))
         assert summary["n"] == 10000 and summary["epoch"] == 2, summary
         page.screenshot(path="/tmp/rw_expanded.png", full_page=True)
+
+        # Python selects a layer inside a collapsed group: the view expands it and scrolls to it.
+        page.evaluate("window.__rw.model.py('selection', ['block_2/attn/value'])")
+        page.wait_for_function("document.querySelector('[data-node-id=\"block_2/attn/value\"]')")
+        wait_layout(page)
+        ns = nodes(page)
+        assert ns["block_2"]["expanded"] == "true" and ns["block_2/attn"]["expanded"] == "true", ns
+        assert ns["block_2/attn/value"]["selected"] == "true", ns["block_2/attn/value"]
+        assert ns["block_2/attn/value"]["onscreen"] == "true", ns["block_2/attn/value"]
+        assert ns["block_1"]["expanded"] == "false", ns["block_1"]
+        page.wait_for_timeout(200)
+        saved = page.evaluate("window.__rw.model.saves.at(-1).expanded")
+        assert {"block_2", "block_2/attn"} <= set(saved), saved
 
         # Wheel zoom changes the node rectangles.
         w0 = float(nodes(page)["head"]["w"])

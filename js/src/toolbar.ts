@@ -1,6 +1,6 @@
 // The toolbar: patch kinds valid for the selection (from `catalog`) with their parameter
 // inputs, Apply / Undo / Redo / Reset, export path + fold, and the status line.
-import type { Catalog, CatalogParam, History, OutMessage, Status } from "./types";
+import type { Catalog, CatalogEntry, CatalogParam, History, OutMessage, Status } from "./types";
 
 export interface ToolbarState {
   catalog: Catalog;
@@ -13,6 +13,8 @@ export interface ToolbarState {
 
 export interface ToolbarActions {
   send(msg: OutMessage): void;
+  /** The node ids an "apply" patches: the selection shown (held by the editor, not here). */
+  targets(): string[];
   fit(): void;
   expandAll(): void;
   collapseAll(): void;
@@ -47,6 +49,47 @@ export function parseParam(p: CatalogParam, raw: string): { value: number | null
   if (!Number.isFinite(v)) return { error: `\`${p.name}\` must be a number. Received: ${s}` };
   if (p.type === "int" && !Number.isInteger(v)) return { error: `\`${p.name}\` must be an integer. Received: ${s}` };
   return { value: v };
+}
+
+/**
+ * The "apply" message for patch `kind`: the typed parameters (`values` holds what was typed
+ * per parameter name; empty means the default) and the `targets` to patch, or an error
+ * naming the parameter that is not a number. Limits are checked by Python, against the
+ * same table the catalog sends.
+ */
+export function applyMessage(
+  kind: string, entry: CatalogEntry, values: Record<string, string>, targets: readonly string[],
+): OutMessage | { error: string } {
+  const params: Record<string, number | null> = {};
+  for (const p of entry.params ?? []) {
+    const r = parseParam(p, values[p.name] ?? "");
+    if ("error" in r) return { error: `${entry.label}: ${r.error}` };
+    params[p.name] = r.value;
+  }
+  return { type: "apply", kind, params, targets: [...targets] };
+}
+
+/** The valid range of a parameter in words: "1 ≤ rank ≤ 1024", "0 ≤ dropout < 1", "". */
+export function paramRange(p: CatalogParam): string {
+  const low = p.min !== undefined ? `${p.min} ≤ ` : "";
+  const high = p.max !== undefined ? ` ${p.max_exclusive ? "<" : "≤"} ${p.max}` : "";
+  if (!low && !high) return "";
+  if (!high) return `${p.name} ≥ ${p.min}`;
+  return `${low}${p.name}${high}`;
+}
+
+/** Attributes of a parameter's number input, all from the catalog's spec of it. */
+export function paramInput(p: CatalogParam): Record<"min" | "max" | "step" | "placeholder" | "title", string | undefined> {
+  const range = paramRange(p);
+  const help = p.help ?? p.name;
+  return {
+    min: p.min !== undefined ? String(p.min) : undefined,
+    // <input max> is inclusive: an exclusive maximum is left to Python (and the tooltip)
+    max: p.max !== undefined && !p.max_exclusive ? String(p.max) : undefined,
+    step: p.type === "int" ? "1" : "any",
+    placeholder: p.default === null || p.default === undefined ? (p.optional ? "auto" : "") : String(p.default),
+    title: range ? `${help} (${range})` : help,
+  };
 }
 
 export class Toolbar {
@@ -136,14 +179,13 @@ export class Toolbar {
     const s = this.state;
     const kind = this.kindSelect.value;
     if (!s || !kind || !s.catalog[kind]) return;
-    const params: Record<string, number | null> = {};
-    for (const p of s.catalog[kind].params ?? []) {
-      const input = this.paramsBox.querySelector<HTMLInputElement>(`input[data-param="${CSS.escape(p.name)}"]`);
-      const r = parseParam(p, input?.value ?? "");
-      if ("error" in r) return this.act.localError(`${s.catalog[kind].label}: ${r.error}`);
-      params[p.name] = r.value;
+    const values: Record<string, string> = {};
+    for (const input of this.paramsBox.querySelectorAll<HTMLInputElement>("input[data-param]")) {
+      values[input.dataset.param!] = input.value;
     }
-    this.act.send({ type: "apply", kind, params });
+    const msg = applyMessage(kind, s.catalog[kind], values, this.act.targets());
+    if ("error" in msg) return this.act.localError(msg.error);
+    this.act.send(msg);
   }
 
   /** A message from the front end itself, shown until the next status from Python. */
@@ -191,14 +233,10 @@ export class Toolbar {
     this.shownKind = kind;
     const params = kind && s ? s.catalog[kind]?.params ?? [] : [];
     this.paramsBox.replaceChildren(...params.map((p) => {
-      const label = h("label", { class: "rw-param", title: p.help ?? p.name });
+      const attrs = paramInput(p);
+      const label = h("label", { class: "rw-param", title: attrs.title });
       const input = h("input", {
-        "data-param": p.name, class: "rw-input rw-num", type: "number",
-        step: p.type === "int" ? "1" : "any",
-        min: p.min !== undefined ? String(p.min) : undefined,
-        max: p.max !== undefined ? String(p.max) : undefined,
-        placeholder: p.default === null || p.default === undefined ? (p.optional ? "auto" : "") : String(p.default),
-        "aria-label": p.name,
+        "data-param": p.name, class: "rw-input rw-num", type: "number", ...attrs, "aria-label": p.name,
       });
       const typed = this.typed.get(`${kind}/${p.name}`);
       input.value = typed ?? (p.default === null || p.default === undefined ? "" : String(p.default));

@@ -42,6 +42,8 @@ export interface CatalogParam {
   default?: number | null;
   min?: number;
   max?: number;
+  /** `max` itself is not allowed (a dropout rate is in [0, 1)). */
+  max_exclusive?: boolean;
   optional?: boolean;
   help?: string;
 }
@@ -113,7 +115,8 @@ export interface WidgetState {
 
 /** Every message the front end sends to Python (one tagged union). */
 export type OutMessage =
-  | { type: "apply"; kind: string; params: Record<string, number | null> }
+  /** `targets`: the node ids to patch (the selection shown when Apply was pressed). */
+  | { type: "apply"; kind: string; params: Record<string, number | null>; targets: string[] }
   | { type: "undo" }
   | { type: "redo" }
   | { type: "reset" }

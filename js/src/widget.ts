@@ -5,7 +5,7 @@ import css from "./style.css";
 import uplotCss from "uplot/dist/uPlot.min.css";
 import type { OutMessage, Risk, WidgetState } from "./types";
 import {
-  asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, sameIds,
+  asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, reveal, sameIds,
   toggleExpanded, validKinds, visibleGraph, type GraphIndex, type VisibleGraph,
 } from "./graph_model";
 import { buildElkGraph, type Layout } from "./layout";
@@ -32,8 +32,11 @@ class Editor {
   private index: GraphIndex = indexGraph(asGraph(null));
   private vis: VisibleGraph | null = null;
   private layout: Layout | null = null;
+  /** The selection: held here only (the toolbar and the canvas read it, never copy it). */
   private selection: string[] = [];
   private expanded: string[] = [];
+  /** A node Python selected, to scroll to once a layout that shows it is on screen. */
+  private scrollTarget: string | null = null;
   private dirty = new Set<"selection" | "expanded">();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private layoutSeq = 0;
@@ -48,6 +51,7 @@ class Editor {
     style.textContent = uplotCss + "\n" + css;
     this.toolbar = new Toolbar({
       send: (m) => this.send(m),
+      targets: () => pruneSelection(this.index, this.selection),
       fit: () => this.view.fit(),
       expandAll: () => this.setExpanded(this.index.graph.nodes.filter(isGroup).map((n) => n.id)),
       collapseAll: () => this.setExpanded([]),
@@ -99,8 +103,7 @@ class Editor {
       const next = [...(this.model.get("selection") ?? [])];
       if (!sameIds(next, this.selection)) {
         this.selection = next;
-        this.refresh();
-        if (next.length === 1) this.view.reveal(next[0]); // scroll to a node Python selected
+        this.showSelection();
       }
     });
     this.listen("change:expanded", () => {
@@ -149,6 +152,7 @@ class Editor {
     if (this.layout && key === this.layoutKey) {
       this.root.dataset.layout = "ready";
       this.refresh(anchor);
+      this.scrollToTarget();
       return;
     }
     this.client.layout({ graph, edges: vis.edges, containers: [...vis.containers] }).then(
@@ -159,6 +163,7 @@ class Editor {
         this.root.dataset.layout = "ready";
         this.root.dataset.layoutEngine = this.client.mode;
         this.refresh(anchor);
+        this.scrollToTarget();
       },
       (err: Error) => {
         if (seq !== this.layoutSeq) return;
@@ -222,6 +227,29 @@ class Editor {
     });
   }
 
+  /**
+   * A selection that came from Python (`editor.select(...)`): expand every group holding a
+   * selected node, so that it is drawn, then scroll to the first one once laid out.
+   */
+  private showSelection(): void {
+    const shown = pruneSelection(this.index, this.selection);
+    this.scrollTarget = shown[0] ?? null;
+    const open = reveal(this.index, this.expanded, shown);
+    if (!sameIds(open, this.expanded)) {
+      this.setExpanded(open); // a new layout; scrollToTarget runs when it is ready
+      return;
+    }
+    this.refresh();
+    this.scrollToTarget();
+  }
+
+  private scrollToTarget(): void {
+    const id = this.scrollTarget;
+    if (id === null || this.root.dataset.layout !== "ready") return;
+    this.scrollTarget = null;
+    this.view.reveal(id);
+  }
+
   private setSelection(ids: string[]): void {
     if (sameIds(ids, this.selection)) return;
     this.selection = ids;
@@ -254,7 +282,9 @@ class Editor {
   }
 
   private send(msg: OutMessage): void {
-    this.flush(); // "apply" acts on the selection Python holds: sync it first.
+    // Messages carry what they act on ("apply" its targets); the view state goes first
+    // anyway, so that Python's `selection` and `expanded` show what the page shows.
+    this.flush();
     this.toolbar.showLocal(null);
     this.model.send(msg);
   }

@@ -25,32 +25,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets.adapters.base import AdapterLayer, check_positive_int, kernel_view
+from risk_widgets.adapters.base import AdapterLayer, kernel_view
+from risk_widgets.params import PARAMS
 
 __all__ = ["LoRAAdapter", "add_lora"]
 
 
 def _check_args(rank, alpha, dropout):
-    rank = check_positive_int("rank", rank)
-    if alpha is not None:
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not (
-            np.isfinite(alpha) and alpha >= 0
-        ):
-            raise ValueError(
-                "Received an invalid value for `alpha`, expected a non-negative number or "
-                f"None (defaults to rank). Received: alpha={alpha!r}"
-            )
-        alpha = float(alpha)
-    if (
-        isinstance(dropout, bool)
-        or not isinstance(dropout, (int, float, np.number))
-        or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            "Received an invalid value for `dropout`, expected a number in [0, 1). "
-            f"Received: dropout={dropout!r}"
-        )
-    return rank, alpha, float(dropout)
+    """The arguments, typed, or a ValueError; the limits are those of `params.PARAMS`."""
+    rank = PARAMS["rank"].check(rank)
+    return rank, PARAMS["alpha"].check(alpha), PARAMS["dropout"].check(dropout)
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
@@ -62,7 +46,7 @@ class LoRAAdapter(AdapterLayer):
 
     Args:
         layer: a built `Dense` or `EinsumDense` layer.
-        rank: positive int, the rank of ``A B``.
+        rank: int in [1, 1024], the rank of ``A B``.
         alpha: non-negative number, the scale is ``alpha / rank``; None means ``rank``.
         dropout: dropout rate on the adapter's input, in [0, 1).
         **kwargs: base Layer arguments (``name`` defaults to the base layer's name).
@@ -145,7 +129,8 @@ def add_lora(
         targets: path, glob, list, layer class or predicate (see `find_layers`). Each
             target must be a `Dense` or `EinsumDense` layer (also inside
             `MultiHeadAttention`: ``"*/attn/query"``).
-        rank: positive int.
+        rank: int in [1, 1024] (the limits of ``risk_widgets.params.PARAMS``, which the
+            editor uses too).
         alpha: non-negative number; the update is scaled by ``alpha / rank`` (default
             rank).
         dropout: dropout rate on the adapter input, in [0, 1).

@@ -160,11 +160,16 @@ def test_expand_select_lora_undo_redo_export(notebook, app, browser_artifacts):
                              str(sorted(TARGETS))) == str(sorted(TARGETS))
 
     # -- LoRA rank 4 from the toolbar --------------------------------------------------
+    # the kernel records the messages it gets: "apply" must carry its targets itself
+    nb.execute("received = []\n"
+               "editor.on_msg(lambda _w, content, _b: received.append(content))")
     view.role("patch-kind").select_option("lora")
     rank = view.root.locator("[data-param=rank]")
     rank.fill("4")
     view.click("apply")
     expect_marks(view, TARGETS, "lora")
+    assert nb.execute("print(sorted(received[-1]['targets']), received[-1]['kind'])") == (
+        f"{sorted(TARGETS)} lora")
     expect(view.role("status")).to_have_attribute("data-level", "info")
     expect(view.role("history")).to_have_attribute("data-index", "1")
     assert sorted(view.selected()) == sorted(TARGETS)  # the selection stays shown
@@ -235,3 +240,30 @@ def test_expand_select_lora_undo_redo_export(notebook, app, browser_artifacts):
     assert effect > 1e-3, f"the adapters did not change the outputs, the check is empty: {out}"
     assert values["PATCHED"] == "{}", out
     assert not re.search(r"LoRA|Adapter|Patch", values["CLASSES"]), out
+
+
+def test_python_select_expands_the_groups_holding_a_nested_layer(notebook):
+    """``editor.select`` of a layer inside collapsed groups: the view expands exactly the
+    groups that hold it, scrolls it on screen and shows it selected."""
+    target = "block_1/mlp/down"
+    nb = notebook(CELLS, app="lab")
+    nb.run_all()
+    view = nb.editor()
+    expect(view.root.locator('[data-node-id="block_1"][data-expanded="false"]')).to_have_count(1)
+    assert target not in view.node_ids()
+
+    assert nb.execute(f"print(editor.select({target!r}))") == str([target])
+    row = view.root.locator(f'[data-node-id="{target}"]')
+    expect(row).to_have_attribute("data-selected", "true")
+    expect(view.root).to_have_attribute("data-layout", "ready")
+    for group in ("block_1", "block_1/mlp"):
+        expect(view.root.locator(f'[data-node-id="{group}"]')).to_have_attribute(
+            "data-expanded", "true")
+    expect(row).to_have_attribute("data-onscreen", "true")
+    expect(view.root.locator('[data-node-id="block_0"]')).to_have_attribute(
+        "data-expanded", "false")
+    expect(view.role("selection-count")).to_have_text("1 selected")
+    assert view.selected() == [target]
+    # the page wrote the groups it opened back to the kernel
+    want = "['block_1', 'block_1/mlp']"
+    assert kernel_eventually(nb, "print(sorted(editor.expanded))", want) == want

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { applyMessage, paramInput } from "../src/toolbar";
+import type { CatalogEntry, CatalogParam } from "../src/types";
+
+// Parameter specs as the `catalog` trait sends them (risk_widgets/params.py).
+const rank: CatalogParam = { name: "rank", type: "int", default: 8, min: 1, max: 1024, optional: false, help: "rank of the low-rank update" };
+const alpha: CatalogParam = { name: "alpha", type: "float", min: 0, optional: true, help: "scale; defaults to rank" };
+const dropout: CatalogParam = { name: "dropout", type: "float", default: 0, min: 0, max: 1, max_exclusive: true, optional: false, help: "dropout on the adapter input" };
+const LORA: CatalogEntry = { label: "LoRA", targets: "layers", params: [rank, alpha, dropout] };
+
+describe("applyMessage", () => {
+  it("carries the targets with the kind and the typed parameters", () => {
+    expect(applyMessage("lora", LORA, { rank: "4", alpha: "", dropout: "0.1" }, ["block_0/mlp/up", "head"])).toEqual({
+      type: "apply", kind: "lora", params: { rank: 4, alpha: null, dropout: 0.1 }, targets: ["block_0/mlp/up", "head"],
+    });
+  });
+  it("sends an empty target list for a model-wide patch without a selection", () => {
+    const vote: CatalogEntry = { label: "Vote", targets: "model", params: [{ name: "n_voters", type: "int", default: 5, min: 2, max: 64 }] };
+    expect(applyMessage("vote", vote, {}, [])).toEqual({ type: "apply", kind: "vote", params: { n_voters: 5 }, targets: [] });
+  });
+  it("copies the targets (later selection changes do not reach a sent message)", () => {
+    const targets = ["head"];
+    const msg = applyMessage("lora", LORA, {}, targets);
+    targets.push("x");
+    expect("targets" in msg && msg.targets).toEqual(["head"]);
+  });
+  it("reports a value that is not a number, naming the kind", () => {
+    expect(applyMessage("lora", LORA, { rank: "four" }, ["head"])).toEqual({ error: "LoRA: `rank` must be a number. Received: four" });
+  });
+});
+
+describe("paramInput", () => {
+  it("takes limits, step, placeholder and tooltip from the catalog's spec", () => {
+    expect(paramInput(rank)).toEqual({
+      min: "1", max: "1024", step: "1", placeholder: "8", title: "rank of the low-rank update (1 ≤ rank ≤ 1024)",
+    });
+  });
+  it("leaves an exclusive maximum to Python and says it in the tooltip", () => {
+    expect(paramInput(dropout)).toEqual({
+      min: "0", max: undefined, step: "any", placeholder: "0", title: "dropout on the adapter input (0 ≤ dropout < 1)",
+    });
+  });
+  it("shows optional parameters as auto and one-sided limits as such", () => {
+    expect(paramInput(alpha)).toEqual({
+      min: "0", max: undefined, step: "any", placeholder: "auto", title: "scale; defaults to rank (alpha ≥ 0)",
+    });
+  });
+});

@@ -1,0 +1,171 @@
+"""Every patch parameter with its type, default and limits: one table for the whole package.
+
+The editor's validation (:mod:`risk_widgets.catalog`), the toolbar (the table travels in
+the ``catalog`` trait), ``add_lora``'s argument checks and docs/architecture.md
+("Patch parameters", checked by a test) all read :data:`PARAMS`, so a limit is changed
+here and nowhere else.
+
+Two checks per parameter, with the same limits:
+
+- :meth:`ParamSpec.check`: for Python callers (``add_lora(rank=...)``); strict about types
+  (no strings, no booleans); Keras-style messages.
+- :meth:`ParamSpec.coerce`: for values typed in the browser; accepts numeric strings; the
+  message starts with the patch kind.
+
+Example:
+    >>> from risk_widgets.params import PARAMS
+    >>> PARAMS["rank"].min, PARAMS["rank"].max
+    (1, 1024)
+    >>> PARAMS["rank"].check(4), PARAMS["rank"].coerce("lora", "4")
+    (4, 4)
+    >>> try:
+    ...     PARAMS["rank"].check(4096)
+    ... except ValueError as err:
+    ...     print(err)
+    Received an invalid value for `rank`, expected an integer in [1, 1024]. Received: rank=4096
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Any
+
+__all__ = ["PARAMS", "ParamSpec"]
+
+_NOUN = {"int": "integer", "float": "number"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its name, type (``"int"`` or ``"float"``), default and limits.
+
+    ``min`` and ``max`` are inclusive, except ``max`` when ``max_exclusive`` is set (a
+    dropout rate is in ``[0, 1)``). ``optional``: None is accepted (``alpha`` defaults to
+    ``rank``).
+    """
+
+    name: str
+    type: str
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    optional: bool = False
+    help: str = ""
+    max_exclusive: bool = False
+
+    def to_json(self) -> dict:
+        """The spec as the ``catalog`` trait sends it (absent limits and flags left out)."""
+        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        if not self.max_exclusive:
+            del data["max_exclusive"]
+        return data
+
+    # -- what a valid value is, in words ----------------------------------------------
+    def _lower(self) -> str:
+        """'a positive integer', 'an integer >= 2', 'a non-negative number', ..."""
+        noun = _NOUN[self.type]
+        if self.min == 1 and self.type == "int":
+            return "a positive integer"
+        if self.min == 0:
+            return f"a non-negative {noun}"
+        if self.min is None:
+            return f"an {noun}" if noun == "integer" else f"a {noun}"
+        return f"an {noun} >= {self.min}" if noun == "integer" else f"a {noun} >= {self.min}"
+
+    def expected(self, *, below_min: bool = False) -> str:
+        """The valid values, e.g. ``"an integer in [1, 1024]"``, ``"a number in [0, 1)"``.
+
+        ``below_min``: the phrase for a value under the minimum (only the lower limit).
+        """
+        if self.max is None or below_min:
+            text = self._lower()
+        else:
+            low = "" if self.min is None else f"{self.min}"
+            closing = ")" if self.max_exclusive else "]"
+            article = "an" if self.type == "int" else "a"
+            text = f"{article} {_NOUN[self.type]} in [{low}, {self.max}{closing}"
+        return text + (" or None" if self.optional else "")
+
+    def _too_big(self, number: float) -> bool:
+        return self.max is not None and (
+            number >= self.max if self.max_exclusive else number > self.max
+        )
+
+    # -- the two checks ----------------------------------------------------------------
+    def check(self, value: Any) -> Any:
+        """``value`` as this parameter's type if it is valid, else a Keras-style ValueError.
+
+        For Python callers: an ``int`` parameter takes Python or NumPy integers only, a
+        ``float`` one any real number (not booleans, not strings).
+        """
+        if value is None and self.optional:
+            return None
+        if self.type == "int":
+            ok_type = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        else:
+            ok_type = (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+        below = ok_type and self.min is not None and value < self.min
+        if not ok_type or below or self._too_big(value):
+            raise ValueError(
+                f"Received an invalid value for `{self.name}`, expected "
+                f"{self.expected(below_min=bool(below))}. Received: {self.name}={value!r}"
+            )
+        return int(value) if self.type == "int" else float(value)
+
+    def coerce(self, kind: str, value: Any) -> Any:
+        """``value`` (a number or numeric text from the browser) as this parameter's type,
+        or a ValueError whose message starts with the patch ``kind``."""
+        if value is None or value == "":
+            if self.optional:
+                return None
+            raise ValueError(f"{kind}: `{self.name}` is required ({self.help or self.type}).")
+        caster = int if self.type == "int" else float
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = caster(value)
+            if self.type == "int" and float(value) != number:
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(
+                f"{kind}: `{self.name}` must be {self._article()} {_NOUN[self.type]}."
+                f" Received: {self.name}={value!r}"
+            ) from None
+        if not math.isfinite(number):
+            raise ValueError(
+                f"{kind}: `{self.name}` must be a number (not NaN or infinity)."
+                f" Received: {self.name}={value!r}"
+            )
+        if self.min is not None and number < self.min:
+            raise ValueError(f"{kind}: `{self.name}` must be >= {self.min}. Received: {number}")
+        if self._too_big(number):
+            op = "<" if self.max_exclusive else "<="
+            raise ValueError(f"{kind}: `{self.name}` must be {op} {self.max}. Received: {number}")
+        return number
+
+    def _article(self) -> str:
+        return "an" if self.type == "int" else "a"
+
+
+#: Every patch parameter. The catalog says which kinds use which; docs/architecture.md
+#: ("Patch parameters") lists this table and a test keeps the two equal.
+PARAMS: dict[str, ParamSpec] = {
+    p.name: p
+    for p in (
+        ParamSpec("rank", "int", 8, min=1, max=1024, help="rank of the low-rank update"),
+        ParamSpec("alpha", "float", None, min=0, optional=True, help="scale; defaults to rank"),
+        ParamSpec(
+            "dropout", "float", 0.0, min=0, max=1, max_exclusive=True,
+            help="dropout on the adapter input",
+        ),
+        ParamSpec("n_samples", "int", 16, min=2, max=1024, help="Monte-Carlo samples"),
+        ParamSpec("rate", "float", 0.1, min=0.001, max=0.9, help="dropout rate"),
+        ParamSpec("n_voters", "int", 5, min=2, max=64, help="ensemble members"),
+    )
+}
