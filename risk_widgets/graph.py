@@ -62,6 +62,17 @@ _PATCH_INSPECTORS: list[PatchInspector] = []
 _PATCHABLE: dict[str, Callable[[Any], bool]] = {}
 
 
+class _Patchable:
+    """A registered predicate with its ``through_wrappers`` flag (one registry entry)."""
+
+    def __init__(self, predicate: Callable[[Any], bool], through_wrappers: bool):
+        self.predicate = predicate
+        self.through_wrappers = through_wrappers
+
+    def __call__(self, layer: Any) -> bool:
+        return bool(self.predicate(layer))
+
+
 # ----------------------------------------------------------------------------- registries
 
 
@@ -97,11 +108,16 @@ def unregister_patch_inspector(fn: PatchInspector) -> None:
         _PATCH_INSPECTORS.remove(fn)
 
 
-def register_patchable(kind: str, predicate: Callable[[Any], bool]) -> Callable[[Any], bool]:
+def register_patchable(
+    kind: str, predicate: Callable[[Any], bool], *, through_wrappers: bool = True
+) -> Callable[[Any], bool]:
     """Declares that patch ``kind`` applies to the layers (or groups) ``predicate`` accepts.
 
     Node ``patchable`` lists, in registration order, every kind whose predicate returns
     True for the node's layer object. Registering a kind again replaces its predicate.
+    ``through_wrappers=False`` declares a kind that applies only to a graph model itself,
+    not through a model that wraps one (a `RiskModel`, see
+    `risk_widgets.walk.register_graph_root`): the graph of such a model does not offer it.
     Returns ``predicate``.
 
     Example:
@@ -116,7 +132,7 @@ def register_patchable(kind: str, predicate: Callable[[Any], bool]) -> Callable[
         raise TypeError(
             f"`predicate` must be callable: predicate(layer) -> bool. Received: {predicate!r}"
         )
-    _PATCHABLE[kind] = predicate
+    _PATCHABLE[kind] = _Patchable(predicate, bool(through_wrappers))
     return predicate
 
 
@@ -155,8 +171,13 @@ def _load_builtin_hooks() -> None:
     import risk_widgets.risk  # noqa: F401
 
 
-def _patchable_of(layer: Any) -> list[str]:
-    return [kind for kind, predicate in _PATCHABLE.items() if predicate(layer)]
+def _patchable_of(layer: Any, wrapped: bool) -> list[str]:
+    return [
+        kind
+        for kind, predicate in _PATCHABLE.items()
+        if not (wrapped and not getattr(predicate, "through_wrappers", True))
+        and predicate(layer)
+    ]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -534,7 +555,7 @@ def to_graph(model: Any) -> Graph:
         )
         node["params"], node["trainable_params"] = _params(layer, sizes, trainable_ids)
         node["patch"] = _patch_of(layer, ref.path)
-        node["patchable"] = _patchable_of(layer)
+        node["patchable"] = _patchable_of(layer, wrapped=root is not model)
         node["opaque"] = ref.kind == "group" and not is_graph_container(layer)
         nodes.append(node)
     nodes.extend(outputs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 from keras.src.ops.operation import Operation
@@ -30,6 +31,7 @@ __all__ = ["find_layers"]
 
 _GLOB_CHARS = frozenset("*?[")
 _HOW_TO_LIST = "List every path with `risk_widgets.find_layers(model, '*')`."
+_SHOWN_PATHS = 30  # paths listed in a patch's "matches no layer" message
 
 
 def _is_glob(target: str) -> bool:
@@ -56,76 +58,179 @@ def _model_name(model: Any) -> str:
     return str(getattr(model, "name", type(model).__name__))
 
 
-def _no_match(model: Any, what: str, paths: list[str], target: str | None) -> ValueError:
-    hint = ""
-    if target is not None:
+def _listing(paths: list[str]) -> str:
+    shown = ", ".join(paths[:_SHOWN_PATHS])
+    return shown if len(paths) <= _SHOWN_PATHS else f"{shown}, ... ({len(paths)} in all)"
+
+
+class _Words:
+    """The wording of errors: plain (``find_layers``) or for a patch's ``targets`` argument.
+
+    With ``patch`` (e.g. ``"vote"``) every message starts with ``"vote: "`` and speaks of
+    the patch's targets (where None is the patch's default); either way it says what matched
+    nothing, lists close matches and ends with the way to list every path.
+    """
+
+    def __init__(self, model: Any, patch: str | None):
+        self.model = _model_name(model)
+        self.patch = patch
+        self.prefix = f"{patch}: " if patch else ""
+
+    def no_path(self, target: str, paths: list[str]) -> ValueError:
         close = _close_matches(target, paths)
-        if close:
-            hint = f" Close matches: {', '.join(map(repr, close))}."
-    return ValueError(f"{what} in model {_model_name(model)!r}.{hint} {_HOW_TO_LIST}")
+        if self.patch:
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            return ValueError(
+                f"{self.prefix}target {target!r} matches no layer.{hint} Paths of model "
+                f"{self.model!r}: {_listing(paths)}. {_HOW_TO_LIST}"
+            )
+        hint = f" Close matches: {', '.join(map(repr, close))}." if close else ""
+        what = (
+            f"The pattern {target!r} matches no layer"
+            if _is_glob(target)
+            else f"No layer at path {target!r}"
+        )
+        return ValueError(f"{what} in model {self.model!r}.{hint} {_HOW_TO_LIST}")
+
+    def no_class(self, target: type, present: list[str]) -> ValueError:
+        what = f"no layer of class {target.__name__}" if self.patch else (
+            f"No layer of class {target.__name__}"
+        )
+        return ValueError(
+            f"{self.prefix}{what} in model {self.model!r}. Classes present: "
+            f"{', '.join(present) or 'none'}. {_HOW_TO_LIST}"
+        )
+
+    def no_predicate_match(self, name: str) -> ValueError:
+        if self.patch:
+            return ValueError(
+                f"{self.prefix}the targets predicate matched no layer in model {self.model!r}: "
+                f"{name} is called as predicate(path, layer) -> bool. {_HOW_TO_LIST}"
+            )
+        return ValueError(
+            f"The predicate {name} matched no layer in model {self.model!r}. It is called as "
+            f"predicate(path, layer) -> bool. {_HOW_TO_LIST}"
+        )
+
+    def empty_group(self, path: str, inside: list[str]) -> ValueError:
+        listed = ", ".join(map(repr, inside))
+        if self.patch:
+            return ValueError(
+                f"{self.prefix}target {path!r} holds no layer that {self.patch} applies to. "
+                f"Its layers: {listed}. Target another layer or group. {_HOW_TO_LIST}"
+            )
+        return ValueError(
+            f"The group {path!r} holds no layer that the leaves filter accepts (in model "
+            f"{self.model!r}). Its layers: {listed}. {_HOW_TO_LIST}"
+        )
+
+    def empty_list(self) -> ValueError:
+        return ValueError(
+            f"{self.prefix}`targets` is an empty list: give at least one path, glob, layer "
+            f"class or predicate. {_HOW_TO_LIST}"
+        )
+
+    def nested_list(self, item: Any) -> TypeError:
+        return TypeError(
+            f"{self.prefix}A targets list holds paths, globs, layer classes or predicates, not "
+            f"nested lists. Received the element: {item!r}"
+        )
+
+    def not_a_layer_class(self, target: type) -> TypeError:
+        return TypeError(
+            f"{self.prefix}A class target must be a Keras layer class such as "
+            f"`keras.layers.Dense`. Received: {target.__module__}.{target.__qualname__}"
+        )
+
+    def bad_type(self, target: Any) -> TypeError:
+        none = "None, " if self.patch else ""
+        default = "; None is the patch's own default choice" if self.patch else ""
+        return TypeError(
+            f"{self.prefix}`targets` must be {none}a path ('block_0/attn/query'), a glob "
+            "('*/query'), a list of them, a layer class (keras.layers.Dense) or a "
+            f"predicate(path, layer) -> bool{default}. "
+            f"Received: targets={target!r} (of type {type(target).__name__})"
+        )
 
 
-def _resolve(model: Any, target: Any, refs: list, paths: list[str], index: dict) -> set[str]:
+def _wrapped_chain(layer: Any) -> list[Any]:
+    """``layer`` and the layers it wraps through ``wrapped_layer`` (risk layers), outermost
+    first."""
+    chain = [layer]
+    while getattr(chain[-1], "wrapped_layer", None) is not None and len(chain) < 32:
+        chain.append(chain[-1].wrapped_layer)
+    return chain
+
+
+def _resolve(target: Any, refs: list, paths: list[str], index: dict, words: _Words,
+             see_through: bool) -> set[str]:
     """The set of paths one target selects (raises when it selects none)."""
     if isinstance(target, str):
         if target in index:
             return {target}
         if _is_glob(target):
             found = {p for p in paths if fnmatch.fnmatchcase(p, target)}
-            if not found:
-                raise _no_match(model, f"The pattern {target!r} matches no layer", paths, target)
-            return found
-        raise _no_match(model, f"No layer at path {target!r}", paths, target)
+            if found:
+                return found
+        raise words.no_path(target, paths)
     if isinstance(target, type):
         if not issubclass(target, Operation):
-            raise TypeError(
-                "A class target must be a Keras layer class such as `keras.layers.Dense`. "
-                f"Received: {target.__module__}.{target.__qualname__}"
-            )
-        found = {ref.path for ref in refs if isinstance(ref.layer, target)}
+            raise words.not_a_layer_class(target)
+        found = {
+            ref.path
+            for ref in refs
+            if any(isinstance(layer, target)
+                   for layer in (_wrapped_chain(ref.layer) if see_through else [ref.layer]))
+        }
         if not found:
-            present = sorted({type(ref.layer).__name__ for ref in refs})
-            raise ValueError(
-                f"No layer of class {target.__name__} in model {_model_name(model)!r}. "
-                f"Classes present: {', '.join(present) or 'none'}. {_HOW_TO_LIST}"
-            )
+            raise words.no_class(target, sorted({type(ref.layer).__name__ for ref in refs}))
         return found
     if isinstance(target, (list, tuple, set, frozenset)):
         if not target:
-            raise ValueError(
-                "`targets` is an empty list: give at least one path, glob, layer class or "
-                f"predicate. {_HOW_TO_LIST}"
-            )
+            raise words.empty_list()
         found: set[str] = set()
         for item in target:
             if isinstance(item, (list, tuple, set, frozenset)):
-                raise TypeError(
-                    "A targets list holds paths, globs, layer classes or predicates, not "
-                    f"nested lists. Received the element: {item!r}"
-                )
-            found |= _resolve(model, item, refs, paths, index)
+                raise words.nested_list(item)
+            found |= _resolve(item, refs, paths, index, words, see_through)
         return found
     if callable(target):
         found = {ref.path for ref in refs if target(ref.path, ref.layer)}
         if not found:
-            name = getattr(target, "__name__", repr(target))
-            raise ValueError(
-                f"The predicate {name} matched no layer in model {_model_name(model)!r}. It "
-                f"is called as predicate(path, layer) -> bool. {_HOW_TO_LIST}"
-            )
+            raise words.no_predicate_match(getattr(target, "__name__", repr(target)))
         return found
-    raise TypeError(
-        "`targets` must be a path ('block_0/attn/query'), a glob ('*/query'), a list of "
-        "them, a layer class (keras.layers.Dense) or a predicate(path, layer) -> bool. "
-        f"Received: targets={target!r} (of type {type(target).__name__})"
-    )
+    raise words.bad_type(target)
 
 
-def find_layers(model: Any, targets: Any) -> list[str]:
+def _expand_groups(found: set[str], refs: list, words: _Words, keep: Any) -> set[str]:
+    """Replaces each group in ``found`` by its leaf layers (those ``keep`` accepts)."""
+    kinds = {ref.path: ref.kind for ref in refs}
+    leaves: set[str] = set()
+    for path in found:
+        if kinds[path] != "group":
+            leaves.add(path)  # named by itself: kept, its caller checks it
+            continue
+        inside = [r for r in refs if r.kind == "layer" and r.path.startswith(path + "/")]
+        chosen = {r.path for r in inside if keep is True or keep(r.layer)}
+        if not chosen:
+            raise words.empty_group(path, [r.path for r in inside])
+        leaves |= chosen
+    return leaves
+
+
+def find_layers(
+    model: Any,
+    targets: Any,
+    *,
+    leaves: bool | Callable[[Any], bool] = False,
+    patch: str | None = None,
+) -> list[str]:
     """Resolves ``targets`` to the paths of existing layers, in graph order, no duplicates.
 
     Paths are those of `risk_widgets.walk.iter_layers` (docs/architecture.md "Paths"):
-    leaves and containers (groups) both have one.
+    leaves and containers (groups) both have one. This is the one target resolver: the
+    editor's selection, `rewire` (and so `add_lora` / `add_svf`) and the risk wrappers
+    (``leaves=...``) all use it.
 
     Args:
         model: a built Keras model (Functional, Sequential, CompositeLayer, ...).
@@ -137,14 +242,24 @@ def find_layers(model: Any, targets: Any) -> list[str]:
             - a layer class: every layer that is an instance of it (``keras.layers.Dense``
               also matches subclasses; ops such as ``x + y`` are not layers);
             - a predicate ``predicate(path, layer) -> bool``.
+        leaves: ``False`` (default): the matching paths, groups included. ``True``: only
+            leaf layers, the layers a risk wrapper goes into: a matched group stands for
+            the leaf layers inside it (at every depth), and a layer class also matches a
+            risk layer around an instance of it (through ``wrapped_layer``). A predicate
+            ``keep(layer) -> bool``: as ``True``, but a group stands only for the leaves
+            inside it that ``keep`` accepts (a group with none is an error); a leaf matched
+            by itself is returned whatever ``keep`` says, for the caller to check.
+        patch: the patch kind asking (e.g. ``"vote"``): errors then start with
+            ``"vote: "`` and speak of that patch's ``targets`` argument.
 
     Returns:
         The matching paths in graph order (the order of `iter_layers`), each once.
 
     Raises:
         ValueError: a path that does not exist, a glob, class or predicate that matches
-            nothing, or an empty list; the message names it, lists close matches and says
-            how to list every path.
+            nothing, an empty list, or (``leaves=keep``) a group holding no leaf ``keep``
+            accepts; the message names it, lists close matches and says how to list every
+            path.
         TypeError: ``targets`` is none of the forms above.
 
     Example:
@@ -157,13 +272,23 @@ def find_layers(model: Any, targets: Any) -> list[str]:
         ['inner', 'inner/dense', 'head']
         >>> find_layers(model, "*dense")
         ['inner/dense']
+        >>> find_layers(model, ["inner", "head"], leaves=True)
+        ['inner/dense', 'head']
         >>> find_layers(model, "inner/dens")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         ValueError: No layer at path 'inner/dens' in model 'm'. Close matches: 'inner/dense'...
     """
+    if not (isinstance(leaves, bool) or callable(leaves)):
+        raise TypeError(
+            "`leaves` must be True, False or a predicate keep(layer) -> bool. "
+            f"Received: leaves={leaves!r}"
+        )
+    words = _Words(model, patch)
     refs = list(iter_layers(model))
     paths = [ref.path for ref in refs]
     index = {p: i for i, p in enumerate(paths)}
-    found = _resolve(model, targets, refs, paths, index)
+    found = _resolve(targets, refs, paths, index, words, see_through=leaves is not False)
+    if leaves is not False:
+        found = _expand_groups(found, refs, words, leaves)
     return sorted(found, key=index.__getitem__)

@@ -580,6 +580,25 @@ def test_builtin_hooks_mark_lora_patches_and_risk_models(builtin_hooks):
     assert [n["id"] for n in to_graph(risky).nodes][:1] == ["x"]  # the body's graph
 
 
+def test_kinds_that_do_not_reach_through_a_risk_model_are_not_offered_there(builtin_hooks):
+    """Issue 19 item 1: the graph of a risk model offered LoRA/SVF, which add_lora then refused
+    (a RiskModel is no graph model); `through_wrappers=False` kinds are left out there."""
+    from risk_widgets.risk import vote
+
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(8, name="hidden")(x)
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(h), name="base")
+    risky = vote.Wrapper(n_voters=2)(model, targets="head")
+    assert {"lora", "svf", "vote", "sample"} <= set(node(to_graph(model), "hidden")["patchable"])
+    assert node(to_graph(risky), "hidden")["patchable"] == ["sample", "vote"]
+    register_patchable("mine", lambda layer: True, through_wrappers=False)
+    try:
+        assert "mine" in node(to_graph(model), "head")["patchable"]
+        assert "mine" not in node(to_graph(risky), "head")["patchable"]
+    finally:
+        unregister_patchable("mine")
+
+
 def test_registry_errors():
     with pytest.raises(TypeError, match="patch inspector"):
         register_patch_inspector("lora")

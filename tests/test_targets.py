@@ -200,3 +200,93 @@ def test_class_that_is_not_a_layer(model):
 def test_nested_list(model):
     with pytest.raises(TypeError, match="not nested lists"):
         find_layers(model, [["head"]])
+
+
+# ----------------------------------------------------------------------------- leaves, patch
+# Issue 19 item 1: one resolver for every target; risk wrappers use its leaves mode.
+
+LEAVES_0 = [
+    "block_0/attn/query",
+    "block_0/attn/key",
+    "block_0/attn/value",
+    "block_0/attn/softmax",
+    "block_0/attn/dropout",
+    "block_0/attn/attention_output",
+    "block_0/add",
+    "block_0/mlp/up",
+    "block_0/mlp/down",
+]
+
+
+def test_leaves_expands_a_group_into_its_leaf_layers(model):
+    assert find_layers(model, "block_0", leaves=True) == LEAVES_0
+    assert find_layers(model, "block_1/mlp", leaves=True) == ["block_1/mlp/up", "block_1/mlp/down"]
+    assert find_layers(model, "head", leaves=True) == ["head"]
+    groups = {"block_0", "block_0/attn", "block_0/mlp", "block_1", "block_1/attn", "block_1/mlp"}
+    assert find_layers(model, "*", leaves=True) == [p for p in ALL if p not in groups]
+    # a group and a leaf inside it: each leaf once, in graph order
+    assert find_layers(model, ["block_0/mlp/down", "block_0/mlp"], leaves=True) == [
+        "block_0/mlp/up", "block_0/mlp/down"]
+    # a class that matches groups (attention) expands them too
+    assert find_layers(model, keras.layers.MultiHeadAttention, leaves=True) == [
+        p for p in ALL if "/attn/" in p]
+
+
+def test_leaves_predicate_chooses_the_leaves_of_a_group(model):
+    def weighted(layer):
+        return bool(getattr(layer, "weights", None))
+
+    assert find_layers(model, "block_0", leaves=weighted) == [
+        p for p in LEAVES_0 if not p.endswith(("softmax", "dropout", "add"))]
+    # a leaf named by itself is returned whatever the predicate says (its caller checks it)
+    assert find_layers(model, ["block_0/add", "block_1/mlp"], leaves=weighted) == [
+        "block_0/add", "block_1/mlp/up", "block_1/mlp/down"]
+    with pytest.raises(ValueError) as info:
+        find_layers(model, "block_0/mlp", leaves=lambda layer: False)
+    message = str(info.value)
+    assert message.startswith("The group 'block_0/mlp' holds no layer that the leaves filter")
+    assert "'block_0/mlp/up'" in message and "find_layers(model, '*')" in message
+
+
+def test_leaves_class_targets_see_through_risk_layers():
+    class Wrapping(keras.layers.Layer):  # like a risk layer: `wrapped_layer` is the original
+        is_patch_layer = True
+
+        def __init__(self, layer, **kwargs):
+            super().__init__(name=layer.name, **kwargs)
+            self.wrapped_layer = layer
+
+        def call(self, x):
+            return self.wrapped_layer(x)
+
+    keras.backend.clear_session(free_memory=False)
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, Wrapping(keras.layers.Dense(2, name="head"))(x), name="m")
+    assert find_layers(model, keras.layers.Dense, leaves=True) == ["head"]
+    with pytest.raises(ValueError, match="No layer of class Dense"):
+        find_layers(model, keras.layers.Dense)  # paths mode: the class of the layer itself
+
+
+def test_patch_words_errors_for_the_patch_and_keeps_the_way_out(model):
+    with pytest.raises(ValueError) as info:
+        find_layers(model, "hed", leaves=True, patch="vote")
+    message = str(info.value)
+    assert message.startswith("vote: target 'hed' matches no layer. Did you mean 'head'")
+    assert "of model 'tiny'" in message and "find_layers(model, '*')" in message
+    with pytest.raises(ValueError, match=r"^sample: target '\*/qeury' matches no layer\. "
+                                         r"Did you mean 'block_0/attn/query'"):
+        find_layers(model, "*/qeury", leaves=True, patch="sample")
+    with pytest.raises(ValueError, match=r"^vote: no layer of class Conv2D in model 'tiny'\. "
+                                         r"Classes present: .*Dense"):
+        find_layers(model, keras.layers.Conv2D, leaves=True, patch="vote")
+    with pytest.raises(ValueError, match=r"^vote: the targets predicate matched no layer in "
+                                         r"model 'tiny'.*predicate\(path, layer\)"):
+        find_layers(model, lambda path, layer: False, leaves=True, patch="vote")
+    with pytest.raises(ValueError, match=r"^vote: `targets` is an empty list"):
+        find_layers(model, [], leaves=True, patch="vote")
+    with pytest.raises(TypeError, match=r"^vote: `targets` must be None, a path.*Received: "
+                                        r"targets=3"):
+        find_layers(model, 3, leaves=True, patch="vote")
+    with pytest.raises(ValueError, match=r"^vote: target 'block_0/mlp' holds no layer that "
+                                         r"vote applies to"):
+        find_layers(model, "block_0/mlp", leaves=lambda layer: False, patch="vote")

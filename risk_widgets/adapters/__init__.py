@@ -2,7 +2,7 @@
 
 Importing this package registers ``"lora"`` and ``"svf"`` as patchable kinds with the
 graph view (`risk_widgets.graph.register_patchable`), for the layer types of the adapters'
-dispatch list.
+dispatch list (not through a risk model, whose body `add_lora` / `add_svf` do not reach).
 
 Example:
     >>> from risk_widgets.adapters import supported_types
@@ -36,8 +36,9 @@ __all__ = [
 def _register_with_graph() -> None:
     from risk_widgets.graph import register_patchable
 
-    register_patchable("lora", can_adapt)
-    register_patchable("svf", can_adapt)
+    # adapters patch a graph model itself (`rewire`), not the body inside a risk model
+    register_patchable("lora", can_adapt, through_wrappers=False)
+    register_patchable("svf", can_adapt, through_wrappers=False)
 
 
 _register_with_graph()

@@ -34,8 +34,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import difflib
-import fnmatch
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,9 +45,9 @@ __all__ = [
     "check_finite",
     "copy_layer",
     "leaf_layers",
+    "Sites",
     "rebuild",
     "report_output",
-    "resolve_targets",
     "split_members",
     "tile_members",
     "total_variance",
@@ -167,43 +166,47 @@ def unwrap(layer: Any) -> Any:
     return layer if inner is None else unwrap(inner)
 
 
-def resolve_targets(kind: str, targets: Any, leaves: Sequence[tuple[str, Any]]) -> list[str]:
-    """Paths in ``leaves`` chosen by ``targets``: a path, a glob, a list of them, a layer class
-    (matched against the wrapped layer too) or ``predicate(path, layer) -> bool``."""
-    paths = [path for path, _ in leaves]
-    if isinstance(targets, type):
-        chosen = [p for p, layer in leaves if isinstance(unwrap(layer), targets)]
-        if not chosen:
-            raise ValueError(
-                f"{kind}: no layer of class {targets.__name__} in the model. "
-                f"Layers: {', '.join(paths)}."
-            )
-        return chosen
-    if callable(targets) and not isinstance(targets, str):
-        chosen = [p for p, layer in leaves if targets(p, layer)]
-        if not chosen:
-            raise ValueError(
-                f"{kind}: the targets predicate matched no layer. Layers: {', '.join(paths)}."
-            )
-        return chosen
-    if isinstance(targets, str):
-        targets = [targets]
-    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
-        raise TypeError(
-            f"{kind}: `targets` must be None, a path, a glob, a list of them, a layer class or a "
-            f"predicate(path, layer). Received: {targets!r}"
-        )
-    chosen: list[str] = []
-    for target in targets:
-        matched = [p for p in paths if p == target or fnmatch.fnmatchcase(p, target)]
-        if not matched:
-            close = difflib.get_close_matches(target, paths, n=3, cutoff=0.4)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"{kind}: target {target!r} matches no layer.{hint} Layers: {', '.join(paths)}."
-            )
-        chosen.extend(p for p in matched if p not in chosen)
-    return chosen
+@dataclasses.dataclass(frozen=True)
+class Sites:
+    """Where a risk wrapper goes for given ``targets``: the one rule behind applying it
+    (:meth:`choose`) and behind the graph's ``patchable`` for it (:meth:`offers`).
+
+    Targets are resolved by :func:`risk_widgets.targets.find_layers` in its leaves mode: a
+    leaf named by the targets must take the wrapper (``problem(layer)`` is None, otherwise a
+    ValueError says why); a group named by the targets stands for the leaves inside it that
+    ``in_group`` accepts (each of which must have no problem), and must hold one.
+
+    Attributes:
+        kind: the wrapper's kind, ``"vote"`` or ``"sample"`` (starts every error message).
+        problem: ``problem(layer) -> str | None``: why the leaf ``layer`` cannot take the
+            wrapper, worded to follow ``"<kind>: target '<path>' "``; None when it can.
+        in_group: ``in_group(layer) -> bool``: whether a leaf inside a targeted group takes it.
+    """
+
+    kind: str
+    problem: Callable[[Any], str | None]
+    in_group: Callable[[Any], bool]
+
+    def choose(self, model: Any, targets: Any) -> list[str]:
+        """The leaf paths of ``model`` that ``targets`` give this wrapper, in graph order."""
+        from risk_widgets.targets import find_layers
+        from risk_widgets.walk import iter_layers
+
+        paths = find_layers(model, targets, leaves=self.in_group, patch=self.kind)
+        layers = {ref.path: ref.layer for ref in iter_layers(model)}
+        for path in paths:
+            problem = self.problem(layers[path])
+            if problem:
+                raise ValueError(f"{self.kind}: target {path!r} {problem}")
+        return paths
+
+    def offers(self, layer: Any) -> bool:
+        """Whether :meth:`choose` accepts the path of ``layer`` (a leaf or a group)."""
+        from risk_widgets.walk import children, iter_layers
+
+        if not children(layer):
+            return self.problem(layer) is None
+        return any(self.in_group(ref.layer) for ref in iter_layers(layer) if ref.kind == "layer")
 
 
 # --- copying and the rebuild --------------------------------------------------------------
@@ -271,7 +274,11 @@ def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
             return replacements[path](layer, path, copy)
         return copy(layer)
 
-    weighted = [p for p, layer in leaf_layers(model) if getattr(layer, "weights", None)]
+    weighted = [
+        p
+        for p, layer in leaf_layers(model)
+        if getattr(layer, "weights", None) and not any(p.startswith(f"{r}/") for r in replacements)
+    ]  # a replaced group (an RNN layer) brings its own layers along
     targets = list(dict.fromkeys([*weighted, *replacements]))
     if not targets:
         raise ValueError(f"Model {model.name!r} has no layer with weights to wrap.")

@@ -2,17 +2,19 @@
 
 A `RiskModel` runs a Functional ``body``; paths, targets and the graph are the body's, so
 a selection made before wrapping still names the same layers after it.
+
+A node's ``patchable`` lists ``vote`` / ``sample`` exactly where applying that wrapper with the
+node's path as ``targets`` is accepted: both come from the wrapper's `Sites` rule
+(`risk_widgets.risk.vote.SITES`, `risk_widgets.risk.sample.SITES`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from risk_widgets.graph import register_patchable
+from risk_widgets.risk import sample, vote
 from risk_widgets.risk.model import RiskModel
-from risk_widgets.risk.sample import _dropout_site_classes
 from risk_widgets.walk import register_graph_root
 
 
@@ -22,15 +24,13 @@ def risk_model_body(model: Any) -> Any:
 
 
 def can_sample(layer: Any) -> bool:
-    """MC dropout can follow Dense / EinsumDense / Conv layers."""
-    return isinstance(layer, _dropout_site_classes())
+    """Whether ``sample`` applies to this layer or group (`sample.SITES`)."""
+    return sample.SITES.offers(layer)
 
 
 def can_vote(layer: Any) -> bool:
-    """Any layer or group with weights can be ensembled."""
-    if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.layers.InputLayer):
-        return False  # ops such as `x + y` have no weights to copy
-    return bool(layer.weights)
+    """Whether ``vote`` applies to this layer or group (`vote.SITES`)."""
+    return vote.SITES.offers(layer)
 
 
 register_graph_root(risk_model_body)

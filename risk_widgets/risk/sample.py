@@ -30,14 +30,14 @@ import keras
 from keras import tree
 
 from risk_widgets.risk.compose import (
+    Sites,
     check_member_count,
     report_output,
-    resolve_targets,
     unwrap,
 )
 from risk_widgets.risk.model import RiskModel, last_layers, wrap_model
 
-__all__ = ["SampleLayer", "Wrapper", "DROPOUT_SITES"]
+__all__ = ["SITES", "SampleLayer", "Wrapper", "DROPOUT_SITES"]
 
 
 def _dropout_site_classes() -> tuple[type, ...]:
@@ -119,6 +119,9 @@ class SampleLayer(keras.layers.Layer):
     def compute_output_spec(self, inputs, *args, **kwargs):
         return self.layer.compute_output_spec(inputs, *args, **kwargs)
 
+    def compute_output_shape(self, input_shape):  # wrappers such as TimeDistributed ask
+        return self.layer.compute_output_shape(input_shape)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -141,6 +144,8 @@ def _site_problem(layer: Any) -> str | None:
     """Why dropout cannot follow ``layer``, or None if it can."""
     if isinstance(layer, keras.layers.InputLayer):
         return "it is an input"
+    if not isinstance(layer, keras.layers.Layer):
+        return f"it is an operation ({type(layer).__name__}, such as x + y), not a layer"
     try:
         outputs = tree.flatten(layer.output)
     except (AttributeError, ValueError):
@@ -149,6 +154,27 @@ def _site_problem(layer: Any) -> str | None:
         if "float" not in str(t.dtype):
             return f"its output is {t.dtype}, not a float tensor"
     return None
+
+
+def _sample_problem(layer: Any) -> str | None:
+    """Why MC dropout cannot follow the targeted ``layer`` (None when it can)."""
+    problem = _site_problem(layer)
+    if problem is None:
+        return None
+    return (
+        f"has no dropout site: {problem}. Target a layer with a float output "
+        f"(e.g. {DROPOUT_SITES})."
+    )
+
+
+def _in_group(layer: Any) -> bool:
+    """Whether a layer inside a targeted group gets MC dropout: the Dense/EinsumDense/Conv ones."""
+    return isinstance(unwrap(layer), _dropout_site_classes()) and _site_problem(layer) is None
+
+
+#: Where MC dropout goes for given targets (applying it and the graph's ``patchable``): after a
+#: layer with a float output; a group stands for its Dense / EinsumDense / Conv layers.
+SITES = Sites("sample", _sample_problem, _in_group)
 
 
 class Wrapper:
@@ -161,8 +187,9 @@ class Wrapper:
     Calling it:
         model: a built Functional or Sequential model, or a :class:`RiskModel`.
         targets: the layers to put dropout after (a path, glob, list, layer class or
-            predicate(path, layer)); ``None`` picks every Dense/EinsumDense/Conv layer except
-            the last ones.
+            predicate(path, layer), see :func:`risk_widgets.find_layers`); a group
+            (``"block_0/mlp"``) stands for the Dense/EinsumDense/Conv layers inside it.
+            ``None`` picks every Dense/EinsumDense/Conv layer except the last ones.
 
     Example:
         >>> import keras
@@ -206,16 +233,7 @@ class Wrapper:
                         "dropout after."
                     )
                 return chosen
-            chosen = resolve_targets("sample", targets, leaves)
-            by_path = dict(leaves)
-            for path in chosen:
-                problem = _site_problem(by_path[path])
-                if problem:
-                    raise ValueError(
-                        f"sample: target {path!r} has no dropout site: {problem}. Target a layer "
-                        f"with a float output (e.g. {DROPOUT_SITES})."
-                    )
-            return chosen
+            return SITES.choose(state["base"], targets)
 
         def replace(layer, path, copy, stride):
             return SampleLayer(copy(layer), rate=rate, n_samples=n_samples, name=layer.name)

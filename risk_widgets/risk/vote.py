@@ -32,16 +32,32 @@ import keras
 from keras import ops, tree
 
 from risk_widgets.risk.compose import (
+    Sites,
     check_member_count,
     copy_layer,
     report_output,
-    resolve_targets,
     trailing_dims,
     unwrap,
 )
 from risk_widgets.risk.model import RiskModel, wrap_model
 
-__all__ = ["VoteLayer", "Wrapper"]
+__all__ = ["SITES", "VoteLayer", "Wrapper"]
+
+
+def _vote_problem(layer: Any) -> str | None:
+    """Why vote cannot go into ``layer`` (None when it can): it needs weights to copy."""
+    if getattr(layer, "weights", None):
+        return None
+    return (
+        f"({unwrap(layer).__class__.__name__}) has no weights, so its copies would all agree. "
+        "Target a layer with weights (Dense, Conv, ...) or leave targets=None to ensemble the "
+        "whole model."
+    )
+
+
+#: Where vote goes for given targets (applying it and the graph's ``patchable``): a layer
+#: with weights; a group stands for every layer with weights inside it.
+SITES = Sites("vote", _vote_problem, lambda layer: _vote_problem(layer) is None)
 
 
 def _check_n_voters(n_voters: Any) -> int:
@@ -133,6 +149,9 @@ class VoteLayer(keras.layers.Layer):
     def compute_output_spec(self, inputs, *args, **kwargs):
         return self.voters[0].compute_output_spec(inputs, *args, **kwargs)
 
+    def compute_output_shape(self, input_shape):  # wrappers such as TimeDistributed ask
+        return self.voters[0].compute_output_shape(input_shape)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -164,8 +183,10 @@ class Wrapper:
     Calling it:
         model: a built Functional or Sequential model, or a :class:`RiskModel` (wrappers
             compose).
-        targets: layers to ensemble: a path, glob, list, layer class or predicate(path, layer).
-            ``None`` (default) ensembles the whole model (every layer with weights).
+        targets: layers to ensemble: a path, glob, list, layer class or predicate(path, layer)
+            (see :func:`risk_widgets.find_layers`); a group (``"block_0"``) stands for every
+            layer with weights inside it. ``None`` (default) ensembles the whole model (every
+            layer with weights).
 
     Example:
         >>> import keras
@@ -199,16 +220,7 @@ class Wrapper:
                         "Vote needs at least one trainable layer (e.g. Dense)."
                     )
                 return chosen
-            chosen = resolve_targets("vote", targets, leaves)
-            by_path = dict(leaves)
-            for path in chosen:
-                if not getattr(by_path[path], "weights", None):
-                    raise ValueError(
-                        f"vote: target {path!r} ({unwrap(by_path[path]).__class__.__name__}) has "
-                        "no weights, so its copies would all agree. Target a layer with weights "
-                        "(Dense, Conv, ...) or leave targets=None to ensemble the whole model."
-                    )
-            return chosen
+            return SITES.choose(state["base"], targets)
 
         def replace(layer, path, copy, stride):
             return VoteLayer(layer, n_voters=n_voters, stride=stride, name=layer.name)

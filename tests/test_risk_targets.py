@@ -1,0 +1,155 @@
+"""Risk wrappers resolve targets with `find_layers` and the graph offers what applying accepts.
+
+Issue 19 item 1: the graph offered ``vote`` on groups (``block_0``) whose application then
+failed ("target 'block_0' matches no layer"), because the risk wrappers resolved targets on
+leaf paths only with a resolver of their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+
+import risk_widgets as rw
+from risk_widgets import demo
+from risk_widgets.graph import to_graph
+from risk_widgets.risk import sample, vote
+from tests import models as M
+
+# one application of each kind, with the cheapest parameters
+APPLY = {
+    "lora": lambda model, path: rw.add_lora(model, [path], rank=1),
+    "svf": lambda model, path: rw.add_svf(model, [path]),
+    "vote": lambda model, path: vote.Wrapper(n_voters=2)(model, targets=[path]),
+    "sample": lambda model, path: sample.Wrapper(n_samples=2)(model, targets=[path]),
+}
+
+MODELS = {
+    "demo.transformer": demo.transformer,
+    "demo.regression_mlp": demo.regression_mlp,
+    "demo.digits_mlp": demo.digits_mlp,
+    "mlp": M.mlp,
+    "nested": M.nested,
+    "attention": M.attention,
+    "transformer": lambda: M.transformer(n_blocks=1),  # block_1 would repeat block_0's nodes
+    "optional_input": M.optional_input,
+}
+
+
+def _patched_states():
+    """Models that already carry patches: their nodes offer what stacks on a patch."""
+    lora = rw.add_lora(M.transformer(n_blocks=1), ["*/attn/query", "head"], rank=1)
+    voted = vote.Wrapper(n_voters=2)(M.attention(), targets=["attn/query", "head"])
+    sampled = sample.Wrapper(n_samples=2)(M.mlp(units=(4, 4)), targets=["hidden_1"])
+    return {"lora(transformer)": lora, "vote(attention)": voted, "sample(mlp)": sampled}
+
+
+def _offers(model):
+    return [(node["id"], node["kind"], node["patchable"]) for node in to_graph(model).nodes]
+
+
+def _check_every_offer(name, model):
+    failures, tried = [], 0
+    for path, _, kinds in _offers(model):
+        for kind in kinds:
+            tried += 1
+            try:
+                APPLY[kind](model, path)
+            except Exception as err:  # noqa: BLE001 - every failure is collected and shown
+                failures.append(f"{name}: {kind} on {path!r}: {type(err).__name__}: {err}")
+    return tried, failures
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_patch_the_graph_offers_applies(name):
+    tried, failures = _check_every_offer(name, MODELS[name]())
+    assert tried > 0
+    assert not failures, "\n".join(failures)
+
+
+def test_every_patch_the_graph_offers_on_a_patched_model_applies():
+    for name, model in _patched_states().items():
+        tried, failures = _check_every_offer(name, model)
+        assert tried > 0
+        assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", ["demo.transformer", "nested"])
+def test_what_the_graph_does_not_offer_is_refused_with_a_reason(name):
+    """The same rule both ways: a risk kind missing from ``patchable`` fails to apply."""
+    model = MODELS[name]()
+    refused = 0
+    for path, node_kind, kinds in _offers(model):
+        if node_kind in ("input", "output"):
+            continue
+        for kind in ("vote", "sample"):
+            if kind in kinds:
+                continue
+            with pytest.raises(ValueError, match="^" + re.escape(f"{kind}: target '{path}'")):
+                APPLY[kind](model, path)
+            refused += 1
+    assert refused > 0
+
+
+def test_vote_on_a_group_ensembles_the_layers_with_weights_inside_it():
+    model = M.transformer()
+    x = M.sequences(n=4)[0]
+    risky = vote.Wrapper(n_voters=2)(model, targets="block_0")
+    voted = sorted(risky.patch_info())
+    assert voted == [
+        "block_0/attn/attention_output", "block_0/attn/key", "block_0/attn/query",
+        "block_0/attn/value", "block_0/mlp/down", "block_0/mlp/up", "block_0/norm_1",
+        "block_0/norm_2",
+    ]
+    assert sorted(risky.wrappers[-1]["targets"]) == voted  # the leaves, recorded
+    y, std = risky(x, return_risk=True)
+    assert y.shape == (4, 2) and float(np.min(std)) >= 0.0
+
+
+def test_sample_on_a_group_puts_dropout_after_its_dense_layers():
+    model = M.transformer()
+    risky = sample.Wrapper(n_samples=2)(model, targets="block_1/mlp")
+    assert sorted(risky.patch_info()) == ["block_1/mlp/down", "block_1/mlp/up"]
+    opaque = sample.Wrapper(n_samples=2)(M.attention(), targets="attn")
+    assert sorted(opaque.patch_info()) == [
+        "attn/attention_output", "attn/key", "attn/query", "attn/value"]
+
+
+def test_a_group_without_a_site_is_refused_naming_it():
+    inputs = keras.Input((3,), name="x")
+    inner = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Activation("relu", name="act")], name="inner")
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(inner(inputs)), name="m")
+    assert "vote" not in dict((p, k) for p, _, k in _offers(model))["inner"]
+    with pytest.raises(ValueError, match=r"^vote: target 'inner' .*no layer.*inner/act"):
+        vote.Wrapper(n_voters=2)(model, targets="inner")
+
+
+def test_bad_targets_keep_clear_messages():
+    model = M.mlp()
+    with pytest.raises(ValueError) as err:
+        vote.Wrapper()(model, targets="hed")
+    message = str(err.value)
+    assert message.startswith("vote: target 'hed' matches no layer. Did you mean 'head'")
+    assert "find_layers(model, '*')" in message  # the way out
+    with pytest.raises(ValueError, match=r"^sample: target 'blok\*' matches no layer\."):
+        sample.Wrapper()(model, targets="blok*")
+    with pytest.raises(ValueError, match=r"^sample: no layer of class Conv2D.*Classes present"):
+        sample.Wrapper()(model, targets=keras.layers.Conv2D)
+    with pytest.raises(TypeError, match=r"^vote: `targets` must be None, a path"):
+        vote.Wrapper()(model, targets=3)
+    with pytest.raises(ValueError, match=r"^vote: `targets` is an empty list"):
+        vote.Wrapper()(model, targets=[])
+
+
+def test_class_targets_see_through_risk_layers_and_lists_may_mix_forms():
+    model = M.mlp(units=(4, 4))
+    voted = vote.Wrapper(n_voters=2)(model, targets="head")
+    # the voted head still counts as a Dense layer for the next wrapper
+    both = sample.Wrapper(n_samples=2)(voted, targets=keras.layers.Dense)
+    assert sorted(both.patch_info()) == ["head", "hidden_1", "hidden_2"]
+    mixed = vote.Wrapper(n_voters=2)(model, targets=["head", lambda p, layer: p == "hidden_1"])
+    assert sorted(mixed.patch_info()) == ["head", "hidden_1"]
