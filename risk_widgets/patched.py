@@ -26,14 +26,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from typing import Any
 
 import keras
 import numpy as np
-from keras.src.models.functional import Functional
+from keras.src import backend as keras_backend
+from keras.src import tree
+from keras.src.models.functional import Functional, unpack_singleton
+from keras.src.models.sequential import Sequential
 
 from risk_widgets.adapters.base import TrainableSubset
 from risk_widgets.rewiring import (
@@ -44,6 +46,7 @@ from risk_widgets.rewiring import (
     _Rebuilder,
     is_patch_layer,
 )
+from risk_widgets.walk import graph_of, is_graph_container
 
 __all__ = [
     "PatchedModel",
@@ -57,19 +60,9 @@ __all__ = [
 ]
 
 
-def _walk_base(layer, out: list, seen: set) -> None:
-    """Collects non-patch layers below ``layer`` (not entering patch layers)."""
-    for sub in getattr(layer, "_layers", []):
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
-        if is_patch_layer(sub):
-            continue
-        out.append(sub)
-        _walk_base(sub, out, seen)
-
-
 def _has_state(layer) -> bool:
+    """A leaf layer whose call takes ``training`` and that has non-trainable state
+    (BatchNormalization's moving statistics)."""
     return bool(
         getattr(layer, "_call_has_training_arg", False)
         and layer._non_trainable_variables
@@ -77,21 +70,74 @@ def _has_state(layer) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _inference_statistics(layers):
-    """Runs stateful base layers in inference mode by clearing their own flag only.
+class _FrozenBase:
+    """How a `PatchedModel` runs its shared base without touching it.
 
-    ``layer._trainable`` is set directly: the `trainable` setter would also flip the
-    variables' flags, which are shared with the original model.
+    Stateful base layers (`_has_state`) are called with ``training=False``, so they run on
+    their moving statistics and never update them. Graph containers that hold one
+    (nested Functional / Sequential models, CompositeLayers, shared or rebuilt) are run
+    through their own graph the same way; an opaque layer that holds one (a subclassed
+    layer whose call is not a graph) is called with ``training=False`` as a whole. Nothing
+    is set on any layer: the user's model, which shares these layers, can run at the same
+    time in another thread.
     """
-    changed = [layer for layer in layers if layer._trainable]
-    for layer in changed:
-        layer._trainable = False
-    try:
-        yield
-    finally:
-        for layer in changed:
-            layer._trainable = True
+
+    def __init__(self, model):
+        self.stateful: set[int] = set()
+        self.holders: set[int] = set()  # non-patch layers with a stateful layer inside
+        self._keep = []  # the layers whose ids are used above
+        self._visit(model, set())
+
+    def _visit(self, layer, seen: set) -> bool:
+        found = False
+        for sub in getattr(layer, "_layers", []):
+            if is_patch_layer(sub):
+                continue  # patch layers train as they are; their base is not entered
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                self._keep.append(sub)
+                if _has_state(sub):
+                    self.stateful.add(id(sub))
+                elif self._visit(sub, seen):
+                    self.holders.add(id(sub))
+            found = found or id(sub) in self.stateful or id(sub) in self.holders
+        return found
+
+    def run(self, graph, inputs, training, mask, context: dict):
+        """`Functional.call` of ``graph`` (a Functional or CompositeLayer), frozen."""
+        inputs = graph._standardize_inputs(inputs)
+        if mask is not None:
+            for x, m in zip(inputs, tree.flatten(mask), strict=False):
+                if m is not None:
+                    keras_backend.set_keras_mask(x, m)
+        outputs = graph._run_through_graph(
+            inputs, operation_fn=lambda op: self.operation_fn(op, training, context)
+        )
+        return unpack_singleton(outputs)
+
+    def operation_fn(self, op, outer_training, context: dict):
+        """The call of ``op`` inside a frozen graph: Keras' ``operation_fn`` (the outer
+        call's ``training`` and context arguments win when set), except for stateful base
+        layers and the layers that hold one."""
+        key = id(op)
+        forced = key in self.stateful or key in self.holders
+        graph = None
+        if key in self.holders and is_graph_container(op) and graph_of(op) is not None:
+            graph = op._functional if isinstance(op, Sequential) else op
+
+        def call(*args, **kwargs):
+            names = getattr(op, "_call_context_args", {})
+            for name, value in {"training": outer_training, **context}.items():
+                if name in names and value is not None:
+                    kwargs[name] = value
+            if graph is not None and len(args) == 1:  # a container: run its graph, frozen
+                training, mask = kwargs.pop("training", None), kwargs.pop("mask", None)
+                return self.run(graph, args[0], training, mask, kwargs)
+            if forced and "training" in names:
+                kwargs["training"] = False
+            return op(*args, **kwargs)
+
+        return call
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
@@ -223,18 +269,18 @@ class PatchedModel(TrainableSubset, RewiredModel):
 
 
     # -- frozen statistics --------------------------------------------------------------
-    def _stateful_base_layers(self) -> list:
-        cached = self.__dict__.get("_rw_stateful")
+    def _frozen_base(self) -> _FrozenBase:
+        cached = self.__dict__.get("_rw_frozen_base")
         if cached is None:
-            base: list = []
-            _walk_base(self, base, set())
-            cached = [layer for layer in base if _has_state(layer)]
-            object.__setattr__(self, "_rw_stateful", cached)
+            cached = _FrozenBase(self)
+            object.__setattr__(self, "_rw_frozen_base", cached)  # untracked by Keras
         return cached
 
     def call(self, inputs, training=None, mask=None, **kwargs):
-        with _inference_statistics(self._stateful_base_layers()):
-            return super().call(inputs, training=training, mask=mask, **kwargs)
+        """Runs the graph like `Functional.call`, with the shared stateful base layers
+        (BatchNormalization) called with ``training=False`` (see `_FrozenBase`)."""
+        return self._frozen_base().run(self, inputs, training, mask, kwargs)
+
 
 def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
     """Puts deserialized sub-layers back into a freshly restored opaque layer."""

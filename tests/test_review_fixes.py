@@ -1,0 +1,134 @@
+"""Fixes from the code review of issue 19 (items 2, 8, 9): each test failed before its fix."""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+import risk_widgets as rw
+from risk_widgets.composite import CompositeLayer
+from tests import models as M
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype="float32")
+
+
+def _fit(model, x, y, epochs=2, run_eagerly=False):
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", jit_compile=False,
+                  run_eagerly=run_eagerly)
+    return model.fit(x, y, epochs=epochs, batch_size=len(x) // 2, verbose=0)
+
+
+# ----------------------------------------------------------------------------- item 2
+# A patched model froze the shared BatchNormalization layers by flipping their `_trainable`
+# flag during every call: another thread saw the user's `bn.trainable` False meanwhile.
+
+
+@keras.saving.register_keras_serializable(package="tests_review_fixes")
+class Residual(keras.layers.Layer):
+    """An opaque layer (not a graph) that holds a BatchNormalization of its own."""
+
+    def __init__(self, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units, name="dense")
+        self.bn = keras.layers.BatchNormalization(name="bn")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.bn.build(self.dense.compute_output_shape(input_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+    def call(self, x, training=None):
+        return x + self.bn(self.dense(x), training=training)
+
+
+def _bn_model():
+    """BatchNormalization at the top level, in a shared nested Sequential, in a
+    CompositeLayer that gets patched (so it is rebuilt) and inside an opaque layer."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((4,), name="x")
+    h = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(8, name="d")(x))
+    inner = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(8, name="inner_d"),
+         keras.layers.BatchNormalization(name="inner_bn")],
+        name="inner",
+    )
+    block = CompositeLayer(
+        [keras.layers.Dense(8, name="c_d"), keras.layers.BatchNormalization(name="c_bn")],
+        name="block",
+    )
+    h = Residual(name="res")(block(inner(h)))
+    return keras.Model(x, keras.layers.Dense(1, name="head")(h), name="bn_model")
+
+
+def _norms(model):
+    return [layer for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def test_the_users_layer_flags_never_change_while_a_patched_model_runs():
+    model = _bn_model()
+    norms = _norms(model)
+    assert len(norms) == 4
+    lora = rw.add_lora(model, ["d", "block/c_d"], rank=2)
+    x, y = _x((16, 4)) * 3 + 1, _x((16, 1), 1)
+    reads, changed = [0], [0]
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            reads[0] += 1
+            if not all(bn.trainable for bn in norms):
+                changed[0] += 1
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(10):
+            lora(x, training=True)
+        _fit(lora, x, y, epochs=2, run_eagerly=True)
+    finally:
+        stop.set()
+        thread.join()
+    assert reads[0] > 0
+    assert changed[0] == 0, f"{changed[0]} of {reads[0]} reads saw a changed trainable flag"
+    assert all(v.trainable for bn in norms for v in bn.trainable_weights)
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_training_a_patched_model_never_moves_the_users_batch_norm_statistics(run_eagerly):
+    model = _bn_model()
+    x, y = _x((32, 4)) * 5 + 3, _x((32, 1), 1)
+    model(x)  # built
+    before = M.snapshot(model)
+    ref = np.asarray(model(x, training=False))
+    lora = rw.add_lora(model, ["d", "block/c_d"], rank=2)
+    # every shared BatchNormalization runs on its moving statistics, training or not
+    np.testing.assert_allclose(lora(x, training=True), lora(x, training=False), atol=1e-6)
+    _fit(lora, x, y, epochs=3, run_eagerly=run_eagerly)
+    M.assert_same_snapshot(before, M.snapshot(model))
+    np.testing.assert_array_equal(model(x, training=False), ref)
+    # the user's model trained directly does move them (the check is real), at any depth
+    means = [np.array(bn.moving_mean) for bn in _norms(model)]
+    model(x, training=True)
+    assert all(not np.array_equal(np.array(bn.moving_mean), m)
+               for bn, m in zip(_norms(model), means, strict=True))
+
+
+def test_a_patched_model_with_batch_norm_still_folds_and_unpatches():
+    model = _bn_model()
+    x = _x((8, 4))
+    lora = rw.add_lora(model, ["d", "block/c_d"], rank=2)
+    for layer in rw.patched.patch_layers(lora).values():
+        for v in layer.trainable_weights:
+            v.assign(v.numpy() + 0.1)
+    out = np.asarray(lora(x, training=True))
+    np.testing.assert_allclose(rw.fold(lora)(x), out, atol=1e-5)
+    np.testing.assert_allclose(rw.unpatch(lora)(x), model(x), atol=1e-6)
