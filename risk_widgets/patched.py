@@ -348,12 +348,45 @@ def unpatch(model) -> Any:
 
 def _folded(layer, path):
     try:
-        new = layer.folded()
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the way out
+            new = layer.folded()
     except NotImplementedError as err:
         raise TypeError(f"Cannot fold the patch at {path!r}: {err}") from None
     if not isinstance(new, keras.layers.Layer):
         raise TypeError(f"folded() of the patch at {path!r} returned {new!r}, not a Layer.")
+    _check_finite_fold(layer, new, path)
     return new
+
+
+def _non_finite(weights) -> dict[str, int]:
+    """``{weight name: count}`` of the NaN/infinite values in float ``weights``."""
+    bad = {}
+    for v in weights:
+        value = np.asarray(keras.ops.convert_to_numpy(v))
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            bad[v.name] = int((~np.isfinite(value)).sum())
+    return bad
+
+
+def _check_finite_fold(layer, new, path) -> None:
+    """Refuses to fold a patch whose merged weights are not finite (nothing is changed)."""
+    bad = _non_finite(new.weights)
+    if not bad:
+        return
+    cause = _non_finite(_adapter_weights(layer))
+    dtype = next(v.dtype for v in new.weights if v.name in bad)
+    why = (
+        f"its own weights are not finite ({', '.join(f'{k}: {n}' for k, n in cause.items())} "
+        "NaN/infinite values; training diverged?)"
+        if cause
+        else f"the merged values overflow the layer's {dtype} weights"
+    )
+    raise ValueError(
+        f"Cannot fold the patch at {path!r}: the folded layer would hold "
+        f"{sum(bad.values())} NaN/infinite value(s) in {', '.join(bad)}, because {why}. "
+        "Nothing was changed. Retrain the patch with a lower learning rate, load finite "
+        "adapter weights (rw.load_adapters), or drop the patch with rw.unpatch(model)."
+    )
 
 
 def fold(model) -> Any:
@@ -364,7 +397,8 @@ def fold(model) -> Any:
     CompositeLayers become nested Functional models. The result owns **new** copies of all
     its weights (the shared original variables are never written, and training the folded
     model leaves the original untouched) and loads in a Python that never imported
-    risk_widgets.
+    risk_widgets. A patch whose folded weights would not be finite is refused with a
+    ValueError naming its path (nothing is changed).
 
     Example:
         >>> import keras, numpy as np

@@ -132,3 +132,48 @@ def test_a_patched_model_with_batch_norm_still_folds_and_unpatches():
     out = np.asarray(lora(x, training=True))
     np.testing.assert_allclose(rw.fold(lora)(x), out, atol=1e-5)
     np.testing.assert_allclose(rw.unpatch(lora)(x), model(x), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- item 8
+# `fold` wrote non-finite kernels into the plain model without a check.
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fold_refuses_a_non_finite_lora_naming_the_path_and_the_way_out(bad):
+    model = M.mlp(units=(8,))
+    before = M.snapshot(model)
+    lora = rw.add_lora(model, ["hidden_1", "head"], rank=2)
+    adapter = rw.patched.patch_layers(lora)["head"]
+    b = adapter.lora_b.numpy()
+    b[0, 1] = bad
+    adapter.lora_b.assign(b)
+    patched_before = M.snapshot(lora)
+    with pytest.raises(ValueError) as info:
+        rw.fold(lora)
+    message = str(info.value)
+    assert message.startswith("Cannot fold the patch at 'head': ")
+    assert "NaN/infinite" in message and "lora_b" in message
+    assert "rw.unpatch(model)" in message and "lower learning rate" in message
+    M.assert_same_snapshot(patched_before, M.snapshot(lora))  # nothing changed
+    M.assert_same_snapshot(before, M.snapshot(model))
+    # the way out works: unpatching gives the finite base back
+    assert np.isfinite(np.asarray(rw.unpatch(lora)(np.ones((2, 4), "float32")))).all()
+
+
+def test_fold_refuses_a_merged_kernel_that_overflows_float32():
+    model = M.mlp(units=(8,))
+    lora = rw.add_lora(model, "head", rank=1)
+    adapter = rw.patched.patch_layers(lora)["head"]
+    adapter.lora_a.assign(np.full(adapter.lora_a.shape, 3e19, "float32"))
+    adapter.lora_b.assign(np.full(adapter.lora_b.shape, 3e19, "float32"))  # finite, A·B is not
+    with pytest.raises(ValueError, match=r"^Cannot fold the patch at 'head': .*float32"):
+        rw.fold(lora)
+
+
+def test_fold_refuses_a_non_finite_svf():
+    lora = rw.add_svf(M.mlp(units=(8,)), "hidden_1")
+    adapter = rw.patched.patch_layers(lora)["hidden_1"]
+    z = adapter.trainable_weights[0]
+    z.assign(np.full(z.shape, np.inf, "float32"))
+    with pytest.raises(ValueError, match=r"^Cannot fold the patch at 'hidden_1': .*rw\.unpatch"):
+        rw.fold(lora)
