@@ -177,3 +177,53 @@ def test_fold_refuses_a_non_finite_svf():
     z.assign(np.full(z.shape, np.inf, "float32"))
     with pytest.raises(ValueError, match=r"^Cannot fold the patch at 'hidden_1': .*rw\.unpatch"):
         rw.fold(lora)
+
+
+# ----------------------------------------------------------------------------- item 9
+# VoteLayer / SampleLayer.from_config dropped `custom_objects` (Keras' from_config convention).
+
+
+class Scale(keras.layers.Layer):
+    """A custom layer that is *not* registered with Keras."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+
+    def call(self, x):
+        return keras.ops.matmul(x, self.w)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _scale_model():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((4,), name="x")
+    return keras.Model(x, keras.layers.Dense(1, name="head")(Scale(3, name="scale")(x)))
+
+
+@pytest.mark.parametrize("kind", ["vote", "sample"])
+def test_risk_layers_pass_custom_objects_through_from_config(kind, tmp_path):
+    from risk_widgets.risk import sample, vote
+
+    wrapper = vote.Wrapper(n_voters=2) if kind == "vote" else sample.Wrapper(n_samples=2)
+    risky = wrapper(_scale_model(), targets="scale")
+    layer = risky.body.get_layer("scale")
+    config = layer.get_config()
+    with pytest.raises((TypeError, ValueError), match="Scale"):
+        type(layer).from_config(config)  # unregistered, and no custom objects given
+    again = type(layer).from_config(config, custom_objects={"Scale": Scale})
+    inner = again.voters if kind == "vote" else [again.layer]
+    assert all(type(sub) is Scale for sub in inner)
+    # saved and loaded with custom_objects, the whole risk model comes back
+    path = str(tmp_path / f"{kind}.keras")
+    risky.save(path)
+    back = keras.models.load_model(path, custom_objects={"Scale": Scale})
+    x = _x((5, 4))
+    if kind == "vote":
+        np.testing.assert_allclose(back(x), risky(x), atol=1e-6)
+    assert type(back.body.get_layer("scale")).__name__ == type(layer).__name__

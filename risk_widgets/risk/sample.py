@@ -134,9 +134,11 @@ class SampleLayer(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        config["layer"] = keras.saving.deserialize_keras_object(
+            config["layer"], custom_objects=custom_objects
+        )
         return cls(**config)
 
 

@@ -164,9 +164,12 @@ class VoteLayer(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["voters"] = [keras.saving.deserialize_keras_object(v) for v in config["voters"]]
+        config["voters"] = [
+            keras.saving.deserialize_keras_object(v, custom_objects=custom_objects)
+            for v in config["voters"]
+        ]
         return cls(**config)
 
 
