@@ -245,6 +245,11 @@ export class CanvasView implements PointerTarget {
     this.request();
   }
 
+  /** The next new layout is fitted like a first paint (it replaces a provisional one). */
+  refitNext(): void {
+    this.fitted = false;
+  }
+
   /** Scrolls so that `id` is centred (when it is off screen). */
   reveal(id: string): void {
     const b = this.boxById.get(id);

@@ -8,7 +8,7 @@ import {
   asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, reveal, sameIds,
   toggleExpanded, validKinds, visibleGraph, type GraphIndex, type VisibleGraph,
 } from "./graph_model";
-import { buildLayoutInput, type Layout } from "./layout";
+import { buildLayoutInput, LayoutEngine, type Layout } from "./layout";
 import { LayoutClient } from "./layout_client";
 import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
 import { attachPointer } from "./selection";
@@ -26,6 +26,9 @@ class Editor {
   private toolbar: Toolbar;
   private risk: RiskPlot;
   private client = new LayoutClient();
+  /** The quick layout (no ELK) drawn while the first ELK layout of a graph is on its way. */
+  private quick = new LayoutEngine(null);
+  private provisional = false;
   private stage: HTMLElement;
   private empty: HTMLElement;
   private legend: HTMLElement;
@@ -155,9 +158,23 @@ class Editor {
       this.scrollToTarget();
       return;
     }
+    if (!this.layout || this.provisional) {
+      // Nothing on screen yet: paint a quick layout now (milliseconds, on the page), so the
+      // collapsed graph shows while the worker starts and ELK lays it out.
+      void this.quick.layout(input).then((layout) => {
+        if (seq !== this.layoutSeq || this.root.dataset.layout === "ready") return;
+        this.layout = layout;
+        this.provisional = true;
+        this.root.dataset.paint = "quick";
+        this.refresh(anchor);
+      });
+    }
     this.client.layout(input).then(
       (layout) => {
         if (!layout || seq !== this.layoutSeq) return;
+        if (this.provisional) this.view.refitNext();
+        this.provisional = false;
+        this.root.dataset.paint = "final";
         this.layout = layout;
         this.layoutKey = key;
         this.root.dataset.layout = "ready";
