@@ -45,8 +45,12 @@ lint:
 js-test:
 	cd js && npm run typecheck && npm test
 
-bench: setup
-	$(BIN)/python bench/run_all.py
+# Benchmarks (not part of `make test`): rewrites bench/RESULTS.md; `make bench BENCH_ARGS=--quick`
+# skips the 10k-layer model and the risk-quality seeds
+BENCH_ARGS ?=
+bench: setup system-deps
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) js/node_modules risk_widgets/static artifacts

@@ -88,17 +88,18 @@ window.__rwBench = {
              nodes: document.querySelectorAll('[data-role=node-index] [data-node-id]').length };
   },
   expand(ids) { return this.painted(() => window.__rw.model.py('expanded', ids)); },
-  async frames(n, pan) {
+  async frames(n) {
     const c = document.querySelector('[data-role=graph-canvas]');
     const r = c.getBoundingClientRect();
     await new Promise(requestAnimationFrame);
     const draws = [];
     const t = performance.now();
     for (let i = 0; i < n; i++) {
-      if (pan) c.dispatchEvent(new PointerEvent('pointerdown', {button: 1, clientX: r.left + 200, clientY: r.top + 200, bubbles: true, pointerId: 1}));
-      c.dispatchEvent(new WheelEvent('wheel', {deltaY: i % 2 ? 40 : -40, clientX: r.left + 200 + i, clientY: r.top + 150, bubbles: true, cancelable: true}));
+      c.dispatchEvent(new WheelEvent('wheel', {deltaY: i % 2 ? 40 : -40,
+        clientX: r.left + 200 + i, clientY: r.top + 150, bubbles: true, cancelable: true}));
       await new Promise(requestAnimationFrame);
-      draws.push(Number(document.querySelector('[data-role=node-index]').dataset.drawMs));
+      const index = document.querySelector('[data-role=node-index]');
+      draws.push(Number(index.dataset.drawMs));
     }
     const ms = (performance.now() - t) / n;
     return { fps: 1000 / ms, frameMs: ms, drawMs: Math.max(...draws) };
@@ -135,7 +136,9 @@ def _plot_model(model, repeat: int) -> float:
     return best
 
 
-def bench_model(page, port: int, label: str, model, *, expand_all: bool, paints: int = 3) -> list[dict]:
+def bench_model(
+    page, port: int, label: str, model, *, expand_all: bool, paints: int = 3
+) -> list[dict]:
     """Every front-end measure for one model; returns the result rows."""
     from risk_widgets.graph import to_graph
 
@@ -154,7 +157,7 @@ def bench_model(page, port: int, label: str, model, *, expand_all: bool, paints:
     rows = [report(f"first paint, collapsed, {label}", paint, plot,
                    "plot_model(expand_nested, show_shapes) to PNG",
                    target="≤ 0.1× and < 0.5 s" if big else None)]
-    rows.append(report(f"ELK layout on screen, collapsed, {label}", final, plot,
+    rows.append(report(f"final layout (worker) on screen, collapsed, {label}", final, plot,
                        "plot_model to PNG"))
     rows.append(report(f"to_graph + JSON + first paint, {label}", to_json_s + paint, plot,
                        "plot_model to PNG"))
@@ -171,8 +174,9 @@ def bench_model(page, port: int, label: str, model, *, expand_all: bool, paints:
                            f"{first['cached']} cached, worker {first['workerMs']:.0f} ms"))
         rows.append(report(f"collapse it again, {label}", closed["ms"] / 1e3, None, None,
                            note=f"{closed['cached']} level(s) from the cache"))
-        rows.append(report(f"expand another group of the same shape, {label}", again["ms"] / 1e3,
-                           None, None, note=f"{again['cached']} cached, {again['laidOut']} laid out"))
+        rows.append(report(f"expand another group of the same shape, {label}",
+                           again["ms"] / 1e3, None, None,
+                           note=f"{again['cached']} cached, {again['laidOut']} laid out"))
     if expand_all and top:
         every = page.evaluate(f"__rwBench.expand({json.dumps(_groups(graph))})")
         rows.append(report(f"expand everything ({every['nodes']:,} visible nodes), {label}",
@@ -184,7 +188,7 @@ def bench_model(page, port: int, label: str, model, *, expand_all: bool, paints:
             if setup:
                 page.locator("[data-role=graph-canvas]").focus()
                 page.keyboard.press(setup)
-            fr = page.evaluate("__rwBench.frames(60, false)")
+            fr = page.evaluate("__rwBench.frames(60)")
             rows.append(report(f"zoom frame rate {where}, {every['nodes']:,} nodes, {label}",
                                fr["frameMs"] / 1e3, None, None, target="≥ 30 fps",
                                note=f"{fr['fps']:.0f} fps; slowest canvas draw "

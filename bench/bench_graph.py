@@ -1,4 +1,4 @@
-"""to_graph on a 1000-layer model, against Keras' own walk of the same graph (get_config)."""
+"""to_graph (+ JSON) against the model's build time and Keras' own walk (get_config), by size."""
 
 from __future__ import annotations
 
@@ -6,31 +6,29 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.setrecursionlimit(10_000)  # Keras builds and serialises a 1000-layer chain recursively
+sys.path.insert(0, os.path.dirname(__file__))
 
-import keras  # noqa: E402
+import models  # noqa: E402
 from timing import best_time, report  # noqa: E402
 
-
-def deep_model(n_layers: int) -> keras.Model:
-    inputs = keras.Input((8,))
-    x = inputs
-    for i in range(n_layers):
-        x = keras.layers.Dense(8, name=f"dense_{i}")(x)
-    return keras.Model(inputs, x)
+SIZES = (10, 100, 1000, 2000, 10_000)
 
 
-def main() -> list[dict]:
+def main(sizes: tuple[int, ...] = SIZES) -> list[dict]:
     from risk_widgets.graph import to_graph
 
-    results = []
-    for n in (100, 1000):
-        model = deep_model(n)
-        ours = best_time(lambda m=model: to_graph(m).to_json(), repeat=3)
-        base = best_time(lambda m=model: m.get_config(), repeat=3)
-        results.append(report(f"to_graph, {n}-layer chain", ours, base, "get_config"))
-    return results
+    rows = []
+    for n in sizes:
+        model = models.cached("stacked", n)
+        label = f"{n // 1000}k layers" if n >= 1000 else f"{n} layers"
+        repeat = 1 if n >= 5000 else 3
+        ours = best_time(lambda m=model: to_graph(m).to_json(), repeat=repeat)
+        build = models.BUILD_SECONDS[("stacked", n)]
+        rows.append(report(f"to_graph + to_json, {label}", ours, build, "building the model"))
+        base = best_time(lambda m=model: m.get_config(), repeat=repeat)
+        rows.append(report(f"to_graph + to_json, {label}", ours, base, "model.get_config()"))
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(int(a) for a in sys.argv[1:]) or SIZES)
