@@ -169,21 +169,40 @@ class EditorState:
         self._drop_stale_selection()
         return self.model
 
-    def export(self, path: str | os.PathLike, fold: bool = False) -> str:
+    def export(self, path: str | os.PathLike, fold: bool = False, overwrite: bool = True) -> str:
         """Saves the current model as ``.keras``; ``fold=True`` merges adapters first.
 
-        A folded export is a plain Keras model that loads without risk_widgets.
+        A folded export is a plain Keras model that loads without risk_widgets (a model with
+        no patches is saved as it is). ``overwrite=False`` refuses to replace a file.
         """
         path = os.fspath(path)
         if not path.endswith(".keras"):
             raise ValueError(f"Export path must end with '.keras'. Received: {path!r}")
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                f"Cannot export to {path!r}: it is a folder. Choose a file name in it, e.g. "
+                f"{os.path.join(path, 'model.keras')!r}."
+            )
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(
+                f"Cannot export to {path!r}: the file exists. Pass overwrite=True to replace "
+                "it, or choose another path."
+            )
         model = self.model
         if fold:
             from risk_widgets.patched import fold as fold_model
+            from risk_widgets.patched import patch_layers
 
-            model = fold_model(model)
+            if patch_layers(model):
+                model = fold_model(model)
         _check_folder(path, "export")
-        model.save(path)
+        try:
+            model.save(path)
+        except OSError as err:
+            raise type(err)(
+                f"Cannot write {path!r}: {err.strerror or err}. Choose a folder you can write "
+                "to."
+            ) from err
         return path
 
     def export_svg(self, path: str | os.PathLike) -> str:
@@ -207,9 +226,9 @@ class EditorState:
         unknown = [t for t in targets if t not in known]
         if unknown:
             raise ValueError(
-                f"Targets {unknown} are not layers of the current model (the graph may "
+                f"Targets {_few(unknown)} are not layers of the current model (the graph may "
                 "have changed since they were selected): select the layers again. "
-                f"Received: targets={targets!r}"
+                f"Received: targets={_few(targets)}"
             )
         return targets
 
@@ -233,3 +252,8 @@ def _check_folder(path: str, what: str) -> None:
             f"Cannot {what} to {path!r}: folder {directory!r} does not exist. Create it "
             "first or choose a path in an existing folder."
         )
+
+
+def _few(items: list[str], n: int = 10) -> str:
+    """``items`` as a list literal, cut after ``n`` (a 10k-id message stays readable)."""
+    return f"{items[:n]!r}" + (f" ... ({len(items)} in all)" if items[n:] else "")

@@ -34,17 +34,26 @@ def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | N
     try:
         x = np.asarray(x, dtype="float32")
     except (TypeError, ValueError) as err:
-        raise ValueError(f"Sample data x is not numeric: {err}") from None
+        raise ValueError(
+            f"Sample data x is not numeric ({err}): pass numbers, e.g. x.astype('float32')."
+        ) from None
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError("Sample data x is empty: pass at least one sample.")
     if not np.all(np.isfinite(x)):
         bad = int(np.sum(~np.isfinite(x)))
         raise ValueError(f"Sample data x has {bad} NaN/inf value(s): clean or drop those rows.")
     if y is not None:
-        y = np.asarray(y, dtype="float32")
-        if y.shape[0] != x.shape[0]:
+        try:
+            y = np.asarray(y, dtype="float32")
+        except (TypeError, ValueError) as err:
             raise ValueError(
-                f"Sample data x and y differ in length: {x.shape[0]} vs {y.shape[0]} rows."
+                f"Sample data y is not numeric ({err}): pass numbers, e.g. y.astype('float32')."
+            ) from None
+        if y.ndim == 0 or y.shape[0] != x.shape[0]:
+            rows = y.shape[0] if y.ndim else "no"
+            raise ValueError(
+                f"Sample data x and y differ in length: {x.shape[0]} vs {rows} rows. Pass one "
+                "target row per sample."
             )
         if not np.all(np.isfinite(y)):
             raise ValueError("Sample data y has NaN/inf values: clean or drop those rows.")

@@ -310,9 +310,26 @@ def patch_layers(model) -> dict[str, Any]:
 
 def _check_model(model, what):
     if not isinstance(model, keras.Model) or _graph_of(model) is None:
+        hint = ""
+        if getattr(model, "body", None) is not None and hasattr(model, "wrappers"):
+            hint = (  # a RiskModel (risk.model imports this module)
+                f" {model.name!r} is a risk model (vote / sample / sculpt): {what} works on "
+                "the model rw.add_lora / rw.add_svf returned, before wrapping. Fold first, "
+                "then wrap (vote.Wrapper()(rw.fold(patched))); save a risk model whole with "
+                "model.save('risky.keras')."
+            )
         raise TypeError(
             f"{what} needs a built Keras Functional or Sequential model. "
-            f"Received: {type(model).__name__}"
+            f"Received: {type(model).__name__}.{hint}"
+        )
+
+
+def _check_patched(model, what, verb):
+    if not patch_layers(model):
+        raise ValueError(
+            f"{what}: model {model.name!r} has no patches, so there is nothing to {verb}. "
+            "Pass the model that rw.add_lora / rw.add_svf returned (the unpatched model is "
+            "plain Keras already)."
         )
 
 
@@ -343,6 +360,7 @@ def unpatch(model) -> Any:
         True
     """
     _check_model(model, "unpatch()")
+    _check_patched(model, "unpatch()", "remove")
     return _swap_patches(model, lambda layer, path: layer.unpatched())
 
 
@@ -410,6 +428,7 @@ def fold(model) -> Any:
         ['InputLayer', 'Dense']
     """
     _check_model(model, "fold()")
+    _check_patched(model, "fold()", "merge")
     merged = _swap_patches(model, _folded, plain=True)
     config = merged.get_config()
     leftover = sorted(set(_modules(config)) & {"risk_widgets"})
@@ -481,6 +500,12 @@ def _adapter_weights(layer) -> list:
     return list(weights) if weights is not None else list(layer.trainable_weights)
 
 
+def _base_kernel_shape(layer) -> tuple | None:
+    """The shape of the kernel an adapter patches (None for other patch layers)."""
+    kernel = getattr(getattr(layer, "layer", None), "kernel", None)
+    return None if kernel is None else tuple(int(d) for d in kernel.shape)
+
+
 def save_adapters(model, path: str | os.PathLike) -> str:
     """Saves only the adapter weights of ``model`` to an ``.npz`` file keyed by path.
 
@@ -503,10 +528,16 @@ def save_adapters(model, path: str | os.PathLike) -> str:
         raise ValueError(f"Adapter files end with '.npz'. Received: {path!r}")
     patches = patch_layers(model)
     if not patches:
-        raise ValueError(f"Model {model.name!r} has no patch layers: nothing to save.")
+        raise ValueError(
+            f"Model {model.name!r} has no patch layers: nothing to save. Patch it first "
+            "(rw.add_lora / rw.add_svf), or save the whole model with model.save('m.keras')."
+        )
     arrays, info = {}, {}
     for where, layer in patches.items():
-        info[where] = layer.patch_info() if hasattr(layer, "patch_info") else {}
+        info[where] = dict(layer.patch_info()) if hasattr(layer, "patch_info") else {}
+        base_shape = _base_kernel_shape(layer)
+        if base_shape is not None:  # checked by load_adapters: same-sized z fits any base
+            info[where]["base_shape"] = list(base_shape)
         for v in _adapter_weights(layer):
             arrays[f"{where}::{v.name}"] = keras.ops.convert_to_numpy(v)
     arrays["__patches__"] = np.array(json.dumps(info))
@@ -524,8 +555,21 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
         The patched paths that were loaded.
     """
     _check_model(model, "load_adapters()")
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No adapter file at {path!r}. Write one with rw.save_adapters(patched, {path!r}) "
+            "or check the path."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as err:  # truncated, not a zip, pickled, a bare .npy: not our file
+        raise ValueError(
+            f"Cannot read adapters from {path!r}: it is not a complete .npz file written by "
+            f"rw.save_adapters ({type(err).__name__}: {err}). Save the adapters again with "
+            "rw.save_adapters(patched, path)."
+        ) from None
     info = json.loads(str(arrays.pop("__patches__", np.array("{}"))))
     patches = patch_layers(model)
     if sorted(info) != sorted(patches):
@@ -540,7 +584,19 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
         if info[where].get("kind") != kind:
             raise ValueError(
                 f"{where!r} holds a {info[where].get('kind')!r} patch in the file but a "
-                f"{kind!r} patch in the model."
+                f"{kind!r} patch in the model. Patch the model the same way (same targets and "
+                "kinds) before loading."
+            )
+        saved_shape = info[where].get("base_shape")
+        base_shape = _base_kernel_shape(layer)
+        if saved_shape is not None and base_shape is not None and (
+            tuple(saved_shape) != tuple(base_shape)
+        ):
+            raise ValueError(
+                f"The adapters for {where!r} in {path!r} were saved on a kernel of shape "
+                f"{tuple(saved_shape)}, but the layer patched there in model {model.name!r} has "
+                f"a kernel of shape {tuple(base_shape)}. Load them into a model of the same "
+                "architecture as the one they were saved from."
             )
         for v in _adapter_weights(layer):
             key = f"{where}::{v.name}"
@@ -549,7 +605,8 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
             if tuple(arrays[key].shape) != tuple(v.shape):
                 raise ValueError(
                     f"Weight {key!r} has shape {tuple(arrays[key].shape)} in the file but "
-                    f"{tuple(v.shape)} in the model (different rank?)."
+                    f"{tuple(v.shape)} in the model (a different rank?). Patch the model with "
+                    "the same kind, rank and targets as the one the adapters were saved from."
                 )
             plan.append((v, arrays[key]))
     for v, value in plan:

@@ -334,6 +334,12 @@ def _check_model(model: Any) -> None:
             "rewire() needs a Keras 3 model (Functional or Sequential). "
             f"Received: {type(model).__name__}"
         )
+    if getattr(model, "body", None) is not None and hasattr(model, "wrappers"):
+        raise TypeError(  # a RiskModel: its layers are copies inside its body
+            f"Cannot patch {model.name!r}: it is a risk model (vote / sample / sculpt). Add "
+            "adapters first, then wrap: vote.Wrapper()(rw.add_lora(model, targets)); in the "
+            "editor, undo the risk wrapper, apply the adapter, then the wrapper again."
+        )
     if not model.built or _graph_of(model) is None:
         raise ValueError(
             f"Model {model.name!r} is not built (or has no graph of layers): call it on "
@@ -474,4 +480,7 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     from risk_widgets.patched import RewiredModel  # patched imports this module
 
     cls = None if freeze_base else RewiredModel
-    return rebuild(model, replacements, where, cls=cls)
+    new = rebuild(model, replacements, where, cls=cls)
+    if freeze_base:  # the patched model freezes its base itself: a frozen model's patches train
+        new._trainable = True
+    return new

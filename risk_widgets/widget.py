@@ -136,11 +136,12 @@ class GraphEditor(anywidget.AnyWidget):
         """Back to the original model (the patches can still be redone)."""
         return self._run("Reset", self._state.reset)
 
-    def export(self, path: str | os.PathLike, fold: bool = False) -> str:
-        """Saves the current model as ``.keras``; ``fold=True`` merges adapters (plain Keras)."""
+    def export(self, path: str | os.PathLike, fold: bool = False, overwrite: bool = True) -> str:
+        """Saves the current model as ``.keras``; ``fold=True`` merges adapters (plain Keras);
+        ``overwrite=False`` refuses to replace a file."""
         return self._run(
             "Export",
-            lambda: self._state.export(path, fold=fold),
+            lambda: self._state.export(path, fold=fold, overwrite=overwrite),
             done=lambda saved: f"Exported {'folded ' if fold else ''}model to {saved}",
             refresh=False,
         )
@@ -187,10 +188,13 @@ class GraphEditor(anywidget.AnyWidget):
             self._loss = []
             callbacks = [*fit_kwargs.pop("callbacks", []), make_live_callback(on_epoch)]
             fit_kwargs.setdefault("verbose", 0)
+            self._training = True  # patches, undo, redo and reset wait until it ends
             try:
                 history = model.fit(xs, ys, epochs=epochs, callbacks=callbacks, **fit_kwargs)
             except KeyboardInterrupt:
                 return None, True
+            finally:
+                self._training = False
             return history, False
 
         def trained(result: tuple[Any, bool]) -> str:
@@ -221,6 +225,13 @@ class GraphEditor(anywidget.AnyWidget):
         ``refresh``: the action may change the model, so graph, history, selection and
         risk are sent again.
         """
+        if refresh and getattr(self, "_training", False):  # e.g. a message sent during fit()
+            message = (
+                f"{what} failed: the model is training (editor.fit); wait until training ends "
+                "(or interrupt it), then try again."
+            )
+            self._set_status("error", message)
+            raise RuntimeError(message)
         self._set_status("busy", f"{busy or what}…", progress=progress)
         try:
             result = action()
@@ -264,12 +275,17 @@ class GraphEditor(anywidget.AnyWidget):
         if getattr(self, "_syncing_selection", False) or not hasattr(self, "_state"):
             return
         known = {n["id"] for n in self.graph.get("nodes", [])}
-        unknown = [p for p in change["new"] if p not in known]
+        unknown = list(dict.fromkeys(p for p in change["new"] if p not in known))
         if unknown:
-            self._set_status("error", f"Unknown layer id(s) in selection: {unknown}")
+            shown = f"{unknown[:10]}" + (f" ... ({len(unknown)} in all)" if unknown[10:] else "")
+            self._set_status(
+                "error",
+                f"Unknown layer id(s) in selection: {shown}. Select nodes of the current graph "
+                "(ids are layer paths such as 'block_0/attn/query').",
+            )
             self._set_selection(self._state.selection)
             return
-        self._state.selection = list(change["new"])
+        self._state.selection = list(dict.fromkeys(change["new"]))  # each id once
 
     def _set_status(self, level: str, message: str, progress: float | None = None) -> None:
         status: dict[str, Any] = {"level": level, "message": message}
@@ -315,7 +331,9 @@ def _validate_message(content: Any) -> tuple[str, dict]:
             raise ValueError(f"'{kind}' needs field '{name}' of type {type_name}")
         fields[name] = value
     if kind == "apply" and fields["kind"] not in CATALOG:
-        raise ValueError(f"unknown patch kind {fields['kind']!r}")
+        raise ValueError(
+            f"unknown patch kind {fields['kind']!r}; expected one of {sorted(CATALOG)}"
+        )
     return kind, fields
 
 

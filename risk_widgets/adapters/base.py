@@ -293,8 +293,14 @@ def kernel_view(layer, path: str, kind: str = "adapter") -> KernelView:
         )
     factory = next((f for cls, f in KERNEL_DISPATCH if isinstance(layer, cls)), None)
     if factory is None:
+        inner = getattr(layer, "layer", None)  # TimeDistributed, Bidirectional, ...
+        hint = (
+            f" It wraps a {type(inner).__name__}: target {path + '/' + inner.name!r} instead."
+            if isinstance(layer, keras.layers.Wrapper) and can_adapt(inner)
+            else ""
+        )
         raise TypeError(
-            f"Cannot add {kind} to {path!r}: {type(layer).__name__} is not supported. "
+            f"Cannot add {kind} to {path!r}: {type(layer).__name__} is not supported.{hint} "
             f"Supported layer types: {', '.join(supported_types())}. Choose targets of "
             "those types (e.g. targets=keras.layers.Dense), or add a (class, view) entry "
             "to risk_widgets.adapters.base.KERNEL_DISPATCH."
@@ -327,6 +333,12 @@ class AdapterLayer(PatchLayer):
     subclass; ``folded()`` returns a plain layer of the base class whose kernel is
     ``W + merged_delta()`` (new weights; the shared base's variables are never written).
     """
+
+    @property
+    def wrapped_layer(self):
+        """The base layer: risk wrappers look through adapters (a patched Dense is a Dense
+        dropout site, and a class target ``keras.layers.Dense`` matches it)."""
+        return self.layer
 
     def build(self, input_shape=None):
         if not self.layer.built:

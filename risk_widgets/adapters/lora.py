@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -153,7 +154,15 @@ def add_lora(
     from risk_widgets.rewiring import rewire
 
     def replace(layer, path):
-        kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path
+        view = kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path
+        limit = min(view.matrix_shape)
+        if rank > limit:  # valid, but the extra rank only adds weights
+            warnings.warn(
+                f"LoRA rank={rank} is larger than {path!r} allows: its kernel is "
+                f"{view.matrix_shape[0]}x{view.matrix_shape[1]}, so an update of it has rank at "
+                f"most {limit}, and rank={rank} only adds weights. Use rank<={limit}.",
+                stacklevel=3,
+            )
         adapter = LoRAAdapter(layer, rank=rank, alpha=alpha, dropout=dropout)
         return adapter
 

@@ -113,6 +113,7 @@ class RiskModel(keras.Model):
 
     def __call__(self, *args, **kwargs):
         if args:
+            _check_inputs(self, args[0], "call")
             check_finite(args[0], "x", "call")
         return super().__call__(*args, **kwargs)
 
@@ -192,6 +193,7 @@ class RiskModel(keras.Model):
         return total
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        _check_inputs(self, x, "fit")
         check_finite(x, "x", "fit")
         check_finite(y, "y", "fit")
         validation = kwargs.get("validation_data")
@@ -200,6 +202,7 @@ class RiskModel(keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        _check_inputs(self, x, "evaluate")
         check_finite(x, "x", "evaluate")
         check_finite(y, "y", "evaluate")
         return super().evaluate(x, y, *args, **kwargs)
@@ -207,6 +210,7 @@ class RiskModel(keras.Model):
     # --- prediction ------------------------------------------------------------------------
 
     def predict(self, x, *args, **kwargs):
+        _check_inputs(self, x, "predict")
         check_finite(x, "x", "predict")
         return super().predict(x, *args, **kwargs)
 
@@ -271,6 +275,7 @@ class RiskModel(keras.Model):
             >>> sorted(vote.Wrapper(n_voters=2)(model).layer_risk(np.ones((3, 2))))
             ['head', 'hidden']
         """
+        _check_inputs(self, x, "layer_risk")
         check_finite(x, "x", "layer_risk")
         sites = [
             (path, layer)
@@ -334,6 +339,61 @@ class RiskModel(keras.Model):
             config["body"], custom_objects=custom_objects
         )
         return cls(**config)
+
+
+def _rnn_layers(base: Any, paths: list[str]) -> list[str]:
+    """``paths`` with each RNN step cell replaced by its outermost RNN layer (``"bi"`` for
+    ``"bi/forward_lstm/lstm_cell"``): the recurrent loop reads its cell's attributes, so a
+    wrapped cell cannot run, and the RNN layer holds exactly the cells' weights."""
+    from risk_widgets.walk import container_chain
+
+    chosen: list[str] = []
+    for path in paths:
+        parts = path.split("/")
+        unit = path
+        for depth, (_, child) in enumerate(container_chain(base, path)[:-1]):
+            if isinstance(child, (keras.layers.RNN, keras.layers.Bidirectional)):
+                unit = "/".join(parts[: depth + 1])
+                break
+        if unit not in chosen:
+            chosen.append(unit)
+    return chosen
+
+
+def _check_inputs(model: RiskModel, x: Any, method: str) -> None:
+    """NumPy inputs that are not numbers, empty or shaped unlike the body's inputs: a clear
+    error before Keras runs (its own message shows the batch repeated over the members)."""
+    if isinstance(x, np.ndarray):
+        arrays = [x]
+    elif isinstance(x, (list, tuple)) and x and all(isinstance(a, np.ndarray) for a in x):
+        arrays = list(x)
+    else:
+        return  # tensors, datasets, dicts: left to Keras
+    specs = list(model.body.inputs)
+    for i, array in enumerate(arrays):
+        name = "x" if len(arrays) == 1 else f"x[{i}]"
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{method}(): `{name}` has dtype {array.dtype}, but model {model.name!r} takes "
+                f"numbers. Convert it first, e.g. {name} = {name}.astype('float32')."
+            )
+        if array.ndim == 0 or array.shape[0] == 0:
+            raise ValueError(
+                f"{method}(): `{name}` is empty (shape {array.shape}): pass at least one "
+                "example."
+            )
+        if len(arrays) != len(specs):
+            continue  # optional inputs: Keras matches them
+        expected = tuple(specs[i].shape)
+        if len(expected) != array.ndim:
+            continue  # Keras adds or drops a trailing axis of size 1 itself
+        pairs = zip(expected[1:], array.shape[1:], strict=True)
+        if any(e is not None and e != d for e, d in pairs):
+            raise ValueError(
+                f"{method}(): `{name}` has shape {array.shape}, but model {model.name!r} "
+                f"expects {expected} (None: any size). Pass one row per example, each shaped "
+                f"like the model's input {expected[1:]}."
+            )
 
 
 # --- wrapping -------------------------------------------------------------------------------
@@ -428,7 +488,7 @@ def wrap_model(
         previous = []
     leaves = leaf_layers(base)
     state = {"base": base, "stride": stride, "n_outputs": n_out}
-    paths = select(leaves, state) if select is not None else []
+    paths = _rnn_layers(base, select(leaves, state)) if select is not None else []
     replacements = {
         p: (lambda layer, path, copy: replace(layer, path, copy, stride)) for p in paths
     }
