@@ -118,7 +118,9 @@ def sculpted(data):
 @pytest.fixture(scope="module")
 def vote_sculpted(data):
     keras.utils.set_random_seed(4)
-    return _fit(vote.Wrapper(n_voters=5)(sculpt.Wrapper()(mlp())), data=(data["x"], data["y"]))
+    # as long as `sculpted`, so that their NLLs compare
+    voted_heads = vote.Wrapper(n_voters=5)(sculpt.Wrapper()(mlp()))
+    return _fit(voted_heads, epochs=40, data=(data["x"], data["y"]))
 
 
 # --- the numbers -----------------------------------------------------------------------------
@@ -130,7 +132,7 @@ def test_vote_risk_is_higher_out_of_distribution(voted, data):
     _, std_out = _risk(risky, data["x_ood"])
     auroc = metrics.ood_auroc(std_in, std_out)
     print(f"vote OOD AUROC {auroc:.3f}")
-    assert auroc >= 0.9
+    assert auroc >= 0.95  # 10 seeds (bench/bench_risk_quality.py, suite recipe): min 0.988
 
 
 def test_sample_risk_is_higher_out_of_distribution(sampled, data):
@@ -139,14 +141,14 @@ def test_sample_risk_is_higher_out_of_distribution(sampled, data):
     _, std_out = _risk(risky, data["x_ood"])
     auroc = metrics.ood_auroc(std_in, std_out)
     print(f"sample OOD AUROC {auroc:.3f}")
-    assert auroc >= 0.9
+    assert auroc >= 0.95  # 10 seeds: min 0.985
 
 
 def test_sculpt_tracks_heteroscedastic_noise(sculpted, data):
     y_hat, std = _risk(sculpted, data["x_test"])
     error = metrics.calibration_error(data["y_test"], y_hat, std)
     print(f"sculpt calibration error {error:.3f}")
-    assert error <= 0.1
+    assert error <= 0.06  # 10 seeds: max 0.018
     true_std = _noise_std(data["x_test"])
     assert np.corrcoef(std.ravel(), true_std.ravel())[0, 1] > 0.8
     edge, centre = np.abs(data["x_test"]) > 0.75, np.abs(data["x_test"]) < 0.25
@@ -164,8 +166,9 @@ def test_vote_of_sculpt_nll_no_worse_than_either(voted, sculpted, vote_sculpted,
         ]
     }
     print("held-out NLL", {k: round(v, 3) for k, v in nll.items()})
-    assert nll["vote∘sculpt"] <= min(nll["vote"], nll["sculpt"]) + 0.05
-    assert metrics.calibration_error(y, *_risk(vote_sculpted, x)) <= 0.1
+    # in distribution the two tie: over 10 seeds the gap is at most +0.03 (bench/RESULTS.md)
+    assert nll["vote∘sculpt"] <= min(nll["vote"], nll["sculpt"]) + 0.08
+    assert metrics.calibration_error(y, *_risk(vote_sculpted, x)) <= 0.06  # max 0.017
 
 
 # --- the user's model ------------------------------------------------------------------------
