@@ -10,35 +10,21 @@ from __future__ import annotations
 import inspect
 
 import keras
-from keras.src import backend, tree
-from keras.src.layers.core.input_layer import Input
-from keras.src.layers.input_spec import InputSpec
-from keras.src.layers.layer import Layer
-from keras.src.models.functional import (
+from keras import Function, Input, InputSpec, Model, Operation, tree
+from keras.layers import Layer
+
+from risk_widgets import keras_internals as ki
+from risk_widgets.keras_internals import (
     Functional,
     clone_graph_nodes,
     functional_from_config,
     is_input_keras_tensor,
 )
-from keras.src.models.model import Model
-from keras.src.ops.function import Function
-from keras.src.ops.operation import Operation
-from keras.src.utils import tracking
 
 __all__ = ["CompositeLayer"]
 
-# The attributes of a `Function` that describe its graph. A CompositeLayer
-# traces a throw-away `Function` and adopts these (see `_adopt_graph`).
-_GRAPH_ATTRS = (
-    "_inputs_struct",
-    "_outputs_struct",
-    "_inputs",
-    "_outputs",
-    "_nodes",
-    "_nodes_by_depth",
-    "_operations",
-    "_operations_by_depth",
-)
+# A CompositeLayer traces a throw-away `Function` and adopts the attributes
+# that describe its graph (`keras_internals.GRAPH_ATTRS`, see `_adopt_graph`).
 # Keys of `get_config()` that hold the serialized graph.
 _GRAPH_CONFIG_KEYS = ("layers", "input_layers", "output_layers")
 
@@ -52,12 +38,12 @@ class _NotBuiltError(ValueError, AttributeError):
 
 
 def _is_keras_tensor_structure(x):
-    if isinstance(x, backend.KerasTensor):
+    if isinstance(x, keras.KerasTensor):
         return True
     if not isinstance(x, (list, tuple, dict)):
         return False
     flat = tree.flatten(x)
-    return bool(flat) and all(isinstance(t, backend.KerasTensor) for t in flat)
+    return bool(flat) and all(isinstance(t, keras.KerasTensor) for t in flat)
 
 
 def _split_graph_args(args, kwargs):
@@ -154,7 +140,7 @@ class CompositeLayer(Functional):
     `CompositeLayer` packages a graph of layers as one layer, like a nested
     functional model, but without its inputs fixed in advance: the graph is
     traced on the first call (or on `build(input_shape)`) into a
-    `keras.src.ops.function.Function`, so the same composite works on any input
+    `keras.Function`, so the same composite works on any input
     shape it is first given, eagerly and symbolically. Its inner layers stay
     reachable (`layers`, `get_layer`), which is what lets tools edit a model's
     graph (swap a `Dense` for a LoRA-wrapped one) with plain Keras APIs. This
@@ -268,8 +254,7 @@ class CompositeLayer(Functional):
         object.__setattr__(self, "_function", None)
         # Like Functional: raw arrays are converted, `None` may stand for an
         # optional input in the first (positional) argument.
-        self._convert_input_args = True
-        self._allow_non_tensor_positional_args = True
+        ki.accept_raw_and_none_inputs(self)
         self.output_names = []
 
     def _init_from_graph(self, inputs, outputs, name=None, **kwargs):
@@ -282,9 +267,9 @@ class CompositeLayer(Functional):
         if trainable is not None:
             # The composite's own flag only: the inner (possibly shared)
             # layers keep theirs; a frozen composite has no trainable weights.
-            self._trainable = bool(trainable)
+            ki.set_trainable_flag(self, trainable)
         self.built = True
-        self._lock_state()
+        ki.lock_state(self)
 
     def __init_subclass__(cls, **kwargs):
         """Lets subclasses be rebuilt from a graph (cloning, `from_graph`).
@@ -387,7 +372,7 @@ class CompositeLayer(Functional):
         if not all(is_input_keras_tensor(t) for t in tree.flatten(inputs)):
             inputs, outputs = clone_graph_nodes(inputs, outputs)
         try:
-            with tracking.DotNotTrackScope():
+            with ki.DotNotTrackScope():
                 function = Function(inputs, outputs, name=self.name)
         except ValueError as error:
             raise ValueError(
@@ -399,15 +384,14 @@ class CompositeLayer(Functional):
         # Plain assignment: no Keras/TF tracking wrappers around the graph.
         # The layer shares the graph of `function` (the same lists and nodes).
         object.__setattr__(self, "_function", function)
-        for attr in _GRAPH_ATTRS:
-            object.__setattr__(self, attr, getattr(function, attr))
+        ki.adopt_graph(self, function)
         for layer in self.layers:
-            self._tracker.track(layer)
-        self.output_names = [x._keras_history[0].name for x in self._outputs]
+            ki.track(self, layer)
+        self.output_names = [ki.keras_history(x).operation.name for x in ki.graph_outputs(self)]
         object.__setattr__(self, "_layer_spec", None)
 
     def _has_graph(self):
-        return "_operations" in self.__dict__
+        return ki.has_adopted_graph(self)
 
     def build(self, input_shape=None):
         """Traces `layer_fn` (or the list of layers) on symbolic inputs.
@@ -494,7 +478,7 @@ class CompositeLayer(Functional):
 
     @property
     def function(self):
-        """The traced graph (a `keras.src.ops.function.Function`), or `None`.
+        """The traced graph (a `keras.Function`), or `None`.
 
         Its `.operations`, `._nodes_by_depth`, `.inputs`, `.outputs`,
         `._inputs_struct` and `._outputs_struct` are the very objects the layer
@@ -510,7 +494,7 @@ class CompositeLayer(Functional):
         """Inner layers in graph order, `InputLayer`s first; `[]` before build."""
         if not self._has_graph():
             return []
-        return [op for op in self._operations if isinstance(op, Layer)]
+        return [op for op in ki.graph_operations(self) if isinstance(op, Layer)]
 
     @layers.setter
     def layers(self, _):
@@ -523,31 +507,31 @@ class CompositeLayer(Functional):
     def operations(self):
         if not self._has_graph():
             raise self._not_built("operations")
-        return self._operations[:]
+        return ki.graph_operations(self)[:]
 
     @property
     def inputs(self):
         if not self._has_graph():
             raise self._not_built("inputs")
-        return self._inputs
+        return ki.graph_inputs(self)
 
     @property
     def outputs(self):
         if not self._has_graph():
             raise self._not_built("outputs")
-        return self._outputs
+        return ki.graph_outputs(self)
 
     @property
     def input(self):
         if not self._has_graph():
             raise self._not_built("input")
-        return self._inputs_struct
+        return ki.inputs_struct(self)
 
     @property
     def output(self):
         if not self._has_graph():
             raise self._not_built("output")
-        return self._outputs_struct
+        return ki.outputs_struct(self)
 
     @property
     def input_spec(self):
@@ -556,7 +540,7 @@ class CompositeLayer(Functional):
         if not self._has_graph():
             return None
         specs = Functional.input_spec.fget(self)
-        if specs is None or isinstance(self._inputs_struct, dict):
+        if specs is None or isinstance(ki.inputs_struct(self), dict):
             return specs  # dict inputs are matched by key names
         # Positional inputs: unnamed specs, so that errors speak of positions.
         return [
@@ -639,7 +623,7 @@ class CompositeLayer(Functional):
         graph_config["name"] = name
         # Re-create and call the inner layers under this layer's name, so that
         # their weights get the same paths ("name/inner/kernel") as before.
-        with backend.name_scope(name or cls.__name__.lower()):
+        with keras.name_scope(name or cls.__name__.lower()):
             functional_from_config(capture, graph_config, custom_objects)
         inputs, outputs = captured["graph"]
         return cls(inputs, outputs, name=name, trainable=trainable, **config)

@@ -36,10 +36,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from keras.src import tree
-from keras.src.layers.core.input_layer import InputLayer
-from keras.src.layers.layer import Layer
+from keras import tree
+from keras.layers import InputLayer, Layer
 
+from risk_widgets import keras_internals as ki
 from risk_widgets.walk import (
     graph_of,
     is_graph_container,
@@ -223,7 +223,7 @@ def _shapes_of(tensors: list) -> Any:
 
 def _shape_without_node(layer: Any) -> Any:
     """Output shape of a layer that has no node in any walked graph (opaque children)."""
-    build_shapes = getattr(layer, "_build_shapes_dict", None)
+    build_shapes = ki.build_shapes(layer)
     if not isinstance(layer, Layer) or not build_shapes or len(build_shapes) != 1:
         return None
     try:
@@ -241,7 +241,7 @@ def _size(variable: Any, sizes: dict[int, int]) -> int:
     key = id(variable)
     if key not in sizes:
         # KerasVariable keeps its shape as a tuple; `.shape` may build a backend shape.
-        shape = getattr(variable, "_shape", None)
+        shape = ki.variable_shape(variable)
         if not isinstance(shape, tuple):
             shape = tuple(variable.shape)
         sizes[key] = math.prod(int(d) for d in shape)
@@ -415,7 +415,7 @@ class _Builder:
         srcs: dict[int, tuple[str, ...]] = {}
         for tensor, src in zip(graph.inputs, sources, strict=False):
             srcs[id(tensor)] = src
-        nodes_by_depth = graph._nodes_by_depth
+        nodes_by_depth = ki.nodes_by_depth(graph)
         for depth in sorted(nodes_by_depth, reverse=True):
             for node in nodes_by_depth[depth]:
                 op = node.operation
@@ -524,7 +524,7 @@ def to_graph(model: Any) -> Graph:
     if graph is not None:
         sources = []
         for tensor in graph.inputs:
-            origin = tensor._keras_history[0]
+            origin = ki.keras_history(tensor).operation
             label = origin.name if isinstance(origin, InputLayer) else tensor.name
             id_ = _unique(label, taken)
             taken.add(id_)

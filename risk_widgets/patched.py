@@ -32,12 +32,11 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras.src import backend as keras_backend
-from keras.src import tree
-from keras.src.models.functional import Functional, unpack_singleton
-from keras.src.models.sequential import Sequential
+from keras import Sequential, tree
 
+from risk_widgets import keras_internals as ki
 from risk_widgets.adapters.base import TrainableSubset
+from risk_widgets.keras_internals import Functional
 from risk_widgets.rewiring import (
     SUBLAYER_PATCHES,
     _build_like,
@@ -64,9 +63,9 @@ def _has_state(layer) -> bool:
     """A leaf layer whose call takes ``training`` and that has non-trainable state
     (BatchNormalization's moving statistics)."""
     return bool(
-        getattr(layer, "_call_has_training_arg", False)
-        and layer._non_trainable_variables
-        and not getattr(layer, "_layers", None)
+        ki.call_takes_training(layer)
+        and ki.own_non_trainable_variables(layer)
+        and not ki.sublayers(layer)
     )
 
 
@@ -90,7 +89,7 @@ class _FrozenBase:
 
     def _visit(self, layer, seen: set) -> bool:
         found = False
-        for sub in getattr(layer, "_layers", []):
+        for sub in ki.sublayers(layer):
             if is_patch_layer(sub):
                 continue  # patch layers train as they are; their base is not entered
             if id(sub) not in seen:
@@ -105,15 +104,15 @@ class _FrozenBase:
 
     def run(self, graph, inputs, training, mask, context: dict):
         """`Functional.call` of ``graph`` (a Functional or CompositeLayer), frozen."""
-        inputs = graph._standardize_inputs(inputs)
+        inputs = ki.standardize_inputs(graph, inputs)
         if mask is not None:
             for x, m in zip(inputs, tree.flatten(mask), strict=False):
                 if m is not None:
-                    keras_backend.set_keras_mask(x, m)
-        outputs = graph._run_through_graph(
-            inputs, operation_fn=lambda op: self.operation_fn(op, training, context)
+                    ki.set_keras_mask(x, m)
+        outputs = ki.run_through_graph(
+            graph, inputs, lambda op: self.operation_fn(op, training, context)
         )
-        return unpack_singleton(outputs)
+        return ki.unpack_singleton(outputs)
 
     def operation_fn(self, op, outer_training, context: dict):
         """The call of ``op`` inside a frozen graph: Keras' ``operation_fn`` (the outer
@@ -123,10 +122,10 @@ class _FrozenBase:
         forced = key in self.stateful or key in self.holders
         graph = None
         if key in self.holders and is_graph_container(op) and graph_of(op) is not None:
-            graph = op._functional if isinstance(op, Sequential) else op
+            graph = ki.sequential_graph(op) if isinstance(op, Sequential) else op
 
         def call(*args, **kwargs):
-            names = getattr(op, "_call_context_args", {})
+            names = ki.call_context_args(op)
             for name, value in {"training": outer_training, **context}.items():
                 if name in names and value is not None:
                     kwargs[name] = value
@@ -181,11 +180,9 @@ class RewiredModel(Functional):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from keras.src.models.functional import functional_from_config
-
         config = dict(config)
         patches = config.pop("sublayer_patches", {})
-        model = functional_from_config(cls, config, custom_objects=custom_objects)
+        model = ki.functional_from_config(cls, config, custom_objects=custom_objects)
         paths = dict(_iter_paths(model))
         for path, swaps in patches.items():
             if path not in paths:
@@ -231,7 +228,7 @@ class PatchedModel(TrainableSubset, RewiredModel):
         found, seen = [], set()
 
         def visit(layer):
-            for sub in getattr(layer, "_layers", []):
+            for sub in ki.sublayers(layer):
                 if id(sub) in seen:
                     continue
                 seen.add(id(sub))
@@ -245,13 +242,13 @@ class PatchedModel(TrainableSubset, RewiredModel):
 
     @property
     def trainable(self):
-        return self._trainable
+        return ki.trainable_flag(self)
 
     @trainable.setter
     def trainable(self, value):
         """Sets the flag of the model and its patch layers only (never the shared base)."""
         value = bool(value)
-        self._trainable = value
+        ki.set_trainable_flag(self, value)
         for layer in self.patch_layers():
             layer.trainable = value
 
@@ -295,7 +292,7 @@ def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
         new = keras.saving.deserialize_keras_object(sub_config, custom_objects=custom_objects)
         _build_like(new, old, f"{path}/{old.name}")
         object.__setattr__(layer, attr, new)
-        layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
+        ki.replace_sublayer(layer, old, new)
         restored[attr] = new
     object.__setattr__(layer, SUBLAYER_PATCHES, restored)
 

@@ -30,11 +30,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
-from keras.src import tree
-from keras.src.layers.core.input_layer import InputLayer
-from keras.src.models.functional import Functional
-from keras.src.models.sequential import Sequential
+from keras import Sequential, tree
+from keras.layers import InputLayer
 
+from risk_widgets import keras_internals as ki
+from risk_widgets.keras_internals import Functional
 from risk_widgets.targets import find_layers
 from risk_widgets.walk import (
     children as walk_children,
@@ -112,7 +112,7 @@ def _bare_layer_keys() -> set[str]:
 
 def _new_input(tensor: Any) -> Any:
     """A fresh `keras.Input` like ``tensor`` (same name, shape, dtype, optional flag)."""
-    origin = tensor._keras_history[0]
+    origin = ki.keras_history(tensor).operation
     if isinstance(origin, InputLayer):
         return keras.Input(
             batch_shape=origin.batch_shape,
@@ -198,8 +198,9 @@ class _Rebuilder:
         flat_inputs = [_new_input(x) for x in graph.inputs]
         tensors = {id(x): y for x, y in zip(graph.inputs, flat_inputs, strict=True)}
         prefix = f"{path}/" if path else ""
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
+        nodes_by_depth = ki.nodes_by_depth(graph)
+        for depth in sorted(nodes_by_depth, reverse=True):
+            for node in nodes_by_depth[depth]:
                 if not node.operation or node.is_input:
                     continue
                 if any(id(x) not in tensors for x in node.input_tensors):
@@ -230,8 +231,8 @@ class _Rebuilder:
             if id(x) not in tensors:  # pragma: no cover - the graph was connected before
                 raise ValueError(f"Rebuilding {path or 'the model'!r} disconnected output {x}.")
             flat_outputs.append(tensors[id(x)])
-        inputs = tree.pack_sequence_as(graph._inputs_struct, flat_inputs)
-        outputs = tree.pack_sequence_as(graph._outputs_struct, flat_outputs)
+        inputs = tree.pack_sequence_as(ki.inputs_struct(graph), flat_inputs)
+        outputs = tree.pack_sequence_as(ki.outputs_struct(graph), flat_outputs)
         return inputs, outputs
 
     @staticmethod
@@ -258,14 +259,14 @@ class _Rebuilder:
         inputs, outputs = self.run_graph(graph, path)
         composite = _composite_class()
         if isinstance(layer, Sequential):
-            input_layer = inputs._keras_history[0]
+            input_layer = ki.keras_history(inputs).operation
             children = [self.map(c, f"{path}/{c.name}") for c in layer.layers]
             new = Sequential([input_layer, *children], name=layer.name)
         elif composite is not None and isinstance(layer, composite) and not self.plain:
             new = type(layer).from_graph(inputs, outputs, name=layer.name)
         else:
             new = Functional(inputs, outputs, name=layer.name)
-        new._trainable = layer.trainable  # the flag only: no propagation to shared layers
+        ki.set_trainable_flag(new, layer.trainable)  # no propagation to shared layers
         return new
 
     # -- opaque layers ------------------------------------------------------------------
@@ -294,14 +295,7 @@ class _Rebuilder:
         kept = {k: v for k, v in old_swaps.items() if k not in swapped}
         object.__setattr__(new, SUBLAYER_PATCHES, {
             k: self._map_value(v, path) for k, v in kept.items()} | swapped)
-        new._layers[:] = [self._map_value(c, path) for c in layer._layers]
-        new._trainable_variables[:] = list(layer._trainable_variables)
-        new._non_trainable_variables[:] = list(layer._non_trainable_variables)
-        new._seed_generators[:] = list(layer._seed_generators)
-        new._build_shapes_dict = layer._build_shapes_dict
-        new._trainable = layer.trainable
-        new.built = True
-        new._lock_state()
+        ki.adopt_layer_state(new, layer, [self._map_value(c, path) for c in ki.sublayers(layer)])
         return new
 
     # -- top level ----------------------------------------------------------------------
@@ -321,7 +315,7 @@ class _Rebuilder:
                 f"Rebuilding model {model.name!r} failed: {err}. If a replacement has the "
                 "same name as another layer, give it a unique name."
             ) from err
-        new._trainable = model.trainable
+        ki.set_trainable_flag(new, model.trainable)
         return new
 
 
@@ -482,5 +476,5 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     cls = None if freeze_base else RewiredModel
     new = rebuild(model, replacements, where, cls=cls)
     if freeze_base:  # the patched model freezes its base itself: a frozen model's patches train
-        new._trainable = True
+        ki.set_trainable_flag(new, True)
     return new

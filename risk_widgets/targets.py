@@ -23,7 +23,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
-from keras.src.ops.operation import Operation
+from keras import Operation
 
 from risk_widgets.walk import iter_layers
 

@@ -34,10 +34,9 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, NamedTuple
 
-from keras.src.layers.core.input_layer import InputLayer
-from keras.src.layers.layer import Layer
-from keras.src.models.functional import Functional
-from keras.src.models.sequential import Sequential
+import keras
+
+from risk_widgets import keras_internals as ki
 
 __all__ = [
     "LayerRef",
@@ -142,12 +141,12 @@ def graph_of(layer: Any) -> Any:
     """
     if is_patch_layer(layer):
         return None
-    if isinstance(layer, Sequential):
-        return getattr(layer, "_functional", None)
+    if isinstance(layer, keras.Sequential):
+        return ki.sequential_graph(layer)
     composite = _composite_class()
     if composite is not None and isinstance(layer, composite):
         return layer.function
-    if isinstance(layer, Functional):
+    if isinstance(layer, ki.Functional):
         return layer
     return None
 
@@ -156,14 +155,14 @@ def is_graph_container(layer: Any) -> bool:
     """True for CompositeLayers and nested Functional / Sequential models."""
     if is_patch_layer(layer):
         return False
-    if isinstance(layer, Sequential):
+    if isinstance(layer, keras.Sequential):
         return True
-    return isinstance(layer, Functional)
+    return isinstance(layer, ki.Functional)
 
 
 def _tracked_sublayers(layer: Any) -> list:
     try:
-        subs = layer._flatten_layers(include_self=False, recursive=False)
+        subs = ki.tracked_sublayers(layer)
     except (AttributeError, TypeError):
         return []
     return list(subs)
@@ -171,7 +170,9 @@ def _tracked_sublayers(layer: Any) -> list:
 
 def is_opaque_container(layer: Any) -> bool:
     """True for layers that are not graphs but track sub-layers (e.g. MultiHeadAttention)."""
-    if not isinstance(layer, Layer) or is_patch_layer(layer) or is_graph_container(layer):
+    if not isinstance(layer, keras.layers.Layer):
+        return False
+    if is_patch_layer(layer) or is_graph_container(layer):
         return False
     return bool(_tracked_sublayers(layer))
 
@@ -187,11 +188,11 @@ def children(layer: Any) -> list:
     if is_graph_container(layer):
         graph = graph_of(layer)
         if graph is None:
-            if isinstance(layer, Sequential):
-                return [c for c in layer.layers if not isinstance(c, InputLayer)]
+            if isinstance(layer, keras.Sequential):
+                return [c for c in layer.layers if not isinstance(c, keras.layers.InputLayer)]
             return []
-        return [op for op in graph.operations if not isinstance(op, InputLayer)]
-    if isinstance(layer, Layer):
+        return [op for op in graph.operations if not isinstance(op, keras.layers.InputLayer)]
+    if isinstance(layer, keras.layers.Layer):
         return _tracked_sublayers(layer)
     return []
 

@@ -32,6 +32,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from risk_widgets import keras_internals as ki
+
 __all__ = [
     "AdapterLayer",
     "TrainableSubset",
@@ -103,15 +105,15 @@ class PatchLayer(TrainableSubset, keras.layers.Wrapper):
 
     @property
     def trainable(self):
-        return self._trainable
+        return ki.trainable_flag(self)
 
     @trainable.setter
     def trainable(self, value):
         value = bool(value)
-        self._trainable = value
-        for v in self._trainable_variables:
+        ki.set_trainable_flag(self, value)
+        for v in ki.own_trainable_variables(self):
             v.trainable = value
-        for sub in self._layers:
+        for sub in ki.sublayers(self):
             if sub is not self.layer:
                 sub.trainable = value
 
@@ -240,7 +242,7 @@ class KernelView:
         base = self.layer
         new = type(base).from_config(base.get_config())
         new.build_from_config(base.get_build_config())
-        old_kernel = getattr(base, "_kernel", None)
+        old_kernel = ki.kernel_variable(base)
         for new_v, old_v in zip(new.weights, base.weights, strict=True):
             if old_v is old_kernel:
                 new_v.assign(kernel.astype(new_v.dtype))

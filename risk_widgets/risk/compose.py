@@ -290,7 +290,9 @@ def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
 
 def model_io(model: Any) -> tuple[Any, list[Any]]:
     """``(input structure, flat output list)`` of a built Functional or Sequential model."""
-    struct = getattr(model, "_inputs_struct", None)
+    from risk_widgets.keras_internals import inputs_struct
+
+    struct = inputs_struct(model)
     if struct is None:
         struct = model.inputs[0] if len(model.inputs) == 1 else list(model.inputs)
     return struct, list(model.outputs)

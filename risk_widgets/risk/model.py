@@ -42,6 +42,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
+from risk_widgets import keras_internals as ki
 from risk_widgets.patched import RewiredModel
 from risk_widgets.risk.compose import (
     capture_outputs,
@@ -162,12 +163,13 @@ class RiskModel(keras.Model):
         y_m = tile_members(y, self.members)
         sw_m = None if sample_weight is None else tile_members(sample_weight, self.members)
         losses = []
-        if self._compile_loss is not None:
-            loss = self._compile_loss(y_m, self._pack(means), sw_m)
+        compiled = ki.compiled_loss(self)
+        if compiled is not None:
+            loss = compiled(y_m, self._pack(means), sw_m)
             if loss is not None:
                 losses.append(loss)
         for loss in self.losses:
-            losses.append(self._aggregate_additional_loss(loss))
+            losses.append(ki.aggregate_additional_loss(self, loss))
         if variances:
             losses.append(self._nll(self._unpack(y_m), means, variances, sw_m))
         if not losses:
@@ -408,7 +410,7 @@ def _check_model(model: Any, kind: str) -> None:
         )
     if isinstance(model, RiskModel):
         return
-    if not (isinstance(model, keras.Sequential) or hasattr(model, "_inputs_struct")):
+    if not (isinstance(model, keras.Sequential) or ki.inputs_struct(model) is not None):
         raise TypeError(
             f"{kind}: {model.name!r} is a subclassed model, whose layers are not a graph. Wrap a "
             "Functional or Sequential model; to wrap it whole, make it one layer of a Functional "
@@ -423,8 +425,8 @@ def _check_model(model: Any, kind: str) -> None:
 
 def _output_layout(model: Any) -> tuple[str, list[str] | None, list[str]]:
     """(format, keys, names) of a plain model's outputs, in ``model.outputs`` order."""
-    struct = getattr(model, "_outputs_struct", None)
-    names = [out._keras_history.operation.name for out in model.outputs]
+    struct = ki.outputs_struct(model)
+    names = [ki.keras_history(out).operation.name for out in model.outputs]
     if isinstance(struct, dict):
         keys = tree.flatten({k: k for k in struct})
         return "dict", keys, keys
@@ -442,7 +444,7 @@ def last_layers(model: Any, site_classes: tuple[type, ...], n_outputs: int | Non
     stack = list(outputs)
     while stack:
         tensor = stack.pop()
-        op, node_index, _ = tensor._keras_history
+        op, node_index, _ = ki.keras_history(tensor)
         key = id(op) * 1000 + node_index
         if key in seen or isinstance(op, keras.layers.InputLayer):
             continue
@@ -452,7 +454,7 @@ def last_layers(model: Any, site_classes: tuple[type, ...], n_outputs: int | Non
             continue
         if isinstance(op, keras.Model) and getattr(op, "outputs", None):
             found.extend(last_layers(op, site_classes))
-        stack.extend(op._inbound_nodes[node_index].input_tensors)
+        stack.extend(ki.producer_node(tensor).input_tensors)
     return found
 
 
@@ -480,7 +482,7 @@ def wrap_model(
     if isinstance(model, RiskModel):
         base, stride, n_out = model.body, model.members, model.n_outputs
         fmt, keys = model.output_format, model.output_keys
-        names = keys or [out._keras_history.operation.name for out in base.outputs[:n_out]]
+        names = keys or [ki.keras_history(out).operation.name for out in base.outputs[:n_out]]
         previous = model.wrappers
     else:
         base, stride, n_out = model, 1, len(model.outputs)

@@ -41,7 +41,7 @@ __all__ = ["SITES", "SampleLayer", "Wrapper", "DROPOUT_SITES"]
 
 
 def _dropout_site_classes() -> tuple[type, ...]:
-    from keras.src.layers.convolutional.base_conv import BaseConv
+    from risk_widgets.keras_internals import BaseConv
 
     return (keras.layers.Dense, keras.layers.EinsumDense, BaseConv)
 

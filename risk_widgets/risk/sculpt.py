@@ -97,9 +97,10 @@ class SculptHead(keras.layers.Layer):
 
 def _producer(tensor: Any) -> tuple[Any, list[Any]]:
     """(operation, its input tensors) that produced ``tensor`` in a functional graph."""
-    op, node_index, _ = tensor._keras_history
-    node = op._inbound_nodes[node_index]
-    return op, list(node.input_tensors)
+    from risk_widgets.keras_internals import producer_node
+
+    node = producer_node(tensor)
+    return node.operation, list(node.input_tensors)
 
 
 def _squashing(op: Any) -> str | None:

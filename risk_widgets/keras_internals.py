@@ -1,0 +1,283 @@
+"""Every use of Keras internals in risk_widgets, in one place.
+
+risk_widgets walks, rebuilds and subclasses Keras graphs, which needs a few things Keras does
+not export (``keras.src`` names) and a few private attributes (``tensor._keras_history``,
+``graph._nodes_by_depth``, ``layer._trainable``, ...). They are all reached through this
+module: no other module imports ``keras.src`` (``grep -rn "keras.src" risk_widgets/``) or
+reads a private Keras attribute, so a Keras upgrade that moves or renames one breaks here,
+and in ``tests/test_keras_internals.py``, which imports every name below and exercises it
+on the installed Keras.
+
+Checked on Keras 3.15.1 (:data:`KERAS_VERSIONS_CHECKED`). After an upgrade, run
+``pytest tests/test_keras_internals.py`` and add the version once it passes.
+
+Not movable here: ``CompositeLayer`` (a ``Functional`` subclass) overrides the private hooks
+named in :data:`LAYER_HOOKS`; the test checks Keras still has them.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets import keras_internals as ki
+    >>> x = keras.Input((3,), name="x")
+    >>> y = keras.layers.Dense(2, name="head")(x)
+    >>> ki.keras_history(y).operation.name
+    'head'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras.src.backend import get_keras_mask, set_keras_mask
+from keras.src.layers.convolutional.base_conv import BaseConv
+from keras.src.models.functional import (
+    Functional,
+    clone_graph_nodes,
+    functional_from_config,
+    is_input_keras_tensor,
+    unpack_singleton,
+)
+from keras.src.utils.tracking import DotNotTrackScope
+
+__all__ = [
+    "GRAPH_ATTRS",
+    "KERAS_VERSIONS_CHECKED",
+    "LAYER_HOOKS",
+    "BaseConv",
+    "DotNotTrackScope",
+    "Functional",
+    "accept_raw_and_none_inputs",
+    "adopt_graph",
+    "adopt_layer_state",
+    "aggregate_additional_loss",
+    "build_shapes",
+    "call_context_args",
+    "call_takes_training",
+    "clone_graph_nodes",
+    "compiled_loss",
+    "functional_from_config",
+    "get_keras_mask",
+    "graph_inputs",
+    "graph_operations",
+    "graph_outputs",
+    "has_adopted_graph",
+    "inputs_struct",
+    "is_input_keras_tensor",
+    "kernel_variable",
+    "keras_history",
+    "lock_state",
+    "nodes_by_depth",
+    "own_non_trainable_variables",
+    "own_trainable_variables",
+    "outputs_struct",
+    "producer_node",
+    "replace_sublayer",
+    "run_through_graph",
+    "sequential_graph",
+    "set_keras_mask",
+    "set_trainable_flag",
+    "standardize_inputs",
+    "sublayers",
+    "track",
+    "tracked_sublayers",
+    "trainable_flag",
+    "unpack_singleton",
+    "variable_shape",
+]
+
+#: Keras versions on which every name here was checked (tests/test_keras_internals.py).
+KERAS_VERSIONS_CHECKED = ("3.15.1",)
+
+#: The attributes of a `keras.Function` that describe its graph; a CompositeLayer traces a
+#: throw-away `Function` and adopts them (`risk_widgets.composite`).
+GRAPH_ATTRS = (
+    "_inputs_struct",
+    "_outputs_struct",
+    "_inputs",
+    "_outputs",
+    "_nodes",
+    "_nodes_by_depth",
+    "_operations",
+    "_operations_by_depth",
+)
+
+#: Private methods of `keras.layers.Layer` / `Functional` that `CompositeLayer` overrides.
+LAYER_HOOKS = ("_lock_state", "_assert_input_compatibility")
+
+
+# ----------------------------------------------------------------------------- graphs
+
+
+def keras_history(tensor: Any) -> Any:
+    """``(operation, node_index, tensor_index)`` of a symbolic tensor (its producer)."""
+    return tensor._keras_history
+
+
+def producer_node(tensor: Any) -> Any:
+    """The `Node` that produced the symbolic ``tensor``."""
+    op, node_index, _ = tensor._keras_history
+    return op._inbound_nodes[node_index]
+
+
+def nodes_by_depth(graph: Any) -> dict:
+    """``{depth: [Node, ...]}`` of a `Function` / Functional graph (inputs deepest)."""
+    return graph._nodes_by_depth
+
+
+def inputs_struct(graph: Any, default: Any = None) -> Any:
+    """The (nested) input structure of a Functional / `Function` graph, else ``default``."""
+    return getattr(graph, "_inputs_struct", default)
+
+
+def outputs_struct(graph: Any, default: Any = None) -> Any:
+    """The (nested) output structure of a Functional / `Function` graph, else ``default``."""
+    return getattr(graph, "_outputs_struct", default)
+
+
+def adopt_graph(obj: Any, function: Any) -> None:
+    """Gives ``obj`` the graph of ``function`` (its `GRAPH_ATTRS`: the same lists and nodes),
+    set without Keras' attribute tracking."""
+    for attr in GRAPH_ATTRS:
+        object.__setattr__(obj, attr, getattr(function, attr))
+
+
+def has_adopted_graph(obj: Any) -> bool:
+    """Whether ``obj`` holds a graph of its own (set by `adopt_graph` or a Function)."""
+    return "_operations" in vars(obj)
+
+
+def graph_inputs(graph: Any) -> list:
+    """The flat input tensors a graph object holds itself (``_inputs``)."""
+    return graph._inputs
+
+
+def graph_outputs(graph: Any) -> list:
+    """The flat output tensors a graph object holds itself (``_outputs``)."""
+    return graph._outputs
+
+
+def graph_operations(graph: Any) -> list:
+    """The operations a graph object holds itself, in graph order (``_operations``)."""
+    return graph._operations
+
+
+def sequential_graph(model: Any) -> Any:
+    """The Functional graph of a built Sequential model, or None."""
+    return getattr(model, "_functional", None)
+
+
+def standardize_inputs(graph: Any, inputs: Any) -> list:
+    """``inputs`` flattened and checked against a Functional's inputs (as its call does)."""
+    return graph._standardize_inputs(inputs)
+
+
+def run_through_graph(graph: Any, inputs: list, operation_fn: Any) -> Any:
+    """Runs a Functional's graph on flat ``inputs``, calling ``operation_fn(op)(*a, **k)``."""
+    return graph._run_through_graph(inputs, operation_fn=operation_fn)
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def tracked_sublayers(layer: Any) -> list:
+    """The layers ``layer`` tracks directly (attributes, lists), in tracking order."""
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def sublayers(layer: Any) -> list:
+    """``layer``'s own list of tracked sub-layers (``_layers``; [] for ops)."""
+    return list(getattr(layer, "_layers", None) or [])
+
+
+def replace_sublayer(layer: Any, old: Any, new: Any) -> None:
+    """Puts ``new`` where ``old`` is in ``layer``'s list of tracked sub-layers."""
+    layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
+
+
+def track(layer: Any, sub: Any) -> None:
+    """Tracks ``sub`` as a sub-layer of ``layer`` (its weights become ``layer``'s)."""
+    layer._tracker.track(sub)
+
+
+def trainable_flag(layer: Any) -> bool:
+    """``layer``'s own trainable flag, read without any override of ``trainable``."""
+    return layer._trainable
+
+
+def set_trainable_flag(layer: Any, value: bool) -> None:
+    """Sets ``layer``'s own trainable flag only: unlike the ``trainable`` setter, the flags
+    of its variables and sub-layers (possibly shared with another model) are untouched."""
+    layer._trainable = bool(value)
+
+
+def own_trainable_variables(layer: Any) -> list:
+    """The trainable variables ``layer`` created itself (not its sub-layers')."""
+    return layer._trainable_variables
+
+
+def own_non_trainable_variables(layer: Any) -> list:
+    """The non-trainable variables ``layer`` created itself (e.g. BatchNorm statistics)."""
+    return layer._non_trainable_variables
+
+
+def call_takes_training(layer: Any) -> bool:
+    """Whether ``layer.call`` has a ``training`` argument."""
+    return bool(getattr(layer, "_call_has_training_arg", False))
+
+
+def call_context_args(op: Any) -> set:
+    """The call-context arguments (``training``, ...) Keras passes down to ``op``."""
+    return getattr(op, "_call_context_args", set())
+
+
+def build_shapes(layer: Any) -> dict | None:
+    """``{argument name: shape}`` that ``layer`` was built with, or None."""
+    return getattr(layer, "_build_shapes_dict", None)
+
+
+def variable_shape(variable: Any) -> Any:
+    """A `KerasVariable`'s shape as Keras keeps it (a tuple; ``.shape`` may build a backend
+    shape), or None."""
+    return getattr(variable, "_shape", None)
+
+
+def kernel_variable(layer: Any) -> Any:
+    """The variable behind a Dense / EinsumDense ``kernel`` property (``_kernel``), or None."""
+    return getattr(layer, "_kernel", None)
+
+
+def accept_raw_and_none_inputs(layer: Any) -> None:
+    """Lets ``layer`` take raw arrays (converted) and None positionally, like Functional."""
+    layer._convert_input_args = True
+    layer._allow_non_tensor_positional_args = True
+
+
+def lock_state(layer: Any) -> None:
+    """Locks ``layer``'s tracked state, as Keras does once a layer is built."""
+    layer._lock_state()
+
+
+def adopt_layer_state(new: Any, layer: Any, sublayers: list) -> None:
+    """Makes the freshly created ``new`` (same class and config as the built ``layer``) a
+    built twin of ``layer``: its sub-layers are ``sublayers`` and its own variables, seed
+    generators, build shapes and trainable flag are ``layer``'s (shared, not copied)."""
+    new._layers[:] = list(sublayers)
+    new._trainable_variables[:] = list(layer._trainable_variables)
+    new._non_trainable_variables[:] = list(layer._non_trainable_variables)
+    new._seed_generators[:] = list(layer._seed_generators)
+    new._build_shapes_dict = layer._build_shapes_dict
+    new._trainable = layer.trainable
+    new.built = True
+    new._lock_state()
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def compiled_loss(model: Any) -> Any:
+    """The loss `compile` made (called as ``loss(y, y_pred, sample_weight)``), or None."""
+    return model._compile_loss
+
+
+def aggregate_additional_loss(model: Any, loss: Any) -> Any:
+    """One of ``model.losses`` reduced as Keras' ``compute_loss`` reduces it."""
+    return model._aggregate_additional_loss(loss)
