@@ -1005,6 +1005,11 @@ def _outputs(model) -> list[np.ndarray]:
 
 
 @functools.cache
+def _replayed_outputs(recipes: tuple) -> list[np.ndarray]:
+    return _outputs(_replayed(recipes))
+
+
+@functools.cache
 def _replayed(recipes: tuple) -> Any:
     """The model the history ``recipes`` gives when replayed from the original."""
     if not recipes:
@@ -1016,65 +1021,99 @@ def _replayed(recipes: tuple) -> Any:
 
 
 class EditorMachine(RuleBasedStateMachine):
+    """The machine keeps its own account of the history (``recipes``, ``index``) and checks
+    the editor against it after every step."""
+
     def __init__(self):
         super().__init__()
         self.state = EditorState(machine_model())
         self.recipes: list[tuple] = []  # (kind, params, targets, seed) of every entry
+        self.index = 0  # entries in effect
+        self.selection: list[str] = []
 
-    def _now(self):
-        return self.state.history(), list(self.state.selection), self.state.model
+    _seen: dict[int, tuple] = {}  # id -> (model, snapshot, outputs): each model runs once
+
+    def _outputs_of(self, model) -> list[np.ndarray]:
+        """The outputs of ``model``, computed once; a model seen before must not have changed
+        since (every model in the history is immutable)."""
+        seen = self._seen.get(id(model))
+        if seen is None or seen[0] is not model:
+            seen = self._seen[id(model)] = (model, snapshot(model), _outputs(model))
+        else:
+            assert_same(seen[1], model)
+        return seen[2]
+
+    def _unchanged_since(self, history, model):
+        assert self.state.history() == history and self.state.model is model
 
     @rule(paths=st.sampled_from([[], ["hidden_1"], ["head"], ["hidden_1", "head"], ["nope"]]))
     def select(self, paths):
-        history, model = self.state.history(), self.state.model
-        try:
-            self.state.select(paths)
-        except ValueError:
-            assert paths == ["nope"]
-        assert (self.state.history(), self.state.model) == (history, model)
+        self._select(paths)
 
-    @rule(kind=st.sampled_from(sorted(_PARAMS)), seed=st.integers(0, 2))
-    def apply(self, kind, seed):
-        before = self._now()
-        index = before[0]["index"]
+    def _select(self, paths):
+        history, model = self.state.history(), self.state.model
+        if paths == ["nope"]:
+            with pytest.raises(ValueError, match=r"No layer at path 'nope'"):
+                self.state.select(paths)
+        else:
+            self.selection = list(paths)
+            assert self.state.select(paths) == self.selection
+        assert self.state.selection == self.selection
+        self._unchanged_since(history, model)
+
+    @rule(kind=st.sampled_from(sorted(_PARAMS)), seed=st.integers(0, 2),
+          paths=st.sampled_from([None, [], ["hidden_1"], ["head"], ["hidden_1", "head"]]))
+    def apply(self, kind, seed, paths):
+        if paths is not None:  # select, then apply (or apply to the selection as it is)
+            self._select(paths)
+        history, model = self.state.history(), self.state.model
         keras.utils.set_random_seed(seed)
         try:
             self.state.apply(kind, **_PARAMS[kind])
         except (ValueError, TypeError):  # e.g. LoRA on a patched layer, SVF on a risk model
-            assert self._now()[0] == before[0] and self._now()[2] is before[2]
+            self._unchanged_since(history, model)
             return
+        targets = [] if kind == "sculpt" else list(self.selection)
         entry = self.state.history()["entries"][-1]
+        assert (entry["kind"], entry["targets"]) == (kind, targets)
         params = tuple(sorted(entry["params"].items()))
-        self.recipes = [*self.recipes[:index], (kind, params, tuple(entry["targets"]), seed)]
+        self.recipes = [*self.recipes[: self.index], (kind, params, tuple(targets), seed)]
+        self.index += 1
 
     @rule(action=st.sampled_from(["undo", "redo", "reset"]))
     def move(self, action):
-        before = self._now()
-        possible = {"undo": self.state.can_undo, "redo": self.state.can_redo, "reset": True}
-        if possible[action]:
-            getattr(self.state, action)()
+        history, model = self.state.history(), self.state.model
+        possible = {"undo": self.index > 0, "redo": self.index < len(self.recipes),
+                    "reset": True}[action]
+        if not possible:
+            with pytest.raises(ValueError, match=f"Nothing to {action}"):
+                getattr(self.state, action)()
+            self._unchanged_since(history, model)
             return
-        with pytest.raises(ValueError, match=f"Nothing to {action}"):
-            getattr(self.state, action)()
-        assert self._now()[0] == before[0] and self._now()[2] is before[2]
+        getattr(self.state, action)()
+        self.index = {"undo": self.index - 1, "redo": self.index + 1, "reset": 0}[action]
 
     @invariant()
-    def model_is_the_replayed_history(self):
+    def model_is_the_history_replayed_from_the_original(self):
         history = self.state.history()
-        assert len(history["entries"]) == len(self.recipes)
-        expected = _outputs(_replayed(tuple(self.recipes[: history["index"]])))
-        got = _outputs(self.state.model)
+        assert history["index"] == self.index
+        assert [(e["kind"], tuple(e["targets"])) for e in history["entries"]] == [
+            (kind, targets) for kind, _, targets, _ in self.recipes
+        ]
+        expected = _replayed_outputs(tuple(self.recipes[: self.index]))
+        got = self._outputs_of(self.state.model)
         assert len(got) == len(expected)
         for a, b in zip(got, expected, strict=True):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-        if history["index"] == 0:
+        if self.index == 0:
             assert self.state.model is self.state.original
 
     @invariant()
     def original_untouched(self):
-        before, outputs = machine_reference()
-        assert_same(before, self.state.original)
-        np.testing.assert_array_equal(_outputs(self.state.original)[0], outputs[0])
+        assert_same(machine_reference()[0], self.state.original)
+
+    def teardown(self):
+        np.testing.assert_array_equal(_outputs(self.state.original)[0], machine_reference()[1][0])
 
     @invariant()
     def selection_names_layers_of_the_current_model(self):
