@@ -161,7 +161,7 @@ def add_lora(
                 f"LoRA rank={rank} is larger than {path!r} allows: its kernel is "
                 f"{view.matrix_shape[0]}x{view.matrix_shape[1]}, so an update of it has rank at "
                 f"most {limit}, and rank={rank} only adds weights. Use rank<={limit}.",
-                stacklevel=3,
+                stacklevel=5,  # the caller of add_lora
             )
         adapter = LoRAAdapter(layer, rank=rank, alpha=alpha, dropout=dropout)
         return adapter
