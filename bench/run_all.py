@@ -147,6 +147,10 @@ def main() -> int:
         out += [f"## Risk quality over {args.seeds} seeds", ""]
         for t in tables:
             out += [t, ""]
+    else:
+        out += ["## Risk quality over 10 seeds", "",
+                "Not run in this generation (`--quick` or `--seeds 0`); `make bench` runs it "
+                "(`bench/bench_risk_quality.py`, about 15 minutes).", ""]
     if not args.no_write:
         RESULTS.write_text("\n".join(out))
         print(f"wrote {RESULTS}")

@@ -132,6 +132,7 @@ export class CanvasView implements PointerTarget {
       warn: v("--rw-warn", "#f57c00"), font: v("--rw-font", "sans-serif"),
     };
     this.labels.clear();
+    this.widths.clear();
     if (this.scene) this.prepare(this.scene);
     this.request();
   }
@@ -142,9 +143,18 @@ export class CanvasView implements PointerTarget {
 
   /** Text width in CSS pixels for a layout font (layout.ts FONT_*), with the theme's family. */
   measure = (text: string, font: string): number => {
-    this.ctx.font = this.font(font);
-    return this.ctx.measureText(text).width;
+    // Memoised: every relayout measures every visible label again (10k at 10k nodes).
+    const key = font + "\u0000" + text;
+    let w = this.widths.get(key);
+    if (w === undefined) {
+      this.ctx.font = this.font(font);
+      w = this.ctx.measureText(text).width;
+      if (this.widths.size > 100_000) this.widths.clear();
+      this.widths.set(key, w);
+    }
+    return w;
   };
+  private widths = new Map<string, number>();
 
   /** Sets the canvas size in CSS pixels (from a ResizeObserver). */
   resize(w: number, h: number): void {

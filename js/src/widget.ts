@@ -148,7 +148,9 @@ class Editor {
     const seq = ++this.layoutSeq;
     this.empty.textContent = vis.nodes.length ? "" : "No graph to show yet.";
     this.root.dataset.layout = "pending";
-    this.refresh();
+    // The old layout stays on screen until the new one arrives: only the toolbar changes now
+    // (a full refresh would rewrite every row of the node mirror for nothing: 10k at 10k nodes).
+    this.updateToolbar();
     const input = buildLayoutInput(vis, this.view.measure);
     // Same boxes and edges as the layout on screen (e.g. a patch only changed badges): reuse it.
     const key = JSON.stringify(input);
