@@ -190,8 +190,8 @@ class EditorState:
             )
         model = self.model
         if fold:
-            from risk_widgets.patched import fold as fold_model
-            from risk_widgets.patched import patch_layers
+            from risk_widgets.engine.operations import fold as fold_model
+            from risk_widgets.engine.operations import patch_layers
 
             if patch_layers(model):
                 model = fold_model(model)

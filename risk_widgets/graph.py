@@ -8,13 +8,9 @@ outputs are not nodes). An *opaque* group (a layer that tracks sub-layers but is
 such as `MultiHeadAttention`) is itself the producer and consumer of its edges: its children
 are listed without edges between them.
 
-Patch state is read through two small registries, so that this module imports no adapter
-or risk code:
-
-- `register_patch_inspector(fn)`: ``fn(layer) -> {"kind": ..., "params": {...}} | None``,
-  the patch a layer carries; the first inspector returning a dict wins; ``null`` if none.
-- `register_patchable(kind, predicate)`: ``predicate(layer) -> bool``, whether patch
-  ``kind`` applies to a layer or group; ``patchable`` lists the kinds in registration order.
+Patch state (a node's ``patch`` and ``patchable``) is read from the patch-kind registry,
+`risk_widgets.engine.registry`, so this module imports no adapter or risk code; its
+register functions are re-exported here.
 
 Example:
     >>> import json, keras
@@ -33,13 +29,19 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from keras import tree
 from keras.layers import InputLayer, Layer
 
 from risk_widgets import keras_internals as ki
+from risk_widgets.engine import registry
+from risk_widgets.engine.registry import (
+    register_patch_inspector,
+    register_patchable,
+    unregister_patch_inspector,
+    unregister_patchable,
+)
 from risk_widgets.walk import (
     graph_of,
     is_graph_container,
@@ -56,103 +58,6 @@ __all__ = [
     "unregister_patchable",
 ]
 
-PatchInspector = Callable[[Any], "dict | None"]
-
-_PATCH_INSPECTORS: list[PatchInspector] = []
-_PATCHABLE: dict[str, Callable[[Any], bool]] = {}
-
-
-class _Patchable:
-    """A registered predicate with its ``through_wrappers`` flag (one registry entry)."""
-
-    def __init__(self, predicate: Callable[[Any], bool], through_wrappers: bool):
-        self.predicate = predicate
-        self.through_wrappers = through_wrappers
-
-    def __call__(self, layer: Any) -> bool:
-        return bool(self.predicate(layer))
-
-
-# ----------------------------------------------------------------------------- registries
-
-
-def register_patch_inspector(fn: PatchInspector) -> PatchInspector:
-    """Registers ``fn(layer) -> {"kind": str, "params": dict} | None`` for node ``patch``.
-
-    Called for every layer and group node (not for inputs and outputs) with the layer
-    object at that path; the first inspector that returns a dict gives the node's
-    ``patch``. Returns ``fn`` (usable as a decorator); registering twice is a no-op.
-
-    Example:
-        >>> from risk_widgets.graph import register_patch_inspector, unregister_patch_inspector
-        >>> def lora_patch(layer):
-        ...     if getattr(layer, "patch_kind", None) == "lora":
-        ...         return {"kind": "lora", "params": {"rank": layer.rank}}
-        ...     return None
-        >>> _ = register_patch_inspector(lora_patch)
-        >>> unregister_patch_inspector(lora_patch)
-    """
-    if not callable(fn):
-        raise TypeError(
-            f"A patch inspector is fn(layer) -> dict | None. Received: {fn!r} "
-            f"(of type {type(fn).__name__})"
-        )
-    if fn not in _PATCH_INSPECTORS:
-        _PATCH_INSPECTORS.append(fn)
-    return fn
-
-
-def unregister_patch_inspector(fn: PatchInspector) -> None:
-    """Removes an inspector added with `register_patch_inspector` (no error when absent)."""
-    if fn in _PATCH_INSPECTORS:
-        _PATCH_INSPECTORS.remove(fn)
-
-
-def register_patchable(
-    kind: str, predicate: Callable[[Any], bool], *, through_wrappers: bool = True
-) -> Callable[[Any], bool]:
-    """Declares that patch ``kind`` applies to the layers (or groups) ``predicate`` accepts.
-
-    Node ``patchable`` lists, in registration order, every kind whose predicate returns
-    True for the node's layer object. Registering a kind again replaces its predicate.
-    ``through_wrappers=False`` declares a kind that applies only to a graph model itself,
-    not through a model that wraps one (a `RiskModel`, see
-    `risk_widgets.walk.register_graph_root`): the graph of such a model does not offer it.
-    Returns ``predicate``.
-
-    Example:
-        >>> import keras
-        >>> from risk_widgets.graph import register_patchable, unregister_patchable
-        >>> _ = register_patchable("my_kind", lambda layer: isinstance(layer, keras.layers.Dense))
-        >>> unregister_patchable("my_kind")
-    """
-    if not isinstance(kind, str) or not kind:
-        raise TypeError(f"`kind` must be a non-empty string such as 'lora'. Received: {kind!r}")
-    if not callable(predicate):
-        raise TypeError(
-            f"`predicate` must be callable: predicate(layer) -> bool. Received: {predicate!r}"
-        )
-    _PATCHABLE[kind] = _Patchable(predicate, bool(through_wrappers))
-    return predicate
-
-
-def unregister_patchable(kind: str) -> None:
-    """Removes the predicate of ``kind`` (no error when absent)."""
-    _PATCHABLE.pop(kind, None)
-
-
-def _patch_of(layer: Any, path: str) -> dict | None:
-    for fn in _PATCH_INSPECTORS:
-        info = fn(layer)
-        if info is not None:
-            if not isinstance(info, dict) or "kind" not in info:
-                raise TypeError(
-                    f"Patch inspector {getattr(fn, '__name__', fn)!r} returned {info!r} for "
-                    f"layer {path!r}; expected None or {{'kind': str, 'params': dict}}."
-                )
-            return {"kind": info["kind"], "params": _jsonable(info.get("params", {}))}
-    return None
-
 
 def _class_name(layer: Any) -> str:
     """The class a user knows the node by: a patch layer shows the layer it wraps."""
@@ -162,22 +67,6 @@ def _class_name(layer: Any) -> str:
         if base is not None:
             return type(base).__name__
     return type(layer).__name__
-
-
-def _load_builtin_hooks() -> None:
-    """Imports the adapters and risk wrappers, which register their inspectors and kinds."""
-    import risk_widgets.adapters  # noqa: F401
-    import risk_widgets.patched  # noqa: F401
-    import risk_widgets.risk  # noqa: F401
-
-
-def _patchable_of(layer: Any, wrapped: bool) -> list[str]:
-    return [
-        kind
-        for kind, predicate in _PATCHABLE.items()
-        if not (wrapped and not getattr(predicate, "through_wrappers", True))
-        and predicate(layer)
-    ]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -511,7 +400,7 @@ def to_graph(model: Any) -> Graph:
         >>> [(e["source"], e["target"]) for e in to_graph(model).edges]
         [('x', 'inner/dense'), ('inner/dense', 'head'), ('head', 'output_0')]
     """
-    _load_builtin_hooks()
+    registry.load_builtin_kinds()
     root = resolve_root(model)
     name = str(getattr(model, "name", type(model).__name__))
     builder = _Builder()
@@ -554,8 +443,9 @@ def to_graph(model: Any) -> Graph:
             builder.shapes[ref.path] if ref.path in builder.shapes else _shape_without_node(layer),
         )
         node["params"], node["trainable_params"] = _params(layer, sizes, trainable_ids)
-        node["patch"] = _patch_of(layer, ref.path)
-        node["patchable"] = _patchable_of(layer, wrapped=root is not model)
+        patch = registry.patch_of(layer, ref.path)
+        node["patch"] = None if patch is None else _jsonable(patch)
+        node["patchable"] = registry.patchable_kinds(layer, wrapped=root is not model)
         node["opaque"] = ref.kind == "group" and not is_graph_container(layer)
         nodes.append(node)
     nodes.extend(outputs)

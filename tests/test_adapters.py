@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import risk_widgets as rw
 from risk_widgets.adapters import LoRAAdapter, SVFAdapter
 from risk_widgets.adapters.base import EinsumDenseView
-from risk_widgets.patched import PatchedModel
+from risk_widgets.engine.models import PatchedModel
 from tests import models as M
 
 RNG = np.random.default_rng(0)
@@ -37,7 +37,7 @@ def _var_values(model):
 
 def _adapter_ids(model):
     ids = set()
-    for layer in rw.patched.patch_layers(model).values():
+    for layer in rw.patch_layers(model).values():
         ids |= {id(v) for v in layer.trainable_weights}
     return ids
 
@@ -51,7 +51,7 @@ def _fit(model, x, y, steps=3, loss="mse", lr=0.05, run_eagerly=False):
 def _perturb(model, seed=0):
     """Moves every adapter weight as training would (cheaper than fitting)."""
     rng = np.random.default_rng(seed)
-    for layer in rw.patched.patch_layers(model).values():
+    for layer in rw.patch_layers(model).values():
         for v in layer.trainable_weights:
             v.assign(v.numpy() + 0.3 * rng.normal(size=v.shape).astype("float32"))
 
@@ -128,7 +128,7 @@ def test_fresh_patch_leaves_outputs_unchanged_and_trains_only_adapters(kind, bui
     assert isinstance(patched, PatchedModel)
     for a, b in zip(keras.tree.flatten(patched(x)), keras.tree.flatten(ref), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    adapters = rw.patched.patch_layers(patched)
+    adapters = rw.patch_layers(patched)
     assert sorted(adapters) == sorted(targets)
     names = {"lora": ["lora_a", "lora_b"], "svf": ["svf_z"]}[kind]
     assert [v.name for v in patched.trainable_weights] == names * len(targets)
@@ -468,7 +468,9 @@ def test_mobilenet_v2_head():
 
 @pytest.mark.parametrize(
     "module",
-    ["risk_widgets.rewiring", "risk_widgets.patched", "risk_widgets.adapters",
+    ["risk_widgets.engine.rewiring", "risk_widgets.engine.models",
+     "risk_widgets.engine.operations", "risk_widgets.engine.adapter_files",
+     "risk_widgets.engine.registry", "risk_widgets.adapters",
      "risk_widgets.adapters.base", "risk_widgets.adapters.lora", "risk_widgets.adapters.svf"],
 )
 def test_docstring_examples_run(module):

@@ -206,7 +206,7 @@ def _with(array, index, value):
 def _perturb(model, seed=0):
     """Moves every adapter weight as training would (so that folds have work to do)."""
     rng = np.random.default_rng(seed)
-    for layer in rw.patched.patch_layers(model).values():
+    for layer in rw.patch_layers(model).values():
         for v in layer.trainable_weights:
             v.assign(v.numpy() + 0.3 * rng.normal(size=v.shape).astype("float32"))
     return model

@@ -87,7 +87,7 @@ def test_export_folded_and_unfolded_reload_with_equal_outputs(mlp, tmp_path):
     state.select(["hidden_1", "head"])
     patched = state.apply("lora", rank=2)
     # move the adapters off zero so folding has something to merge
-    for layer in rw.patched.patch_layers(patched).values():
+    for layer in rw.patch_layers(patched).values():
         for w in layer.trainable_weights:
             w.assign(np.full(w.shape, 0.05, dtype="float32"))
     x = np.linspace(-2, 2, 16, dtype="float32")[:, None]

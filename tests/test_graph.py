@@ -9,8 +9,8 @@ import time
 import keras
 import pytest
 
-from risk_widgets import graph
 from risk_widgets.composite import CompositeLayer
+from risk_widgets.engine import registry
 from risk_widgets.graph import (
     Graph,
     register_patch_inspector,
@@ -45,23 +45,19 @@ def _fresh_names():
 def no_hooks():
     """Runs each test with empty patch registries; yields the saved built-in hooks (loaded
     first, so that `to_graph` does not register them mid-test)."""
-    graph._load_builtin_hooks()
-    saved = list(graph._PATCH_INSPECTORS), dict(graph._PATCHABLE)
-    graph._PATCH_INSPECTORS.clear()
-    graph._PATCHABLE.clear()
+    registry.load_builtin_kinds()
+    saved = registry.snapshot()
+    registry.restore(([], {}))
     try:
         yield saved
     finally:
-        graph._PATCH_INSPECTORS[:] = saved[0]
-        graph._PATCHABLE.clear()
-        graph._PATCHABLE.update(saved[1])
+        registry.restore(saved)
 
 
 @pytest.fixture
 def builtin_hooks(no_hooks):
     """The hooks that adapters and risk wrappers register, for integration tests."""
-    graph._PATCH_INSPECTORS[:] = no_hooks[0]
-    graph._PATCHABLE.update(no_hooks[1])
+    registry.restore(no_hooks)
 
 
 def ids(graph: Graph) -> list[tuple[str, str, str | None]]:

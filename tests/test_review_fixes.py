@@ -126,7 +126,7 @@ def test_a_patched_model_with_batch_norm_still_folds_and_unpatches():
     model = _bn_model()
     x = _x((8, 4))
     lora = rw.add_lora(model, ["d", "block/c_d"], rank=2)
-    for layer in rw.patched.patch_layers(lora).values():
+    for layer in rw.patch_layers(lora).values():
         for v in layer.trainable_weights:
             v.assign(v.numpy() + 0.1)
     out = np.asarray(lora(x, training=True))
@@ -143,7 +143,7 @@ def test_fold_refuses_a_non_finite_lora_naming_the_path_and_the_way_out(bad):
     model = M.mlp(units=(8,))
     before = M.snapshot(model)
     lora = rw.add_lora(model, ["hidden_1", "head"], rank=2)
-    adapter = rw.patched.patch_layers(lora)["head"]
+    adapter = rw.patch_layers(lora)["head"]
     b = adapter.lora_b.numpy()
     b[0, 1] = bad
     adapter.lora_b.assign(b)
@@ -163,7 +163,7 @@ def test_fold_refuses_a_non_finite_lora_naming_the_path_and_the_way_out(bad):
 def test_fold_refuses_a_merged_kernel_that_overflows_float32():
     model = M.mlp(units=(8,))
     lora = rw.add_lora(model, "head", rank=1)
-    adapter = rw.patched.patch_layers(lora)["head"]
+    adapter = rw.patch_layers(lora)["head"]
     adapter.lora_a.assign(np.full(adapter.lora_a.shape, 3e19, "float32"))
     adapter.lora_b.assign(np.full(adapter.lora_b.shape, 3e19, "float32"))  # finite, A·B is not
     with pytest.raises(ValueError, match=r"^Cannot fold the patch at 'head': .*float32"):
@@ -172,7 +172,7 @@ def test_fold_refuses_a_merged_kernel_that_overflows_float32():
 
 def test_fold_refuses_a_non_finite_svf():
     lora = rw.add_svf(M.mlp(units=(8,)), "hidden_1")
-    adapter = rw.patched.patch_layers(lora)["hidden_1"]
+    adapter = rw.patch_layers(lora)["hidden_1"]
     z = adapter.trainable_weights[0]
     z.assign(np.full(z.shape, np.inf, "float32"))
     with pytest.raises(ValueError, match=r"^Cannot fold the patch at 'hidden_1': .*rw\.unpatch"):

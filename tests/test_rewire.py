@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
-from risk_widgets.patched import PatchedModel
-from risk_widgets.rewiring import _all_paths
+from risk_widgets.engine.models import PatchedModel
+from risk_widgets.walk import iter_layers
 from tests import models as M
 
 
@@ -17,6 +17,10 @@ def _new_dense(units):
         return keras.layers.Dense(units, name=layer.name)
 
     return replace
+
+
+def _paths(model):
+    return [ref.path for ref in iter_layers(model)]
 
 
 def _outputs(model, x):
@@ -44,7 +48,7 @@ def test_replaces_only_the_target_and_shares_everything_else():
 
 
 def test_freeze_base_false_gives_a_model_where_everything_trains():
-    from risk_widgets.patched import RewiredModel
+    from risk_widgets.engine.models import RewiredModel
 
     model = M.mlp()
     new = rw.rewire(model, "head", _new_dense(2), freeze_base=False)
@@ -67,7 +71,7 @@ def test_nested_functional_and_sequential_are_rebuilt_on_the_way_only():
     assert enc.get_layer("proj") is old_enc.get_layer("proj")
     for name in ("shared", "bn", "cat", "out_1", "out_2"):
         assert new.get_layer(name) is model.get_layer(name)
-    assert list(_all_paths(new)) == list(_all_paths(model))
+    assert _paths(new) == _paths(model)
     for a, b in zip(_outputs(new, x), ref, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     M.assert_same_snapshot(before, M.snapshot(model))
@@ -151,7 +155,7 @@ def test_composite_layers_keep_class_and_untouched_blocks_are_shared():
     assert isinstance(block_0, CompositeLayer) and block_0 is not model.get_layer("block_0")
     assert block_0.get_layer("attn") is model.get_layer("block_0").get_layer("attn")
     assert new.get_layer("block_1") is model.get_layer("block_1")
-    assert list(_all_paths(new)) == list(_all_paths(model))
+    assert _paths(new) == _paths(model)
     tokens, _ = M.sequences(n=8)
     np.testing.assert_allclose(new(tokens), model(tokens), atol=1e-6)
 
@@ -232,10 +236,10 @@ def test_rw_rewire_is_the_plain_function_with_its_signature_and_docstring():
     import inspect
     import types
 
-    importlib.import_module("risk_widgets.patched")  # imports the engine module
-    importlib.import_module("risk_widgets.rewiring")  # which rebinds nothing on the package
+    importlib.import_module("risk_widgets.engine.models")  # the engine's modules
+    importlib.import_module("risk_widgets.engine.rewiring")  # rebind nothing on the package
     assert isinstance(rw.rewire, types.FunctionType)
-    assert rw.rewire.__module__ == "risk_widgets.rewiring"
+    assert rw.rewire.__module__ == "risk_widgets.engine.rewiring"
     params = inspect.signature(rw.rewire).parameters
     assert list(params) == ["model", "targets", "replace", "freeze_base"]
     assert [p.kind for p in params.values()] == [

@@ -1,8 +1,9 @@
 """Adapters: `add_lora`, `add_svf` and their layers; `PatchLayer` is the patch-layer base.
 
 Importing this package registers ``"lora"`` and ``"svf"`` as patchable kinds with the
-graph view (`risk_widgets.graph.register_patchable`), for the layer types of the adapters'
-dispatch list (not through a risk model, whose body `add_lora` / `add_svf` do not reach).
+patch-kind registry (`risk_widgets.engine.registry.register_patchable`), for the layer types
+of the adapters' dispatch list (not through a risk model, whose body `add_lora` / `add_svf`
+do not reach).
 
 Example:
     >>> from risk_widgets.adapters import supported_types
@@ -34,7 +35,7 @@ __all__ = [
 
 
 def _register_with_graph() -> None:
-    from risk_widgets.graph import register_patchable
+    from risk_widgets.engine.registry import register_patchable
 
     # adapters patch a graph model itself (`rewire`), not the body inside a risk model
     register_patchable("lora", can_adapt, through_wrappers=False)

@@ -151,7 +151,7 @@ def add_lora(
         ['attn/query', 'attn/value']
     """
     rank, alpha, dropout = _check_args(rank, alpha, dropout)
-    from risk_widgets.rewiring import rewire
+    from risk_widgets.engine.rewiring import rewire
 
     def replace(layer, path):
         view = kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path

@@ -123,7 +123,7 @@ def add_svf(model: Any, targets: Any) -> Any:
         >>> rw.trainable_report(svf)["patched"]["attn/query"]["trainable"]
         16
     """
-    from risk_widgets.rewiring import rewire
+    from risk_widgets.engine.rewiring import rewire
 
     def replace(layer, path):
         kernel_view(layer, path, "SVF")

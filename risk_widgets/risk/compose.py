@@ -17,7 +17,7 @@ means and the variance follows the law of total variance: the mean of member var
 (sculpt's predicted variance, 0 without sculpt) plus the variance of member means.
 
 **Rebuild.** :func:`rebuild` is the one place that inserts risk layers into a model: one
-:func:`risk_widgets.rewiring.rewire` call in which every layer with weights becomes a new
+:func:`risk_widgets.engine.rewiring.rewire` call in which every layer with weights becomes a new
 object holding a copy of the original's weights, and the targeted layers are swapped for
 what ``replace`` returns. Risk models therefore own their base weights (weightless layers are
 shared): training one never touches the user's model. Targets can sit inside nested models,
@@ -256,11 +256,11 @@ def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
     returns a copy of ``layer`` whose weights are set from ``layer`` once it is built. Every
     other layer with weights is copied the same way (the risk model owns its weights);
     weightless layers (activations, ``Add``, ...) are shared. The walk-and-swap is
-    :func:`risk_widgets.rewiring.rewire`, so paths can sit inside nested models,
+    :func:`risk_widgets.engine.rewiring.rewire`, so paths can sit inside nested models,
     CompositeLayers and opaque layers (also layers patched there by an earlier wrapper).
     The input model is not modified.
     """
-    from risk_widgets.rewiring import rewire
+    from risk_widgets.engine.rewiring import rewire
 
     pairs: list[tuple[Any, Any]] = []
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_widgets.graph import register_patchable
+from risk_widgets.engine.registry import register_patchable
 from risk_widgets.risk import sample, vote
 from risk_widgets.risk.model import RiskModel
 from risk_widgets.walk import register_graph_root

@@ -43,7 +43,7 @@ import numpy as np
 from keras import ops, tree
 
 from risk_widgets import keras_internals as ki
-from risk_widgets.patched import RewiredModel
+from risk_widgets.engine.models import RewiredModel
 from risk_widgets.risk.compose import (
     capture_outputs,
     check_finite,

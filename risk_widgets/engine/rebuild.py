@@ -1,32 +1,25 @@
-"""The rewiring engine: `rewire(model, targets, replace)`, a new model with chosen layers replaced.
+"""Rebuilding a model with some layers replaced: `Rebuilder`, `rebuild`, `build_like`.
 
-This module is named ``rewiring`` so that ``risk_widgets.rewire`` (the package attribute) is
-the plain function `rewire` defined here, with its own signature and docstring: a submodule
-named ``rewire`` would be bound on the package over the function as soon as it is imported.
-
-The one walk-and-swap routine behind every patch (LoRA, SVF, risk wrappers, unpatch, fold).
-It rebuilds only the containers on the way to a target (nested Functional and Sequential
-models, CompositeLayers, opaque layers such as `MultiHeadAttention` whose sub-layer is
-targeted) and shares every other layer object with the input model: base weights are never
-copied. It walks each container's own graph (its nodes by depth), never
-`layer._inbound_nodes`, and it never mutates the input model.
+The engine under `rewire`, `unpatch` and `fold`. It rebuilds only the containers on the way
+to a replaced layer (nested Functional and Sequential models, CompositeLayers, opaque layers
+such as `MultiHeadAttention` whose sub-layer is replaced) and shares every other layer
+object with the input model: base weights are never copied. It walks each container's own
+graph (its nodes by depth), never ``layer._inbound_nodes``, and never mutates the input.
 
 Example:
     >>> import keras
-    >>> from risk_widgets.rewiring import rewire
-    >>> inputs = keras.Input((4,), name="x")
+    >>> from risk_widgets.engine.rebuild import rebuild
+    >>> inputs = keras.Input((4,))
     >>> hidden = keras.layers.Dense(8, name="hidden")(inputs)
-    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden), name="mlp")
-    >>> new = rewire(model, "head", lambda layer, path: keras.layers.Dense(2, name="head"))
-    >>> new.get_layer("hidden") is model.get_layer("hidden")
-    True
-    >>> new.get_layer("head") is model.get_layer("head")
-    False
+    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden))
+    >>> head = keras.layers.Dense(2, name="head")
+    >>> new = rebuild(model, {id(model.get_layer("head")): head}, cls=keras.Model)
+    >>> new.get_layer("head") is head, new.get_layer("hidden") is model.get_layer("hidden")
+    (True, True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -34,66 +27,14 @@ from keras import Sequential, tree
 from keras.layers import InputLayer
 
 from risk_widgets import keras_internals as ki
+from risk_widgets.composite import CompositeLayer
 from risk_widgets.keras_internals import Functional
-from risk_widgets.targets import find_layers
-from risk_widgets.walk import (
-    children as walk_children,
-)
-from risk_widgets.walk import (
-    get_layer_by_path,
-    graph_of,
-    is_graph_container,
-    is_patch_layer,
-    iter_layers,
-)
+from risk_widgets.walk import children, graph_of, is_graph_container
 
-__all__ = ["is_patch_layer", "rewire"]
-
-Replace = Callable[[keras.layers.Layer, str], keras.layers.Layer]
+__all__ = ["SUBLAYER_PATCHES", "Rebuilder", "build_like", "rebuild"]
 
 #: attribute of a re-created opaque layer: ``{attribute name: replaced sub-layer}``
 SUBLAYER_PATCHES = "_rw_sublayer_patches"
-
-
-# ----------------------------------------------------------------------------- structure
-# Paths and containers come from `risk_widgets.walk` (the one place that knows them).
-
-
-def _composite_class():
-    from risk_widgets.composite import CompositeLayer
-
-    return CompositeLayer
-
-
-def _is_graph_container(layer: Any) -> bool:
-    return is_graph_container(layer)
-
-
-def _graph_of(layer: Any):
-    """The `Function` graph of a Functional / Sequential / CompositeLayer, or None."""
-    return graph_of(layer)
-
-
-def _children(layer: Any) -> list:
-    return walk_children(layer)
-
-
-def _iter_paths(model: Any) -> Iterator[tuple[str, Any]]:
-    """Yields ``(path, layer)`` for every layer (patch layers are leaves)."""
-    for ref in iter_layers(model):
-        yield ref.path, ref.layer
-
-
-def _all_paths(model: Any) -> dict[str, Any]:
-    return dict(_iter_paths(model))
-
-
-def _find_paths(model: Any, targets: Any) -> list[str]:
-    return list(find_layers(model, targets))
-
-
-def _layer_at(model: Any, path: str) -> Any:
-    return get_layer_by_path(model, path)
 
 
 # ----------------------------------------------------------------------------- rebuilding
@@ -125,7 +66,7 @@ def _new_input(tensor: Any) -> Any:
     return keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=tensor.name)
 
 
-class _Rebuilder:
+class Rebuilder:
     """Rebuilds containers on the way to replaced layers; shares everything else.
 
     Args:
@@ -144,8 +85,7 @@ class _Rebuilder:
 
     # -- what needs work --------------------------------------------------------------
     def _forced(self, layer: Any) -> bool:
-        composite = _composite_class()
-        return self.plain and composite is not None and isinstance(layer, composite)
+        return self.plain and isinstance(layer, CompositeLayer)
 
     def needs_rebuild(self, layer: Any) -> bool:
         key = id(layer)
@@ -155,7 +95,7 @@ class _Rebuilder:
             self._contains[key] = (
                 key in self.replacements
                 or self._forced(layer)
-                or any(self.needs_rebuild(c) for c in _children(layer))
+                or any(self.needs_rebuild(c) for c in children(layer))
             )
         return self._contains[key]
 
@@ -185,7 +125,7 @@ class _Rebuilder:
         return value
 
     def _rebuild(self, layer: Any, path: str) -> Any:
-        if _is_graph_container(layer):
+        if is_graph_container(layer):
             return self._rebuild_graph_container(layer, path)
         return self._rebuild_opaque(layer, path)
 
@@ -250,19 +190,18 @@ class _Rebuilder:
             )
 
     def _rebuild_graph_container(self, layer: Any, path: str) -> Any:
-        graph = _graph_of(layer)
+        graph = graph_of(layer)
         if graph is None:
             raise ValueError(
                 f"Cannot rewire inside {type(layer).__name__} {path!r}: it is not built. "
                 "Call the model on data (or build it with an Input) before patching."
             )
         inputs, outputs = self.run_graph(graph, path)
-        composite = _composite_class()
         if isinstance(layer, Sequential):
             input_layer = ki.keras_history(inputs).operation
             children = [self.map(c, f"{path}/{c.name}") for c in layer.layers]
             new = Sequential([input_layer, *children], name=layer.name)
-        elif composite is not None and isinstance(layer, composite) and not self.plain:
+        elif isinstance(layer, CompositeLayer) and not self.plain:
             new = type(layer).from_graph(inputs, outputs, name=layer.name)
         else:
             new = Functional(inputs, outputs, name=layer.name)
@@ -300,7 +239,7 @@ class _Rebuilder:
 
     # -- top level ----------------------------------------------------------------------
     def rebuild_model(self, model: Any, cls: type) -> Any:
-        graph = _graph_of(model)
+        graph = graph_of(model)
         if graph is None:
             raise ValueError(
                 f"Cannot rewire model {model.name!r} ({type(model).__name__}): it has no "
@@ -319,68 +258,7 @@ class _Rebuilder:
         return new
 
 
-# ----------------------------------------------------------------------------- public
-
-
-def _check_model(model: Any) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            "rewire() needs a Keras 3 model (Functional or Sequential). "
-            f"Received: {type(model).__name__}"
-        )
-    if getattr(model, "body", None) is not None and hasattr(model, "wrappers"):
-        raise TypeError(  # a RiskModel: its layers are copies inside its body
-            f"Cannot patch {model.name!r}: it is a risk model (vote / sample / sculpt). Add "
-            "adapters first, then wrap: vote.Wrapper()(rw.add_lora(model, targets)); in the "
-            "editor, undo the risk wrapper, apply the adapter, then the wrapper again."
-        )
-    if not model.built or _graph_of(model) is None:
-        raise ValueError(
-            f"Model {model.name!r} is not built (or has no graph of layers): call it on "
-            "data or give it an Input shape first."
-        )
-
-
-def _replace_all(model, targets, replace) -> tuple[dict[int, Any], dict[int, str]]:
-    """Calls ``replace`` once per distinct target layer; checks every result."""
-    if not callable(replace):
-        raise TypeError(
-            "`replace` must be a function replace(layer, path) -> Layer. "
-            f"Received: replace={replace!r}"
-        )
-    paths = _find_paths(model, targets)
-    if not paths:
-        raise ValueError(f"`targets` matched no layer of model {model.name!r}: {targets!r}")
-    for path in paths:
-        inner = [p for p in paths if p.startswith(path + "/")]
-        if inner:
-            raise ValueError(
-                f"Targets overlap: {inner[0]!r} is inside {path!r}, which is also targeted. "
-                "Target either the container or the layers inside it."
-            )
-    replacements: dict[int, Any] = {}
-    where: dict[int, str] = {}
-    keep = []
-    for path in paths:
-        layer = _layer_at(model, path)
-        if id(layer) in where:
-            continue  # a shared layer: one replacement object everywhere
-        keep.append(layer)
-        where[id(layer)] = path
-        new = replace(layer, path)
-        if not isinstance(new, keras.layers.Layer):
-            raise TypeError(
-                f"replace(layer, path) must return a Keras layer for {path!r}. "
-                f"Received: {new!r} (of type {type(new).__name__}). Return `layer` itself "
-                "to keep it unchanged."
-            )
-        if new is not layer:
-            _build_like(new, layer, path)
-            replacements[id(layer)] = new
-    return replacements, where
-
-
-def _build_like(new: Any, layer: Any, path: str) -> None:
+def build_like(new: Any, layer: Any, path: str) -> None:
     """Builds ``new`` on the input shape ``layer`` was built with; checks output shapes.
 
     Needed for sub-layers of opaque parents (e.g. `MultiHeadAttention` computes its
@@ -416,65 +294,18 @@ def _build_like(new: Any, layer: Any, path: str) -> None:
         )
 
 
-def rebuild(model, replacements, where=None, cls=None, plain=False):
-    """Internal: rebuilds ``model`` with ``replacements`` (``id(layer) -> new``).
+def rebuild(
+    model: Any,
+    replacements: dict[int, Any],
+    where: dict[int, str] | None = None,
+    *,
+    cls: type,
+    plain: bool = False,
+) -> Any:
+    """Rebuilds ``model`` with ``replacements`` (``id(original layer) -> new layer``).
 
-    Used by `rewire`, `unpatch` and `fold`; ``cls`` is the top-level class (default
-    `PatchedModel`), ``plain=True`` turns CompositeLayers into Functional models.
+    ``where`` maps the same ids to paths (for messages); ``cls`` is the class of the new
+    top-level model (e.g. `PatchedModel`); ``plain=True`` turns CompositeLayers into
+    Functional models (`fold`).
     """
-    if cls is None:
-        from risk_widgets.patched import PatchedModel
-
-        cls = PatchedModel
-    rebuilder = _Rebuilder(replacements, where or {}, plain=plain)
-    return rebuilder.rebuild_model(model, cls)
-
-
-def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = True) -> Any:
-    """Returns a new model with the layers at ``targets`` replaced by ``replace``.
-
-    Every other layer object is **shared** with ``model`` (base weights are not copied);
-    only the containers on the way to a target (nested Functional / Sequential models,
-    CompositeLayers, opaque layers such as `MultiHeadAttention`) are re-created, with the
-    same names, so every path stays valid. A layer used in several places is replaced by
-    one object everywhere (``replace`` is called once, with its first path).
-
-    The result is a `risk_widgets.PatchedModel`: its trainable weights are only those of
-    patch layers (layers with ``is_patch_layer = True``, e.g. adapters); the shared base
-    is frozen by the patched model without touching its ``trainable`` flags, so training
-    the result leaves ``model`` bit-identical. Pass ``freeze_base=False`` for a `RewiredModel`
-    (a Functional model) whose layers, shared with ``model``, all train as usual.
-
-    Everything is checked before anything is returned (targets exist, ``replace`` returns
-    a Layer, output shapes match); a failure raises ValueError/TypeError naming the path
-    and leaves ``model`` untouched.
-
-    Args:
-        model: a built Functional or Sequential model.
-        targets: a path (``"block_0/attn/query"``), a glob (``"*/query"``), a list of
-            them, a layer class, or ``predicate(path, layer) -> bool``.
-        replace: ``replace(layer, path) -> Layer``, the new layer for ``layer``.
-        freeze_base: see above.
-
-    Returns:
-        A new model (`PatchedModel`, or a `RewiredModel` — a Functional model in which
-        everything trains — with ``freeze_base=False``).
-
-    Example:
-        >>> import keras, numpy as np
-        >>> from risk_widgets import rewire
-        >>> inputs = keras.Input((3,))
-        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
-        >>> new = rewire(model, "head", lambda layer, path: keras.layers.Dense(2, name="head"))
-        >>> type(new).__name__, new.get_layer("head") is model.get_layer("head")
-        ('PatchedModel', False)
-    """
-    _check_model(model)
-    replacements, where = _replace_all(model, targets, replace)
-    from risk_widgets.patched import RewiredModel  # patched imports this module
-
-    cls = None if freeze_base else RewiredModel
-    new = rebuild(model, replacements, where, cls=cls)
-    if freeze_base:  # the patched model freezes its base itself: a frozen model's patches train
-        ki.set_trainable_flag(new, True)
-    return new
+    return Rebuilder(replacements, where or {}, plain=plain).rebuild_model(model, cls)

@@ -1,0 +1,191 @@
+"""The models `rewire` builds: `RewiredModel` (saves swapped sub-layers) and `PatchedModel`.
+
+A `PatchedModel` is a Keras Functional model (registered with `keras.saving`) whose
+``trainable_weights`` are only the weights of its *patch layers*: layers whose class sets
+``is_patch_layer = True`` (`risk_widgets.engine.patch_layer.PatchLayer` and subclasses,
+risk layers). Every other layer is shared with the model that was patched and frozen *by
+the patched model*: the layers' own ``trainable`` flags are never changed, and base layers
+with state (e.g. `BatchNormalization`) run in inference mode while the patched model
+trains (`risk_widgets.engine.frozen_base`), so training it leaves the original's weights,
+flags and outputs bit-identical.
+
+Example:
+    >>> import keras
+    >>> import risk_widgets as rw
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+    >>> type(rw.add_lora(model, "head", rank=1)).__name__
+    'PatchedModel'
+"""
+
+from __future__ import annotations
+
+import keras
+
+from risk_widgets import keras_internals as ki
+from risk_widgets.engine.frozen_base import FrozenBase
+from risk_widgets.engine.patch_layer import TrainableSubset
+from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like
+from risk_widgets.keras_internals import Functional
+from risk_widgets.walk import is_patch_layer, iter_layers
+
+__all__ = ["PatchedModel", "RewiredModel"]
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class RewiredModel(Functional):
+    """A Functional model built by `rewire` that saves the sub-layers it swapped.
+
+    `rewire` can replace a sub-layer inside an opaque layer (LoRA on the ``query`` of a
+    `MultiHeadAttention`); that layer's own config does not describe its sub-layers, so this
+    model's config records them and puts them back on load. Everything else is plain
+    Functional: all weights train. `PatchedModel` adds the frozen base on top.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.engine.models import RewiredModel
+        >>> inputs = keras.Input((4,))
+        >>> model = RewiredModel(inputs, keras.layers.Dense(2)(inputs))
+        >>> type(RewiredModel.from_config(model.get_config())).__name__
+        'RewiredModel'
+    """
+
+    # -- saving -------------------------------------------------------------------------
+    def get_config(self):
+        """Functional config plus the patched sub-layers of opaque layers.
+
+        The config of an opaque layer (e.g. `MultiHeadAttention`) does not describe its
+        sub-layers, so ``"sublayer_patches"`` maps ``path -> {attribute: layer config}``
+        for every sub-layer `rewire` replaced inside one.
+        """
+        config = super().get_config()
+        patches = {}
+        for ref in iter_layers(self):
+            path, layer = ref.path, ref.layer
+            swaps = getattr(layer, SUBLAYER_PATCHES, None)
+            if swaps:
+                patches[path] = {
+                    attr: keras.saving.serialize_keras_object(sub)
+                    for attr, sub in swaps.items()
+                }
+        if patches:
+            config["sublayer_patches"] = patches
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        patches = config.pop("sublayer_patches", {})
+        model = ki.functional_from_config(cls, config, custom_objects=custom_objects)
+        paths = {ref.path: ref.layer for ref in iter_layers(model)}
+        for path, swaps in patches.items():
+            if path not in paths:
+                raise ValueError(
+                    f"Cannot restore the patches inside {path!r}: no such layer in the "
+                    f"restored model {model.name!r}."
+                )
+            _restore_sublayers(paths[path], path, swaps, custom_objects)
+        return model
+
+
+@keras.saving.register_keras_serializable(package="risk_widgets")
+class PatchedModel(TrainableSubset, RewiredModel):
+    """A Functional model that trains only its patch layers.
+
+    Created by `rewire` (and `add_lora`, `add_svf`, risk wrappers); not usually
+    constructed by hand. The base layers are **shared** with the model that was patched
+    (base weights are not copied) and **frozen** by this model: ``trainable_weights``
+    (what `fit` and the optimizer see) are only the trainable weights of patch layers,
+    the base layers' ``trainable`` flags are never touched, and base layers with state
+    (`BatchNormalization`) run in inference mode during training.
+
+    The patch-layer marker: a layer is a patch layer when ``layer.is_patch_layer`` is
+    True (subclass `risk_widgets.engine.patch_layer.PatchLayer`, or set the class attribute).
+    Its ``trainable_weights`` must list only its own new weights.
+
+    Example:
+        >>> import keras
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> lora = rw.add_lora(model, "head", rank=1)
+        >>> isinstance(lora, rw.PatchedModel), len(lora.trainable_weights)
+        (True, 2)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    # -- which weights train ------------------------------------------------------------
+    def patch_layers(self) -> list:
+        """The patch layers of this model (every depth), without duplicates."""
+        found, seen = [], set()
+
+        def visit(layer):
+            for sub in ki.sublayers(layer):
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                if is_patch_layer(sub):
+                    found.append(sub)
+                else:
+                    visit(sub)
+
+        visit(self)
+        return found
+
+    @property
+    def trainable(self):
+        return ki.trainable_flag(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        """Sets the flag of the model and its patch layers only (never the shared base)."""
+        value = bool(value)
+        ki.set_trainable_flag(self, value)
+        for layer in self.patch_layers():
+            layer.trainable = value
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        weights, seen = [], set()
+        for layer in self.patch_layers():
+            for v in layer.trainable_weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    weights.append(v)
+        return weights
+
+
+    # -- frozen statistics --------------------------------------------------------------
+    def _frozen_base(self) -> FrozenBase:
+        cached = self.__dict__.get("_rw_frozen_base")
+        if cached is None:
+            cached = FrozenBase(self)
+            object.__setattr__(self, "_rw_frozen_base", cached)  # untracked by Keras
+        return cached
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        """Runs the graph like `Functional.call`, with the shared stateful base layers
+        (BatchNormalization) called with ``training=False`` (see `FrozenBase`)."""
+        return self._frozen_base().run(self, inputs, training, mask, kwargs)
+
+
+def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
+    """Puts deserialized sub-layers back into a freshly restored opaque layer."""
+    restored = {}
+    for attr, sub_config in swaps.items():
+        old = getattr(layer, attr, None)
+        if not isinstance(old, keras.layers.Layer):
+            raise ValueError(
+                f"Cannot restore {path!r}.{attr}: the restored {type(layer).__name__} has "
+                "no such sub-layer."
+            )
+        new = keras.saving.deserialize_keras_object(sub_config, custom_objects=custom_objects)
+        build_like(new, old, f"{path}/{old.name}")
+        object.__setattr__(layer, attr, new)
+        ki.replace_sublayer(layer, old, new)
+        restored[attr] = new
+    object.__setattr__(layer, SUBLAYER_PATCHES, restored)
