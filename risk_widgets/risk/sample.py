@@ -35,7 +35,8 @@ from risk_widgets.risk.compose import (
     report_output,
     unwrap,
 )
-from risk_widgets.risk.model import RiskModel, last_layers, wrap_model
+from risk_widgets.risk.model import RiskModel
+from risk_widgets.risk.wrap import last_layers, wrap_model
 
 __all__ = ["SITES", "SampleLayer", "Wrapper", "DROPOUT_SITES"]
 

@@ -34,7 +34,8 @@ import keras
 from keras import ops
 
 from risk_widgets.risk.compose import report_output
-from risk_widgets.risk.model import RiskModel, wrap_model
+from risk_widgets.risk.model import RiskModel
+from risk_widgets.risk.wrap import wrap_model
 
 __all__ = ["SculptHead", "Wrapper", "MIN_VARIANCE"]
 

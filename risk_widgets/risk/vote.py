@@ -39,7 +39,8 @@ from risk_widgets.risk.compose import (
     trailing_dims,
     unwrap,
 )
-from risk_widgets.risk.model import RiskModel, wrap_model
+from risk_widgets.risk.model import RiskModel
+from risk_widgets.risk.wrap import wrap_model
 
 __all__ = ["SITES", "VoteLayer", "Wrapper"]
 
