@@ -164,7 +164,11 @@ def fold(model) -> Any:
     _check_patched(model, "fold()", "merge")
     merged = _swap_patches(model, _folded, plain=True)
     config = merged.get_config()
-    leftover = sorted(set(_modules(config)) & {"risk_widgets"})
+    # the demo models' own classes (risk_widgets.demo) are user layers, not patches
+    leftover = sorted(
+        m for m in set(_modules(config))
+        if m.split(".")[0] == "risk_widgets" and m != "risk_widgets.demo"
+    )
     if leftover:  # pragma: no cover - every known patch folds to plain layers
         raise TypeError(
             "fold() left risk_widgets layers in the model; unpatch the patches that "
@@ -180,7 +184,7 @@ def _modules(config) -> list[str]:
     if isinstance(config, dict):
         module = config.get("module")
         if isinstance(module, str):
-            found.append(module.split(".")[0])
+            found.append(module)
         for value in config.values():
             found.extend(_modules(value))
     elif isinstance(config, (list, tuple)):
