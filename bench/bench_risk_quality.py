@@ -44,6 +44,7 @@ class Recipe:
     sample_lr: float
     sculpt_epochs: int  # sculpt and vote∘sculpt alike, so their NLLs compare
     edge: float  # |x| beyond this is the edge of the training range, below edge / 3 its centre
+    noise_std: Callable[[np.ndarray], np.ndarray]  # the true noise std at x
 
 
 def _notebook_data() -> dict:
@@ -72,6 +73,18 @@ def _suite_model() -> keras.Model:
     return mlp()
 
 
+def _notebook_noise_std(x: np.ndarray) -> np.ndarray:
+    from risk_widgets.demo import CUBIC_SCALE
+
+    return 3.0 * (1 + np.abs(x)) / 2 / CUBIC_SCALE  # demo.cubic_data(heteroscedastic=True)
+
+
+def _suite_noise_std(x: np.ndarray) -> np.ndarray:
+    from test_risk import _noise_std
+
+    return _noise_std(x)
+
+
 def _demo_model() -> keras.Model:
     from risk_widgets import demo
 
@@ -79,8 +92,10 @@ def _demo_model() -> keras.Model:
 
 
 RECIPES = {
-    "notebook": Recipe("notebook", _notebook_data, _demo_model, 30, 10, 1e-2, 30, 3.0),
-    "suite": Recipe("suite", _suite_data, _suite_model, 25, 10, 3e-3, 40, 0.75),
+    "notebook": Recipe(
+        "notebook", _notebook_data, _demo_model, 30, 10, 1e-2, 30, 3.0, _notebook_noise_std
+    ),
+    "suite": Recipe("suite", _suite_data, _suite_model, 25, 10, 3e-3, 40, 0.75, _suite_noise_std),
 }
 
 
@@ -93,7 +108,7 @@ def _fit(model: keras.Model, data: dict, epochs: int, lr: float = 1e-2) -> keras
     return model
 
 
-def _scores(data: dict, predict: Callable, edge: float) -> dict:
+def _scores(data: dict, predict: Callable, recipe: Recipe) -> dict:
     from risk_widgets.risk import metrics
 
     y_hat, std = predict(data["x_test"])
@@ -104,7 +119,12 @@ def _scores(data: dict, predict: Callable, edge: float) -> dict:
         "calibration": metrics.calibration_error(data["y_test"], y_hat, std),
         "NLL": metrics.gaussian_nll(data["y_test"], y_hat, std),
         # the noise grows with |x|: a good std does too (tests assert edge > 2 × centre)
-        "edge/centre std": float(std[magnitude > edge].mean() / std[magnitude < edge / 3].mean()),
+        "edge/centre std": float(
+            std[magnitude > recipe.edge].mean() / std[magnitude < recipe.edge / 3].mean()
+        ),
+        "noise corr": float(
+            np.corrcoef(std.ravel(), recipe.noise_std(data["x_test"]).ravel())[0, 1]
+        ),
     }
 
 
@@ -130,25 +150,25 @@ def measure(recipe: Recipe, seed: int) -> dict[str, dict]:
         preds = np.stack([np.asarray(m(x)) for m in members])
         return preds.mean(0), preds.std(0)
 
-    rows["5 Keras models"] = _scores(data, ensemble, recipe.edge)
+    rows["5 Keras models"] = _scores(data, ensemble, recipe)
 
     keras.utils.set_random_seed(seed)
     voted = _fit(vote.Wrapper(5)(recipe.model()), data, recipe.epochs)
-    rows["vote"] = _scores(data, _risk_of(voted), recipe.edge)
+    rows["vote"] = _scores(data, _risk_of(voted), recipe)
 
     keras.utils.set_random_seed(seed)
     base = _fit(recipe.model(), data, recipe.epochs)
     sampled = sample.Wrapper(n_samples=32 if recipe.name == "notebook" else 16, rate=0.1)(base)
     sampled = _fit(sampled, data, recipe.sample_epochs, recipe.sample_lr)
-    rows["sample"] = _scores(data, _risk_of(sampled), recipe.edge)
+    rows["sample"] = _scores(data, _risk_of(sampled), recipe)
 
     keras.utils.set_random_seed(seed)
     sculpted = _fit(sculpt.Wrapper()(recipe.model()), data, recipe.sculpt_epochs)
-    rows["sculpt"] = _scores(data, _risk_of(sculpted), recipe.edge)
+    rows["sculpt"] = _scores(data, _risk_of(sculpted), recipe)
 
     keras.utils.set_random_seed(seed)
     both = _fit(vote.Wrapper(5)(sculpt.Wrapper()(recipe.model())), data, recipe.sculpt_epochs)
-    rows["vote∘sculpt"] = _scores(data, _risk_of(both), recipe.edge)
+    rows["vote∘sculpt"] = _scores(data, _risk_of(both), recipe)
     return rows
 
 
@@ -157,12 +177,18 @@ def table(recipe: Recipe, per_seed: list[dict[str, dict]]) -> str:
     lines = [
         f"| {recipe.name} recipe, {len(per_seed)} seeds | OOD AUROC min / median / max "
         "| calibration error max / median / min | NLL max / median / min "
-        "| edge/centre std min / median / max |",
-        "|---|---|---|---|---|",
+        "| edge/centre std min / median / max | corr(std, noise std) min / median / max |",
+        "|---|---|---|---|---|---|",
     ]
     for method in per_seed[0]:
         cells = []
-        metrics = (("OOD AUROC", min), ("calibration", max), ("NLL", max), ("edge/centre std", min))
+        metrics = (
+            ("OOD AUROC", min),
+            ("calibration", max),
+            ("NLL", max),
+            ("edge/centre std", min),
+            ("noise corr", min),
+        )
         for metric, worst in metrics:
             values = [run[method][metric] for run in per_seed]
             best = max if worst is min else min
