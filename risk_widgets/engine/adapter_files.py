@@ -1,14 +1,6 @@
 """Adapter files: `save_adapters` / `load_adapters` (only the patch weights, keyed by path).
 
-Example:
-    >>> import keras, tempfile, os
-    >>> import risk_widgets as rw
-    >>> inputs = keras.Input((4,))
-    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
-    >>> lora = rw.add_lora(model, "head", rank=1)
-    >>> file = rw.save_adapters(lora, os.path.join(tempfile.mkdtemp(), "a.npz"))
-    >>> rw.load_adapters(rw.add_lora(model, "head", rank=1), file)
-    ['head']
+The file format and an example are in `save_adapters`.
 """
 
 from __future__ import annotations

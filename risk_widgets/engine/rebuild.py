@@ -182,12 +182,7 @@ class Rebuilder:
         if old != new:
             shown_old = old[0] if len(old) == 1 else old
             shown_new = new[0] if len(new) == 1 else new
-            raise ValueError(
-                f"The replacement for {where!r} ({type(new_op).__name__} {new_op.name!r}) "
-                f"returns shape {shown_new}, but the original {type(op).__name__} returned "
-                f"{shown_old}. replace(layer, path) must keep the output shape so that the "
-                "rest of the model still fits; nothing was changed."
-            )
+            raise _shape_mismatch(where, new_op, op, shown_new, shown_old)
 
     def _rebuild_graph_container(self, layer: Any, path: str) -> Any:
         graph = graph_of(layer)
@@ -258,6 +253,15 @@ class Rebuilder:
         return new
 
 
+def _shape_mismatch(where: str, new: Any, original: Any, got: Any, expected: Any) -> ValueError:
+    return ValueError(
+        f"The replacement for {where!r} ({type(new).__name__} {new.name!r}) returns shape "
+        f"{got}, but the original {type(original).__name__} returned {expected}. "
+        "replace(layer, path) must keep the output shape so that the rest of the model still "
+        "fits; nothing was changed."
+    )
+
+
 def build_like(new: Any, layer: Any, path: str) -> None:
     """Builds ``new`` on the input shape ``layer`` was built with; checks output shapes.
 
@@ -286,12 +290,7 @@ def build_like(new: Any, layer: Any, path: str) -> None:
     except Exception:  # noqa: BLE001 - shape inference is optional; the graph checks too
         return
     if tuple(old) != tuple(got):
-        raise ValueError(
-            f"The replacement for {path!r} ({type(new).__name__} {new.name!r}) returns "
-            f"shape {tuple(got)}, but the original {type(layer).__name__} returned "
-            f"{tuple(old)}. replace(layer, path) must keep the output shape so that the "
-            "rest of the model still fits; nothing was changed."
-        )
+        raise _shape_mismatch(path, new, layer, tuple(got), tuple(old))
 
 
 def rebuild(
