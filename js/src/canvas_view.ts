@@ -19,6 +19,11 @@ export interface Scene {
   holdsSelection: ReadonlySet<string>;
   /** Per-layer risk share in [0, 1] (from `risk.layer_risk`), for a bar under the node. */
   risk: ReadonlyMap<string, number>;
+  /**
+   * A quick layout drawn before the first real one: painted, but not listed in the node
+   * mirror, whose rows always describe the layout that stays (tests click on them).
+   */
+  provisional?: boolean;
 }
 
 /** Above this many rows, the mirror's rectangles follow pans and zooms after a short pause. */
@@ -182,6 +187,7 @@ export class CanvasView implements PointerTarget {
       else if (oldScreen && after) {
         this.tx = oldScreen[0] - after.x * this.k;
         this.ty = oldScreen[1] - after.y * this.k;
+        if (after.container) this.showInside(after);
       }
     }
     this.request();
@@ -253,6 +259,18 @@ export class CanvasView implements PointerTarget {
     this.ty = height * this.k <= this.cssH - 2 * m ? (this.cssH - height * this.k) / 2 : m;
     this.fitted = true;
     this.request();
+  }
+
+  /**
+   * A group just expanded in place: scroll up so that its inside shows, as far as the view
+   * allows without pushing the group's header off the top.
+   */
+  private showInside(b: Box): void {
+    const m = 16;
+    const top = b.y * this.k + this.ty;
+    const overflow = top + b.h * this.k - (this.cssH - m);
+    const dy = Math.min(overflow, top - m);
+    if (dy > 0) this.ty -= dy;
   }
 
   /** The next new layout is fitted like a first paint (it replaces a provisional one). */
@@ -586,7 +604,7 @@ export class CanvasView implements PointerTarget {
   private updateMirror(): void {
     const scene = this.scene;
     const rows = this.mirrorRows;
-    if (!scene) {
+    if (!scene || scene.provisional) {
       this.mirror.replaceChildren();
       rows.clear();
       return;

@@ -221,6 +221,7 @@ class Editor {
       descendantPatches: index.descendantPatches,
       holdsSelection,
       risk,
+      provisional: this.provisional,
     };
     this.view.setScene(scene, anchor);
     this.renderLegend();
