@@ -129,6 +129,23 @@ def test_the_editor_and_add_lora_accept_and_refuse_the_same_ranks():
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "name"), [("vote", "n_voters"), ("sample", "n_samples"), ("sample", "rate")]
+)
+def test_the_editor_and_the_risk_wrappers_share_the_upper_limits(kind, name):
+    from risk_widgets.risk import sample, vote
+
+    wrapper = {"vote": vote.Wrapper, "sample": sample.Wrapper}[kind]
+    spec = PARAMS[name]
+    wrapper(**{name: spec.max})  # the largest value: both accept it
+    assert validate_params(kind, {name: spec.max})[name] == spec.max
+    above = spec.max + 1 if spec.type == "int" else spec.max + 0.01
+    with pytest.raises(ValueError, match=f"`{name}`, expected an? .* in \\[.*{spec.max}\\]"):
+        wrapper(**{name: above})
+    with pytest.raises(ValueError, match=name):
+        validate_params(kind, {name: above})
+
+
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_api_check_and_editor_coercion_agree_at_every_limit(name):
     """``check`` (the API's strict check) and ``coerce`` (the editor's, from text) accept

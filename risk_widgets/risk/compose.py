@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from risk_widgets.params import PARAMS
+
 __all__ = [
     "capture_outputs",
     "check_finite",
@@ -299,13 +301,14 @@ def model_io(model: Any) -> tuple[Any, list[Any]]:
 
 
 def check_member_count(name: str, value: Any, reason: str) -> int:
-    """``value`` if it is an integer >= 2 (members to take a std over), else a ValueError."""
+    """``value`` if it is an integer >= 2 (members to take a std over) within the limits of
+    `risk_widgets.params.PARAMS` (the editor's), else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 2:
         raise ValueError(
             f"Received an invalid value for `{name}`, expected an integer >= 2 ({reason}). "
             f"Received: {name}={value!r}"
         )
-    return value
+    return PARAMS[name].check(value)
 
 
 def check_finite(data: Any, name: str, method: str) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import keras
 from keras import tree
 
+from risk_widgets.params import PARAMS
 from risk_widgets.risk.compose import (
     Sites,
     check_member_count,
@@ -56,7 +57,7 @@ def _check_rate(rate: Any) -> float:
             "Received an invalid value for `rate`, expected a dropout rate strictly between 0 "
             f"and 1 (e.g. 0.1). Received: rate={rate!r}"
         )
-    return float(rate)
+    return PARAMS["rate"].check(float(rate))  # the editor's limits
 
 
 def _check_n_samples(n_samples: Any) -> int:
