@@ -262,15 +262,6 @@ class AdapterLayer(PatchLayer):
         return self.view.plain_layer(self.merged_kernel())
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for `{name}`, expected a positive integer. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
-
-
 def can_adapt(layer) -> bool:
     """True when `add_lora` / `add_svf` accept ``layer`` (the graph's ``patchable``)."""
     try:
