@@ -155,7 +155,16 @@ class GraphEditor(anywidget.AnyWidget):
             refresh=False,
         )
 
-    def fit(self, x: Any, y: Any, epochs: int = 5, **fit_kwargs: Any) -> Any:
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        epochs: int = 5,
+        *,
+        strategy: Any = None,
+        distribution: Any = None,
+        **fit_kwargs: Any,
+    ) -> Any:
         """Trains the current patched model, updating the risk plot after every epoch.
 
         When the patched model is not compiled yet (or the editor compiled it for an earlier
@@ -164,6 +173,18 @@ class GraphEditor(anywidget.AnyWidget):
         (:func:`risk_widgets.training.decaying_adam`).
         Interrupting (Ctrl-C / kernel interrupt) stops after the current batch and leaves a
         consistent model.
+
+        Args:
+            strategy: a ``tf.distribute.Strategy`` (TensorFlow backend, e.g.
+                ``MirroredStrategy``): compiles and trains inside ``strategy.scope()``.
+            distribution: a ``keras.distribution.Distribution`` (JAX backend, e.g.
+                ``DataParallel``): compiles and trains inside ``distribution.scope()``.
+
+        With either, the model's variables must have been created under it (both engines
+        require it): apply the patches inside the scope (``with strategy.scope():
+        editor.apply("lora", ...)``, or open the editor on a model built or loaded there);
+        otherwise a ValueError says so and nothing is trained. See the README,
+        "Distributed fine-tuning".
         """
         from risk_widgets.live import check_sample_data, make_live_callback
         from risk_widgets.training import decaying_adam, n_rows
@@ -178,6 +199,10 @@ class GraphEditor(anywidget.AnyWidget):
         def train() -> tuple[Any, bool]:  # (history, interrupted)
             xs, ys = check_sample_data(x, y)
             model = self.model
+            with _distributed_scope(model, strategy, distribution):
+                return compile_and_fit(model, xs, ys)
+
+        def compile_and_fit(model: Any, xs: Any, ys: Any) -> tuple[Any, bool]:
             if not getattr(model, "compiled", False) or getattr(model, _EDITOR_COMPILED, False):
                 loss = getattr(self.original, "loss", None) or "mse"
                 steps = fit_kwargs.get("steps_per_epoch") or math.ceil(
@@ -338,6 +363,60 @@ def _validate_message(content: Any) -> tuple[str, dict]:
 
 
 _EDITOR_COMPILED = "_rw_editor_compiled"
+
+
+def _distributed_scope(model: Any, strategy: Any, distribution: Any) -> Any:
+    """The scope ``GraphEditor.fit`` trains in; checks that ``model`` was made under it."""
+    import contextlib
+
+    if strategy is not None and distribution is not None:
+        raise ValueError("Pass `strategy` (tf.distribute) or `distribution` (Keras), not both.")
+    if strategy is None and distribution is None:
+        return contextlib.nullcontext()
+    import keras
+
+    how = (
+        "Create the patch inside the scope: `with {s}.scope(): editor.apply(...)` (or open "
+        "the editor on a model built or loaded inside it, e.g. "
+        "`keras.saving.load_model('patched.keras')`), then call fit again."
+    )
+    if strategy is not None:
+        if keras.backend.backend() != "tensorflow" or not hasattr(strategy, "extended"):
+            raise ValueError(
+                "`strategy` must be a tf.distribute.Strategy, used with the TensorFlow "
+                f"backend (the backend is {keras.backend.backend()!r}). Received: {strategy!r}"
+            )
+        outside = [v.path for v in model.trainable_variables
+                   if not strategy.extended.variable_created_in_scope(v.value)]
+        if outside:
+            raise ValueError(
+                f"Cannot train {model.name!r} under {type(strategy).__name__}: its trainable "
+                f"variables were created outside `strategy.scope()` ({_few(outside)}), and "
+                "tf.distribute can only update variables created in its scope. "
+                + how.format(s="strategy")
+            )
+        return strategy.scope()
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            "`distribution` (keras.distribution) distributes only on the JAX backend; on "
+            f"{keras.backend.backend()!r} Keras would train on one device. Use "
+            "`strategy=tf.distribute.MirroredStrategy()` with TensorFlow, or KERAS_BACKEND=jax."
+        )
+    devices = len(distribution.device_mesh.devices.flatten())
+    outside = [v.path for v in model.variables
+               if len(getattr(v.value, "devices", lambda: ())()) != devices]
+    if outside:
+        raise ValueError(
+            f"Cannot train {model.name!r} under {type(distribution).__name__}: some "
+            f"variables were not created under it ({_few(outside)}), and JAX cannot mix "
+            "them with the distributed ones. " + how.format(s="distribution")
+        )
+    return distribution.scope()
+
+
+def _few(items: list[str], n: int = 5) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 def _selected(paths: list[str]) -> str:
