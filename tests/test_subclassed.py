@@ -173,3 +173,16 @@ def test_risk_wrappers_reach_the_sublayers():
     _, std = ens(x, return_risk=True)
     assert float(np.mean(std)) > 0
     M.assert_same_snapshot(before, M.snapshot(model))
+
+
+def test_bench_subclassed_smallest():
+    """bench/bench_subclassed.py runs on one block and reports 0 base-weight copies."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
+    import bench_subclassed
+
+    rows = bench_subclassed.main(n_blocks=1, dim=16)
+    assert len(rows) == 4 and all(row["ours"] >= 0 for row in rows)
+    assert rows[1]["note"].startswith("0 base-weight copies")
