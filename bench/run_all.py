@@ -6,6 +6,7 @@ same process on the same machine (ours / baseline: below 1 means we are faster).
     .venv/bin/python bench/run_all.py            # everything, risk quality over 10 seeds (~30 min)
     .venv/bin/python bench/run_all.py --quick    # sizes up to 2k, risk quality skipped
     .venv/bin/python bench/run_all.py --seeds 3  # fewer risk-quality seeds
+    .venv/bin/python bench/run_all.py --only sample,risk_view  # rerun two sections in place
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main() -> int:
                         help="sizes up to 2k layers, no risk-quality seeds (a few minutes)")
     parser.add_argument("--seeds", type=int, default=10, help="risk-quality seeds (default 10)")
     parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
+    parser.add_argument("--only", default="",
+                        help="comma-separated section keys (frontend, graph, patch, sample, "
+                             "risk_view): rerun those and replace their sections in RESULTS.md")
     args = parser.parse_args()
     sizes = (10, 100, 1000, 2000) if args.quick else (10, 100, 1000, 2000, 10_000)
 
@@ -100,16 +104,32 @@ def main() -> int:
     import bench_risk_view
     import bench_sample
 
-    sections: list[tuple[str, object]] = [
-        ("Graph view: first paint and interaction (headless Chromium) vs plot_model",
+    sections: list[tuple[str, str, object]] = [
+        ("frontend", "Graph view: first paint and interaction (headless Chromium) vs plot_model",
          lambda: bench_frontend.main(sizes)),
-        ("to_graph vs layer count", lambda: bench_graph.main(sizes)),
-        ("LoRA on a 24-block transformer", bench_patch.main),
-        ("Risk wrappers vs separate calls and models", bench_sample.main),
-        ("Risk plot update", bench_risk_view.main),
+        ("graph", "to_graph vs layer count", lambda: bench_graph.main(sizes)),
+        ("patch", "LoRA on a 24-block transformer", bench_patch.main),
+        ("sample", "Risk wrappers vs separate calls and models", bench_sample.main),
+        ("risk_view", "Risk plot update", bench_risk_view.main),
     ]
     today = datetime.date.today().isoformat()
     where = machine()
+    if args.only:
+        keys = set(args.only.split(","))
+        text = RESULTS.read_text()
+        for key, title, run in sections:
+            if key not in keys:
+                continue
+            print(f"## {title}", flush=True)
+            block = f"## {title}\n\n{table(run(), where, today)}\n\n"
+            pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## )", re.S | re.M)
+            text, n = pattern.subn(lambda _m, b=block: b, text)
+            if not n:
+                raise SystemExit(f"no section {title!r} in {RESULTS}")
+        if not args.no_write:
+            RESULTS.write_text(text)
+            print(f"wrote {RESULTS} (sections {sorted(keys)} rerun)")
+        return 0
     out = [
         "# Benchmark results",
         "",
@@ -126,7 +146,7 @@ def main() -> int:
         "",
     ]
     failures = 0
-    for title, run in sections:
+    for _key, title, run in sections:
         print(f"## {title}", flush=True)
         start = time.perf_counter()
         try:
@@ -151,10 +171,25 @@ def main() -> int:
         out += ["## Risk quality over 10 seeds", "",
                 "Not run in this generation (`--quick` or `--seeds 0`); `make bench` runs it "
                 "(`bench/bench_risk_quality.py`, about 15 minutes).", ""]
+    # Sections of the old RESULTS.md that this script does not generate (written by hand
+    # for other benchmarks) are kept, after the generated ones.
+    generated = {line for line in out if line.startswith("## ")}
+    generated.add("## Targets missed, and why")
+    for block in kept_sections():
+        if block.splitlines()[0] not in generated and not block.startswith("## Risk quality"):
+            out += [block.rstrip(), ""]
     if not args.no_write:
         RESULTS.write_text("\n".join(out))
         print(f"wrote {RESULTS}")
     return 1 if failures else 0
+
+
+def kept_sections() -> list[str]:
+    """The ``## `` sections of the current RESULTS.md, each as its text."""
+    if not RESULTS.exists():
+        return []
+    text = RESULTS.read_text()
+    return [m.group(0) for m in re.finditer(r"^## .*?(?=^## |\Z)", text, re.S | re.M)]
 
 
 def notes_path() -> pathlib.Path:
