@@ -30,7 +30,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import models  # noqa: E402
+import bench_models as models  # noqa: E402
 from timing import report  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

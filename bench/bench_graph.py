@@ -8,7 +8,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
-import models  # noqa: E402
+import bench_models as models  # noqa: E402
 from timing import best_time, report  # noqa: E402
 
 SIZES = (10, 100, 1000, 2000, 10_000)

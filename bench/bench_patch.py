@@ -17,8 +17,8 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
+import bench_models as models  # noqa: E402
 import keras  # noqa: E402
-import models  # noqa: E402
 import numpy as np  # noqa: E402
 from timing import best_time, report  # noqa: E402
 

@@ -137,7 +137,7 @@ def main() -> int:
         f"{' --quick' if args.quick else ''}`); do not edit by hand. Every ratio is ours / "
         "baseline, both measured in the same process on the same machine (best of several runs "
         "after a warm-up unless a note says otherwise): below 1× means we are faster. Models "
-        "are built in code (`bench/models.py`): N-layer stacks of CompositeLayer blocks "
+        "are built in code (`bench/bench_models.py`): N-layer stacks of CompositeLayer blocks "
         "(9 Dense + a residual Add each), CompositeLayers nested 8 deep, and the demo "
         "functional transformer with 24 blocks.",
         "",
