@@ -10,6 +10,9 @@ import pytest  # noqa: E402
 
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
 
+# a script run in a fresh Python by test_distributed.py (it configures devices on import)
+collect_ignore = ["distributed_run.py"]
+
 
 @pytest.fixture(autouse=True)
 def _seed():
