@@ -24,16 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
-from timing import best_time, report  # noqa: E402
+from timing import best_time, report, weight_sharing  # noqa: E402
 
 RANK = 8
 TARGETS = ["*/self_attention_layer/query", "*/self_attention_layer/key",
            "*/self_attention_layer/value", "*/self_attention_layer/attention_output",
            "*/feedforward_intermediate_dense", "*/feedforward_output_dense"]
-
-
-def _bytes(variables) -> int:
-    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
 
 
 def _rss() -> int:
@@ -66,16 +62,10 @@ def main(n_blocks: int = 24, dim: int = 64) -> list[dict]:
     rows.append(report(f"add_lora into all {n_targets} Dense/EinsumDense, {label}", ours, base,
                        "keras.models.clone_model"))
 
-    base_ids = {id(v) for v in model.weights}
-    new = [v for v in patched.weights if id(v) not in base_ids]
-    base_values = [np.asarray(v) for v in model.weights]
-    copies = sum(
-        any(b.shape == tuple(v.shape) and np.array_equal(b, np.asarray(v)) for b in base_values)
-        for v in new
-    )
-    shared = sum(id(v) in base_ids for v in patched.weights)
-    rows.append(report("new weight bytes of that patch (adapters only)", _bytes(new),
-                       _bytes(model.weights), "base weight bytes", unit="B",
+    sharing = weight_sharing(model, patched)
+    copies, shared = sharing["copies"], sharing["shared"]
+    rows.append(report("new weight bytes of that patch (adapters only)", sharing["new_bytes"],
+                       sharing["base_bytes"], "base weight bytes", unit="B",
                        note=f"{copies} base-weight copies; {shared} of {len(model.weights)} "
                        f"base variables shared; process RSS grew {rss_growth / 2**20:.1f} MiB "
                        "while patching (graph objects and adapters)",

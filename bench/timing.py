@@ -69,3 +69,27 @@ def ratio_text(ratio: float | None) -> str:
     if ratio < 0.1:
         return f"{ratio:.2g}×"
     return f"{ratio:.2f}×"
+
+
+def weight_sharing(base, patched) -> dict:
+    """What a patch allocated: its new variables, their bytes, how many of them copy a base
+    weight (should be 0) and how many base variables the patched model shares."""
+    import numpy as np
+
+    def size(variables) -> int:
+        return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
+
+    base_ids = {id(v) for v in base.weights}
+    new = [v for v in patched.weights if id(v) not in base_ids]
+    base_values = [np.asarray(v) for v in base.weights]
+    copies = sum(
+        any(b.shape == tuple(v.shape) and np.array_equal(b, np.asarray(v)) for b in base_values)
+        for v in new
+    )
+    return {
+        "new_bytes": size(new),
+        "base_bytes": size(base.weights),
+        "copies": copies,
+        "shared": sum(id(v) in base_ids for v in patched.weights),
+        "n_base": len(base.weights),
+    }
