@@ -89,6 +89,16 @@ class KernelView:
         mid = kept + r
         self.down_equation = f"{x_spec},{''.join(self.contracted)}{r}->{mid}"
         self.up_equation = f"{mid},{r}{''.join(self.produced)}->{out}"
+        self._equations_by_ndim: dict[int, tuple[str, str]] = {}
+        n_in, n_out = len(self.contracted), len(self.produced)
+        # contracted axes last in x (in kernel order), produced axes last in y, the same
+        # leading axes in both: the low-rank path is a matmul of x as a (batch, in) matrix
+        self.trailing = (
+            n_in > 0 and n_out > 0
+            and list(x_spec[-n_in:]) == self.contracted
+            and list(out[-n_out:]) == self.produced
+            and x_spec[:-n_in] == out[:-n_out]
+        )
         self.down_shape = tuple(self.dims[c] for c in self.contracted)
         self.up_shape = tuple(self.dims[c] for c in self.produced)
         order = self.contracted + self.produced
@@ -110,10 +120,39 @@ class KernelView:
     def low_rank(self, inputs, down, up):
         """``einsum`` of ``inputs`` with ``down`` (in, r) then ``up`` (r, out) matrices."""
         rank = down.shape[-1]
+        if self.trailing:  # two plain matmuls on 2-D views: the cheapest gradient
+            leading = ops.shape(inputs)[: len(inputs.shape) - len(self.contracted)]
+            flat = ops.reshape(inputs, (-1, self.matrix_shape[0]))
+            hidden = ops.matmul(flat, ops.cast(down, inputs.dtype))
+            delta = ops.matmul(hidden, ops.cast(up, inputs.dtype))
+            return ops.reshape(delta, (*leading, *self.up_shape))
         down = ops.reshape(down, (*self.down_shape, rank))
         up = ops.reshape(up, (rank, *self.up_shape))
-        hidden = ops.einsum(self.down_equation, inputs, ops.cast(down, inputs.dtype))
-        return ops.einsum(self.up_equation, hidden, ops.cast(up, inputs.dtype))
+        down_equation, up_equation = self._explicit_equations(len(inputs.shape))
+        hidden = ops.einsum(down_equation, inputs, ops.cast(down, inputs.dtype))
+        return ops.einsum(up_equation, hidden, ops.cast(up, inputs.dtype))
+
+    def _explicit_equations(self, ndim: int) -> tuple[str, str]:
+        """The low-rank equations with ``...`` spelled out for inputs of rank ``ndim``.
+
+        Why: TensorFlow's einsum gradient treats ``...`` as broadcasting, so the gradient of
+        the small ``(in, r)`` factor materialised an ``(in, r, batch, seq)`` tensor before
+        summing it (a LoRA train step was 1.6x Keras' ``enable_lora``); with letters it is
+        one plain contraction.
+        """
+        cached = self._equations_by_ndim.get(ndim)
+        if cached is None:
+            x_spec = self.down_equation.split(",")[0]
+            if "..." not in x_spec:
+                cached = (self.down_equation, self.up_equation)
+            else:
+                n_free = ndim - len(_letters(x_spec))
+                used = set(self.down_equation + self.up_equation)
+                free = "".join([c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used][:n_free])
+                cached = (self.down_equation.replace("...", free),
+                          self.up_equation.replace("...", free))
+            self._equations_by_ndim[ndim] = cached
+        return cached
 
     def kernel_matrix(self) -> np.ndarray:
         """The kernel as an ``(in, out)`` float64 NumPy matrix."""
