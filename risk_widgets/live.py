@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -63,19 +64,57 @@ def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | N
 def predict_with_risk(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(y_pred, std)`` for ``x``; std is zero for a model that returns no risk."""
     returns_risk = callable(getattr(model, "call", None)) and _accepts_return_risk(model)
+    forward = _forward(model, returns_risk)
     preds, stds = [], []
     for start in range(0, len(x), _BATCH):
         batch = x[start : start + _BATCH]
         if returns_risk:
-            y_pred, std = model(batch, return_risk=True)
+            y_pred, std = forward(batch)
         else:
-            y_pred = model(batch, training=False)
-            std = None
+            y_pred, std = forward(batch), None
         y_pred = _first(y_pred)
         y_np = np.asarray(y_pred, dtype="float32")
         preds.append(y_np)
         stds.append(np.zeros_like(y_np) if std is None else np.asarray(_first(std), "float32"))
     return np.concatenate(preds), np.concatenate(stds)
+
+
+# model -> its compiled forward pass, made on the model's second view (see `_forward`)
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SEEN: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forward(model: Any, returns_risk: bool) -> Any:
+    """The forward pass for the plot: eager on a model's first view, a `tf.function` from
+    its second view on (the epochs of a `fit`), where the TensorFlow backend is in use.
+
+    Why: on the 10k-point view of a T=16 `sample` model the eager call was 2.5x slower than
+    the compiled one, but tracing costs more than one eager call, and each patch makes a new
+    model that may be viewed only once.
+    """
+    if returns_risk:
+        def call(batch):
+            return model(batch, return_risk=True)
+    else:
+        def call(batch):
+            return model(batch, training=False)
+    compiled = _COMPILED.get(model)
+    if compiled is not None:
+        return compiled
+    import keras
+
+    try:
+        seen_before = model in _SEEN
+        _SEEN.add(model)
+    except TypeError:  # not weak-referenceable: stay eager
+        return call
+    if not seen_before or keras.backend.backend() != "tensorflow":
+        return call
+    import tensorflow as tf
+
+    compiled = tf.function(call, reduce_retracing=True)
+    _COMPILED[model] = compiled
+    return compiled
 
 
 def risk_view(

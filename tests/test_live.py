@@ -70,3 +70,22 @@ def test_error_view_keeps_the_last_good_plot():
     previous = {"mode": "bands", "n": 3, "error": None}
     assert error_view("boom", previous) == {"mode": "bands", "n": 3, "error": "boom"}
     assert previous["error"] is None
+
+
+def test_a_model_viewed_again_runs_compiled_with_the_same_numbers():
+    from risk_widgets import live
+    from risk_widgets.risk import sample
+
+    plain = demo.regression_mlp()
+    x = np.linspace(-3, 3, 3000, dtype="float32")[:, None]  # 2 batches: 2048 + 952 rows
+    first = live.predict_with_risk(plain, x)
+    assert plain not in live._COMPILED  # first view: eager (tracing costs more than a call)
+    second = live.predict_with_risk(plain, x)
+    assert plain in live._COMPILED
+    np.testing.assert_allclose(second[0], first[0], rtol=1e-5, atol=1e-6)
+    # a sampling risk model keeps drawing fresh dropout masks once compiled
+    risky = sample.Wrapper(n_samples=8, rate=0.2)(plain)
+    live.predict_with_risk(risky, x)
+    a, b = live.predict_with_risk(risky, x), live.predict_with_risk(risky, x)
+    assert risky in live._COMPILED
+    assert np.all(a[1] > 0) and not np.allclose(a[1], b[1])
