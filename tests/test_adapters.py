@@ -93,10 +93,12 @@ def test_unsupported_layer_names_the_path_and_the_supported_types():
     M.assert_same_snapshot(before, M.snapshot(model))
 
 
-def test_patching_a_patched_layer_is_refused():
+def test_patching_a_patched_layer_stacks_but_not_under_a_taken_name():
     lora = rw.add_lora(M.mlp(), "head", rank=2)
-    with pytest.raises(TypeError, match="'head': it is already patched.*unpatch"):
-        rw.add_lora(lora, "head")
+    with pytest.raises(ValueError, match="'head': that layer already has an adapter named "
+                       "'default'.*rw.unpatch"):
+        rw.add_lora(lora, "head", name="default")
+    assert rw.adapter_names(rw.add_lora(lora, "head")) == ["default", "lora_1"]
 
 
 def test_missing_target_is_refused_and_nothing_changes():
@@ -493,7 +495,7 @@ def test_graph_marks_patched_layers_and_lists_patchable_kinds():
     assert nodes["attn/key"]["patch"] is None
     assert {"lora", "svf"} <= set(nodes["attn/key"]["patchable"])
     assert {"lora", "svf"} <= set(nodes["head"]["patchable"])
-    assert not {"lora", "svf"} & set(nodes["attn/query"]["patchable"])  # patched already
+    assert {"lora", "svf"} <= set(nodes["attn/query"]["patchable"])  # a second one stacks
     assert not {"lora", "svf"} & set(nodes["norm"]["patchable"])
 
 

@@ -296,8 +296,9 @@ case("opaque-subclassed-layer-as-a-lora-target", _models(model=opaque),
      _lora_head)
 case("shared-layer-patched-again-by-its-other-path",
      lambda tmp_path: {"model": shared(), "patched": rw.add_lora(shared(), "inner/s", rank=2)},
-     lambda w: rw.add_lora(w["patched"], "s", rank=2),
-     TypeError, r"'s': it is already patched \(LoRAAdapter\)", r"rw\.unpatch\(model\) first",
+     lambda w: rw.add_lora(w["patched"], "s", rank=2, name="default"),
+     ValueError, r"'s': that layer already has an adapter named 'default'",
+     r"rw\.unpatch\(model, names=\['default'\]\)",
      lambda w: rw.add_lora(w["patched"], "head", rank=2))
 case("lstm-cell-inside-bidirectional", _models(model=recurrent),
      lambda w: rw.add_lora(w["model"], "bi/forward_lstm/lstm_cell", rank=2),
@@ -326,16 +327,25 @@ case("lora-alpha-negative", _models(model=mlp),
 case("lora-dropout-one", _models(model=mlp),
      lambda w: rw.add_lora(w["model"], "head", rank=2, dropout=1.0),
      ValueError, r"Received: dropout=1\.0", r"a number in \[0, 1\)", _lora_head)
-case("lora-twice-on-one-layer",
+case("lora-twice-on-one-layer-under-one-name",
      lambda tmp_path: {"model": mlp(), "patched": rw.add_lora(mlp(), "head", rank=2)},
-     lambda w: rw.add_lora(w["patched"], "head", rank=2),
-     TypeError, r"'head': it is already patched \(LoRAAdapter\)", r"rw\.unpatch\(model\) first",
-     lambda w: rw.add_lora(w["patched"], "hidden_1", rank=2))
-case("lora-and-svf-mixed-on-one-layer",
+     lambda w: rw.add_lora(w["patched"], "head", rank=2, name="default"),
+     ValueError, r"'head': that layer already has an adapter named 'default'",
+     r"Pass another name=",
+     lambda w: rw.add_lora(w["patched"], "head", rank=2, name="task_b"))
+case("lora-and-svf-mixed-on-one-layer-under-one-name",
      lambda tmp_path: {"model": mlp(), "patched": rw.add_lora(mlp(), "head", rank=2)},
-     lambda w: rw.add_svf(w["patched"], ["hidden_1", "head"]),
-     TypeError, r"Cannot add SVF to 'head': it is already patched", r"rw\.unpatch\(model\)",
-     lambda w: rw.add_svf(w["patched"], "hidden_1"))
+     lambda w: rw.add_svf(w["patched"], ["hidden_1", "head"], name="default"),
+     ValueError, r"Cannot add svf adapter 'default' to 'head'", r"rw\.unpatch\(model, names=",
+     lambda w: rw.add_svf(w["patched"], ["hidden_1", "head"]))
+case("adapter-name-with-a-slash", _models(model=mlp),
+     lambda w: rw.add_lora(w["model"], "head", rank=2, name="a/b"),
+     ValueError, r"Received: name='a/b'", r"Use e\.g\. name='task_b'", _lora_head)
+case("set-active-of-an-unknown-name",
+     lambda tmp_path: {"model": mlp(), "patched": rw.add_lora(mlp(), "head", rank=2)},
+     lambda w: rw.set_active(w["patched"], "task_b"),
+     ValueError, r"has no adapter named 'task_b'", r"Its adapters: 'default'",
+     lambda w: rw.set_active(w["patched"], "default"))
 case("unpatch-an-unpatched-model", _models(model=mlp),
      lambda w: rw.unpatch(w["model"]),
      ValueError, r"unpatch\(\): model 'mlp' has no patches",

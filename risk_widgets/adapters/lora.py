@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets.adapters.base import AdapterLayer, kernel_view
+from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
 from risk_widgets.params import PARAMS
 
 __all__ = ["LoRAAdapter", "add_lora"]
@@ -118,7 +118,12 @@ class LoRAAdapter(AdapterLayer):
 
 
 def add_lora(
-    model: Any, targets: Any, rank: int = 8, alpha: float | None = None, dropout: float = 0.0
+    model: Any,
+    targets: Any,
+    rank: int = 8,
+    alpha: float | None = None,
+    dropout: float = 0.0,
+    name: str | None = None,
 ) -> Any:
     """Returns a `PatchedModel` with a `LoRAAdapter` around each targeted layer.
 
@@ -135,6 +140,9 @@ def add_lora(
         alpha: non-negative number; the update is scaled by ``alpha / rank`` (default
             rank).
         dropout: dropout rate on the adapter input, in [0, 1).
+        name: the adapters' name (default ``"default"``, or ``"lora_1"``, … when a target
+            already has an adapter): on a layer that already has adapters the new one is
+            added to them (`risk_widgets.adapters.base.add_adapter`, `rw.set_active`).
 
     Returns:
         A new `PatchedModel`; raises ValueError/TypeError (naming the path) and changes
@@ -151,7 +159,6 @@ def add_lora(
         ['attn/query', 'attn/value']
     """
     rank, alpha, dropout = _check_args(rank, alpha, dropout)
-    from risk_widgets.engine.rewiring import rewire
 
     def replace(layer, path):
         view = kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path
@@ -161,9 +168,9 @@ def add_lora(
                 f"LoRA rank={rank} is larger than {path!r} allows: its kernel is "
                 f"{view.matrix_shape[0]}x{view.matrix_shape[1]}, so an update of it has rank at "
                 f"most {limit}, and rank={rank} only adds weights. Use rank<={limit}.",
-                stacklevel=5,  # the caller of add_lora
+                stacklevel=7,  # the caller of add_lora (through add_adapter and rewire)
             )
         adapter = LoRAAdapter(layer, rank=rank, alpha=alpha, dropout=dropout)
         return adapter
 
-    return rewire(model, targets, replace)
+    return add_adapter(model, targets, replace, "lora", name)

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets.adapters.base import AdapterLayer, kernel_view
+from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
 
 __all__ = ["SVFAdapter", "add_svf"]
 
@@ -99,7 +99,7 @@ class SVFAdapter(AdapterLayer):
         return {"kind": "svf", "params": {}}
 
 
-def add_svf(model: Any, targets: Any) -> Any:
+def add_svf(model: Any, targets: Any, name: str | None = None) -> Any:
     """Returns a `PatchedModel` with an `SVFAdapter` around each targeted layer.
 
     Base weights are **shared** with ``model`` and frozen by the patched model (not
@@ -109,6 +109,7 @@ def add_svf(model: Any, targets: Any) -> Any:
         model: a built Keras model.
         targets: path, glob, list, layer class or predicate; each a `Dense` or
             `EinsumDense` layer (also inside `MultiHeadAttention`).
+        name: the adapters' name, as for `add_lora` (stacked on adapted layers).
 
     Returns:
         A new `PatchedModel`.
@@ -123,8 +124,6 @@ def add_svf(model: Any, targets: Any) -> Any:
         >>> rw.trainable_report(svf)["patched"]["attn/query"]["trainable"]
         16
     """
-    from risk_widgets.engine.rewiring import rewire
-
     def replace(layer, path):
         kernel_view(layer, path, "SVF")
         adapter = SVFAdapter(layer)
@@ -132,4 +131,4 @@ def add_svf(model: Any, targets: Any) -> Any:
         adapter.decompose()
         return adapter
 
-    return rewire(model, targets, replace)
+    return add_adapter(model, targets, replace, "svf", name)

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import keras
 import numpy as np
 
-from risk_widgets.engine.operations import adapter_weights, check_model, patch_layers
+from risk_widgets.engine.operations import (
+    adapter_weights,
+    check_model,
+    check_names,
+    named_adapters,
+    patch_layers,
+)
 
 __all__ = ["load_adapters", "save_adapters"]
 
@@ -22,11 +29,36 @@ def _base_kernel_shape(layer) -> tuple | None:
     return None if kernel is None else tuple(int(d) for d in kernel.shape)
 
 
-def save_adapters(model, path: str | os.PathLike) -> str:
+def _prefix(path: str, name: str | None, n_named: int) -> str:
+    """The key prefix of one adapter: the path, plus its name when its layer holds several."""
+    return path if name is None or n_named == 1 else f"{path}::{name}"
+
+
+def _model_units(model, names) -> dict[str, dict[str, Any]]:
+    """``{path: {adapter name or None: layer}}`` of the patches to save or load."""
+    units: dict[str, dict[str, Any]] = {}
+    for path, layer in patch_layers(model).items():
+        members = named_adapters(layer)
+        if members:
+            chosen = {
+                a.adapter_name: a for a in members if names is None or a.adapter_name in names
+            }
+            if chosen:
+                units[path] = chosen
+        elif names is None:  # a patch without names (e.g. your own PatchLayer)
+            units[path] = {None: layer}
+    return units
+
+
+def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     """Saves only the adapter weights of ``model`` to an ``.npz`` file keyed by path.
 
-    Keys are ``"<layer path>::<weight name>"``; ``"__patches__"`` holds each patch's
-    ``patch_info()`` as JSON. Base weights are not saved.
+    Keys are ``"<layer path>::<weight name>"``, and ``"<layer path>::<adapter
+    name>::<weight name>"`` on a layer that holds several adapters; ``"__patches__"``
+    holds, per path, the patch's ``patch_info()`` and its kernel shape, and for adapters
+    ``"adapters"``: each one's kind, name, params and active state, as JSON. Base weights
+    are not saved. ``names`` (an adapter name, a list, or None = all) saves only those
+    adapters.
 
     Example:
         >>> import keras, tempfile, os
@@ -37,41 +69,64 @@ def save_adapters(model, path: str | os.PathLike) -> str:
         >>> file = rw.save_adapters(lora, os.path.join(tempfile.mkdtemp(), "a.npz"))
         >>> rw.load_adapters(rw.add_lora(model, "head", rank=1), file)
         ['head']
+        >>> both = rw.add_lora(lora, "head", rank=2, name="b")
+        >>> file = rw.save_adapters(both, os.path.join(tempfile.mkdtemp(), "b.npz"), names="b")
+        >>> rw.load_adapters(rw.add_lora(lora, "head", rank=2, name="b"), file, names="b")
+        ['head']
     """
     check_model(model, "save_adapters()")
     path = os.fspath(path)
     if not path.endswith(".npz"):
         raise ValueError(f"Adapter files end with '.npz'. Received: {path!r}")
-    patches = patch_layers(model)
-    if not patches:
+    if not patch_layers(model):
         raise ValueError(
             f"Model {model.name!r} has no patch layers: nothing to save. Patch it first "
             "(rw.add_lora / rw.add_svf), or save the whole model with model.save('m.keras')."
         )
+    wanted = check_names(model, names, "save_adapters()")
     arrays, info = {}, {}
-    for where, layer in patches.items():
+    for where, chosen in _model_units(model, wanted).items():
+        layer = patch_layers(model)[where]
         info[where] = dict(layer.patch_info()) if hasattr(layer, "patch_info") else {}
+        info[where].pop("patches", None)
         base_shape = _base_kernel_shape(layer)
         if base_shape is not None:  # checked by load_adapters: same-sized z fits any base
             info[where]["base_shape"] = list(base_shape)
-        for v in adapter_weights(layer):
-            arrays[f"{where}::{v.name}"] = keras.ops.convert_to_numpy(v)
+        if None not in chosen:
+            info[where]["adapters"] = [
+                {
+                    "name": name,
+                    "kind": a.patch_info().get("kind"),
+                    "params": dict(a.patch_info().get("params", {})),
+                    "active": bool(a.active),
+                }
+                for name, a in chosen.items()
+            ]
+        for name, unit in chosen.items():
+            prefix = _prefix(where, name, len(chosen))
+            for v in adapter_weights(unit):
+                arrays[f"{prefix}::{v.name}"] = keras.ops.convert_to_numpy(v)
     arrays["__patches__"] = np.array(json.dumps(info))
     np.savez(path, **arrays)
     return path
 
 
-def load_adapters(model, path: str | os.PathLike) -> list[str]:
-    """Loads adapter weights saved by `save_adapters` into ``model`` (patched alike).
+def _file_units(info: dict, names) -> dict[str, dict[str | None, dict]]:
+    """``{path: {adapter name or None: entry}}`` as recorded in a file (None: no names)."""
+    units: dict[str, dict[str | None, dict]] = {}
+    for where, entry in info.items():
+        if "adapters" in entry:
+            chosen = {
+                a["name"]: a for a in entry["adapters"] if names is None or a["name"] in names
+            }
+            if chosen:
+                units[where] = chosen
+        elif names is None:  # one unnamed patch (also every file from before adapter names)
+            units[where] = {None: entry}
+    return units
 
-    Everything is checked first (same patched paths, kinds, weight names and shapes);
-    on a mismatch a ValueError names it and no weight is changed.
 
-    Returns:
-        The patched paths that were loaded.
-    """
-    check_model(model, "load_adapters()")
-    path = os.fspath(path)
+def _read(path: str) -> dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"No adapter file at {path!r}. Write one with rw.save_adapters(patched, {path!r}) "
@@ -79,30 +134,63 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
         )
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            return {k: data[k] for k in data.files}
     except Exception as err:  # truncated, not a zip, pickled, a bare .npy: not our file
         raise ValueError(
             f"Cannot read adapters from {path!r}: it is not a complete .npz file written by "
             f"rw.save_adapters ({type(err).__name__}: {err}). Save the adapters again with "
             "rw.save_adapters(patched, path)."
         ) from None
+
+
+def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str]:
+    """Loads adapter weights saved by `save_adapters` into ``model`` (patched alike).
+
+    Everything is checked first (same patched paths, adapter names, kinds, weight names
+    and shapes); on a mismatch a ValueError names it and no weight is changed. Each
+    adapter's active state is restored too. ``names`` (an adapter name, a list, or None =
+    all in the file) loads only those adapters; the model must hold them under the same
+    names on the same paths.
+
+    Returns:
+        The patched paths that were loaded.
+    """
+    check_model(model, "load_adapters()")
+    path = os.fspath(path)
+    arrays = _read(path)
     info = json.loads(str(arrays.pop("__patches__", np.array("{}"))))
-    patches = patch_layers(model)
-    if sorted(info) != sorted(patches):
+    wanted = None
+    if names is not None:
+        wanted = check_names(model, names, "load_adapters()")
+        in_file = {a["name"] for e in info.values() for a in e.get("adapters", [])}
+        missing = sorted(wanted - in_file)
+        if missing:
+            raise ValueError(
+                f"{path!r} holds no adapter named {', '.join(map(repr, missing))}; it holds "
+                f"{', '.join(map(repr, sorted(in_file))) or 'no named adapters'}. Save them "
+                "with rw.save_adapters(model, path, names=...) first."
+            )
+    saved = _file_units(info, wanted)
+    units = _model_units(model, wanted)
+    if sorted(saved) != sorted(units):
         raise ValueError(
-            f"The adapters in {os.fspath(path)!r} are for paths {sorted(info)}, but model "
-            f"{model.name!r} is patched at {sorted(patches)}. Patch the model the same "
+            f"The adapters in {path!r} are for paths {sorted(saved)}, but model "
+            f"{model.name!r} is patched at {sorted(units)}. Patch the model the same "
             "way (same targets and kinds) before loading."
         )
-    plan = []
-    for where, layer in patches.items():
-        kind = layer.patch_info().get("kind") if hasattr(layer, "patch_info") else None
-        if info[where].get("kind") != kind:
+    plan, gates = [], []
+    for where, chosen in units.items():
+        entries = saved[where]
+        if list(entries) == [None] and len(chosen) == 1:  # a file without adapter names
+            entries = {next(iter(chosen)): entries[None]}
+        if sorted(entries, key=str) != sorted(chosen, key=str):
             raise ValueError(
-                f"{where!r} holds a {info[where].get('kind')!r} patch in the file but a "
-                f"{kind!r} patch in the model. Patch the model the same way (same targets and "
-                "kinds) before loading."
+                f"{where!r} holds the adapters {sorted(entries, key=str)} in {path!r} but "
+                f"{sorted(chosen, key=str)} in model {model.name!r}. Stack the same adapters "
+                "with the same names (rw.add_lora(..., name=...)) before loading, or load "
+                "some of them with names=[...]."
             )
+        layer = patch_layers(model)[where]
         saved_shape = info[where].get("base_shape")
         base_shape = _base_kernel_shape(layer)
         if saved_shape is not None and base_shape is not None and (
@@ -114,17 +202,33 @@ def load_adapters(model, path: str | os.PathLike) -> list[str]:
                 f"a kernel of shape {tuple(base_shape)}. Load them into a model of the same "
                 "architecture as the one they were saved from."
             )
-        for v in adapter_weights(layer):
-            key = f"{where}::{v.name}"
-            if key not in arrays:
-                raise ValueError(f"{os.fspath(path)!r} has no weight {key!r}.")
-            if tuple(arrays[key].shape) != tuple(v.shape):
+        n_saved = len(info[where].get("adapters", [None]))
+        for name, unit in chosen.items():
+            entry = entries[name]
+            kind = unit.patch_info().get("kind") if hasattr(unit, "patch_info") else None
+            if entry.get("kind") != kind:
                 raise ValueError(
-                    f"Weight {key!r} has shape {tuple(arrays[key].shape)} in the file but "
-                    f"{tuple(v.shape)} in the model (a different rank?). Patch the model with "
-                    "the same kind, rank and targets as the one the adapters were saved from."
+                    f"{where!r} holds a {entry.get('kind')!r} patch in the file but a "
+                    f"{kind!r} patch in the model. Patch the model the same way (same targets "
+                    "and kinds) before loading."
                 )
-            plan.append((v, arrays[key]))
+            prefix = _prefix(where, entry.get("name"), n_saved)
+            for v in adapter_weights(unit):
+                key = f"{prefix}::{v.name}"
+                if key not in arrays:
+                    raise ValueError(f"{path!r} has no weight {key!r}.")
+                if tuple(arrays[key].shape) != tuple(v.shape):
+                    raise ValueError(
+                        f"Weight {key!r} has shape {tuple(arrays[key].shape)} in the file but "
+                        f"{tuple(v.shape)} in the model (a different rank?). Patch the model "
+                        "with the same kind, rank and targets as the one the adapters were "
+                        "saved from."
+                    )
+                plan.append((v, arrays[key]))
+            if "active" in entry:
+                gates.append((unit, bool(entry["active"])))
     for v, value in plan:
         v.assign(value)
-    return list(patches)
+    for unit, active in gates:
+        unit.active = active
+    return list(units)

@@ -16,20 +16,30 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 
+from risk_widgets import keras_internals as ki
+from risk_widgets.engine.models import PatchedModel
 from risk_widgets.engine.rebuild import rebuild
 from risk_widgets.keras_internals import Functional
 from risk_widgets.walk import graph_of, is_patch_layer, iter_layers
 
 __all__ = [
+    "active_adapters",
+    "adapter_names",
     "adapter_weights",
     "check_model",
+    "check_names",
+    "disable_adapters",
     "fold",
+    "named_adapters",
     "patch_layers",
+    "set_active",
     "trainable_report",
     "unpatch",
 ]
@@ -66,22 +76,38 @@ def _check_patched(model, what, verb):
         )
 
 
-def _swap_patches(model, how, plain=False):
-    patches = patch_layers(model)
-    replacements, where = {}, {}
-    for path, layer in patches.items():
-        if id(layer) in replacements:
+def _plan(model, how) -> tuple[dict[int, Any], dict[int, str], bool]:
+    """``how(layer, path)`` for each patch layer: the replacements that change something,
+    their paths, and whether any patch layer is left afterwards."""
+    replacements, where, left = {}, {}, False
+    for path, layer in patch_layers(model).items():
+        if id(layer) in where:
             continue
-        replacements[id(layer)] = how(layer, path)
         where[id(layer)] = path
+        new = how(layer, path)
+        left = left or is_patch_layer(new)
+        if new is not layer:
+            replacements[id(layer)] = new
+    return replacements, where, left
+
+
+def _swap_patches(model, how, plain=False, plan=None):
+    replacements, where, left = plan or _plan(model, how)
+    if left:  # some adapters stay: the result trains only them, as rewire's does
+        new = rebuild(model, replacements, where, cls=PatchedModel)
+        ki.set_trainable_flag(new, True)
+        return new
     return rebuild(model, replacements, where, cls=Functional, plain=plain)
 
 
-def unpatch(model) -> Any:
+def unpatch(model, names: Any = None) -> Any:
     """Returns ``model`` without its patches: each patch layer replaced by its base layer.
 
     The result is a plain Keras Functional model that shares the base layers (and their
-    weights) with ``model``; ``model`` itself is unchanged.
+    weights) with ``model``; ``model`` itself is unchanged. With ``names`` (an adapter
+    name or a list of them, see `adapter_names`) only those adapters are removed; the
+    others stay (the same adapter objects, so they keep their weights and gates) and the
+    result is a `PatchedModel` while any patch is left.
 
     Example:
         >>> import keras, numpy as np
@@ -91,18 +117,30 @@ def unpatch(model) -> Any:
         >>> base = rw.unpatch(rw.add_lora(model, "head", rank=1))
         >>> base.get_layer("head") is model.get_layer("head")
         True
+        >>> both = rw.add_lora(rw.add_lora(model, "head", rank=1), "head", rank=1, name="b")
+        >>> rw.adapter_names(rw.unpatch(both, names="default"))
+        ['b']
     """
     check_model(model, "unpatch()")
     _check_patched(model, "unpatch()", "remove")
+    wanted = check_names(model, names, "unpatch()")
+    if wanted is not None:
+        return _swap_patches(
+            model, lambda layer, path: layer.without_adapters(wanted) if _named(layer) else layer
+        )
     return _swap_patches(model, lambda layer, path: layer.unpatched())
 
 
-def _folded(layer, path):
+def _folded(layer, path, names=None):
+    if names is not None and not _named(layer):
+        return layer  # not an adapter: a named fold leaves it as it is
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the way out
-            new = layer.folded()
+            new = layer.folded() if names is None else layer.fold_adapters(names)
     except NotImplementedError as err:
         raise TypeError(f"Cannot fold the patch at {path!r}: {err}") from None
+    if new is layer:
+        return layer
     if not isinstance(new, keras.layers.Layer):
         raise TypeError(f"folded() of the patch at {path!r} returned {new!r}, not a Layer.")
     _check_finite_fold(layer, new, path)
@@ -140,8 +178,14 @@ def _check_finite_fold(layer, new, path) -> None:
     )
 
 
-def fold(model) -> Any:
+def fold(model, names: Any = None) -> Any:
     """Merges every adapter into its base layer; returns a plain Keras Functional model.
+
+    With ``names`` (an adapter name or a list of them) only those adapters are merged:
+    each layer that holds one gets a new plain base layer with them merged in, and its
+    other adapters are re-created on it (same weights and gates); the result is a
+    `PatchedModel` while any patch is left. An inactive adapter (`set_active`) merges as
+    nothing, so the folded model predicts what ``model`` predicts now.
 
     Each adapter becomes a layer of its base class (same name and config) whose kernel is
     the merged one (``W + (alpha/rank) A B`` for LoRA, ``U diag(s z) Vᵀ`` for SVF);
@@ -159,10 +203,17 @@ def fold(model) -> Any:
         >>> plain = rw.fold(rw.add_lora(model, "head", rank=1))
         >>> [type(layer).__name__ for layer in plain.layers]
         ['InputLayer', 'Dense']
+        >>> both = rw.add_lora(rw.add_lora(model, "head", rank=1), "head", rank=1, name="b")
+        >>> rw.adapter_names(rw.fold(both, names=["default"]))
+        ['b']
     """
     check_model(model, "fold()")
     _check_patched(model, "fold()", "merge")
-    merged = _swap_patches(model, _folded, plain=True)
+    wanted = check_names(model, names, "fold()")
+    plan = _plan(model, lambda layer, path: _folded(layer, path, wanted))
+    if plan[2]:  # adapters left: a patched model on the partly folded layers
+        return _swap_patches(model, None, plan=plan)
+    merged = _swap_patches(model, None, plain=True, plan=plan)
     config = merged.get_config()
     # the demo models' own classes (risk_widgets.demo) are user layers, not patches
     leftover = sorted(
@@ -236,3 +287,144 @@ def adapter_weights(layer: Any) -> list:
     """The weights that make a patch (its own, not the base's): what `save_adapters` saves."""
     weights = getattr(layer, "adapter_weights", None)
     return list(weights) if weights is not None else list(layer.trainable_weights)
+
+
+# ----------------------------------------------------------------------------- named adapters
+#
+# Patch layers that hold named adapters (risk_widgets.adapters: one adapter or a stack of
+# them) offer ``named_adapters()`` (each with ``adapter_name`` and a settable ``active``),
+# ``without_adapters(names)`` and ``fold_adapters(names)``; the engine reads only that.
+
+
+def named_adapters(layer: Any) -> list:
+    """The named adapters a patch layer holds (``[]`` for other layers)."""
+    fn = getattr(layer, "named_adapters", None)
+    return list(fn()) if callable(fn) else []
+
+
+_named = named_adapters
+
+
+def adapter_names(model: Any) -> list[str]:
+    """The names of the adapters in ``model``, in graph order, each once.
+
+    Example:
+        >>> import keras
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> rw.adapter_names(rw.add_lora(model, "head", rank=1, name="task_a"))
+        ['task_a']
+    """
+    check_model(model, "adapter_names()")
+    names: dict[str, None] = {}
+    for layer in patch_layers(model).values():
+        for adapter in _named(layer):
+            names[adapter.adapter_name] = None
+    return list(names)
+
+
+def active_adapters(model: Any) -> list[str]:
+    """The names of the adapters of ``model`` that are active (on at least one layer)."""
+    check_model(model, "active_adapters()")
+    names: dict[str, None] = {}
+    for layer in patch_layers(model).values():
+        for adapter in _named(layer):
+            if adapter.active:
+                names[adapter.adapter_name] = None
+    return list(names)
+
+
+def check_names(model: Any, names: Any, what: str) -> set[str] | None:
+    """``names`` (a name, a list of them, or None = all) as a set, checked against ``model``."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = [names]
+    try:
+        wanted = list(names)
+    except TypeError:
+        wanted = [names]
+    if not all(isinstance(n, str) for n in wanted):
+        raise TypeError(
+            f"{what}: `names` is an adapter name, a list of names, or None (all). "
+            f"Received: {names!r}"
+        )
+    known = adapter_names(model)
+    missing = [n for n in wanted if n not in known]
+    if missing:
+        raise ValueError(
+            f"{what}: model {model.name!r} has no adapter named "
+            f"{', '.join(repr(n) for n in missing)}. Its adapters: "
+            f"{', '.join(repr(n) for n in known) or 'none'} (rw.adapter_names(model))."
+        )
+    return set(wanted)
+
+
+def set_active(model: Any, names: Any = None) -> list[str]:
+    """Makes the adapters named ``names`` active and every other adapter inactive.
+
+    ``names`` is a name, a list of names, or None (all adapters). Each adapter's gate is a
+    variable read when the model runs, so this takes effect at once, also in a model that
+    was already compiled, fitted or traced (no rebuild, no recompile). An inactive adapter
+    adds nothing to its layer's output; `fold` merges only active ones. This is the one
+    call that changes ``model`` in place (its gates, nothing else); models that share the
+    adapter layers (a model patched further with `add_lora`) share their gates too. The
+    state is saved with the model (``.keras``) and in adapter files.
+
+    Returns:
+        The names now active.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> both = rw.add_lora(rw.add_lora(model, "head", rank=1), "head", rank=1, name="b")
+        >>> rw.set_active(both, "b")
+        ['b']
+        >>> rw.set_active(both, None)
+        ['default', 'b']
+    """
+    check_model(model, "set_active()")
+    wanted = check_names(model, names, "set_active()")
+    adapters = [a for layer in patch_layers(model).values() for a in _named(layer)]
+    if not adapters:
+        raise ValueError(
+            f"set_active(): model {model.name!r} has no adapters. Add one first "
+            "(rw.add_lora(model, targets, name=...))."
+        )
+    for adapter in adapters:
+        adapter.active = wanted is None or adapter.adapter_name in wanted
+    return active_adapters(model)
+
+
+@contextlib.contextmanager
+def disable_adapters(model: Any) -> Iterator[Any]:
+    """A context in which every adapter of ``model`` is inactive (PEFT's ``disable_adapter``).
+
+    On exit each adapter gets back the state it had (also after an exception). Works on a
+    compiled model without rebuilding it (see `set_active`).
+
+    Example:
+        >>> import keras, numpy as np
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs))
+        >>> lora = rw.add_lora(model, "head", rank=1)
+        >>> with rw.disable_adapters(lora):
+        ...     rw.active_adapters(lora)
+        []
+        >>> rw.active_adapters(lora)
+        ['default']
+    """
+    check_model(model, "disable_adapters()")
+    adapters = [a for layer in patch_layers(model).values() for a in _named(layer)]
+    before = [(a, a.active) for a in adapters]
+    for adapter in adapters:
+        adapter.active = False
+    try:
+        yield model
+    finally:
+        for adapter, state in before:
+            adapter.active = state
