@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bench_models as models  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from timing import best_time, report, weight_sharing  # noqa: E402
+from timing import best_time, paired_best_times, report, weight_sharing  # noqa: E402
 
 RANK = 8
 
@@ -47,10 +47,11 @@ def _keras_lora(n_blocks: int, weights):
     return model
 
 
-def _step_time(model, x, y) -> float:
+def _train_step(model, x, y):
+    """A compiled model's one train step on ``(x, y)``, as a no-argument call."""
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer="adam", loss=loss, jit_compile=False)
-    return best_time(lambda: model.train_on_batch(x, y), repeat=10, warmup=3)
+    return lambda: model.train_on_batch(x, y)
 
 
 def main(n_blocks: int = 24) -> list[dict]:
@@ -76,14 +77,14 @@ def main(n_blocks: int = 24) -> list[dict]:
                        f" ({'met' if copies == 0 else 'missed'})"))
 
     x, y = _data()
-    ours_step = _step_time(patched, x, y)
     theirs = _keras_lora(n_blocks, model.get_weights())
-    base_step = _step_time(theirs, x, y)
+    ours_step, base_step = paired_best_times(*(_train_step(m, x, y) for m in (patched, theirs)),
+                                             repeat=10, warmup=3)
     rows.append(report(f"LoRA train step (batch 32), {label}", ours_step, base_step,
                        "Keras layer.enable_lora(8) on the same layers", target="≤ 1.05×"))
     folded = rw.fold(patched)
-    ours_inf = best_time(lambda: folded.predict_on_batch(x), repeat=50, warmup=5)
-    base_inf = best_time(lambda: model.predict_on_batch(x), repeat=50, warmup=5)
+    ours_inf, base_inf = paired_best_times(lambda: folded.predict_on_batch(x),
+                                           lambda: model.predict_on_batch(x), repeat=50, warmup=5)
     rows.append(report(f"folded-model inference (batch 32), {label}", ours_inf, base_inf,
                        "the unpatched base model", target="≤ 1.01×"))
     return rows

@@ -18,6 +18,27 @@ def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     return min(times)
 
 
+def paired_best_times(
+    ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 20, warmup: int = 2
+) -> tuple[float, float]:
+    """Best wall times of ``ours`` and ``baseline``, called in turn (A, B, A, B, ...).
+
+    Why: a ratio near 1 (folded vs base inference, LoRA step vs ``enable_lora``) is smaller
+    than the drift of a shared machine over the seconds between two separate best-of-N
+    runs; interleaving gives both the same conditions.
+    """
+    for _ in range(warmup):
+        ours()
+        baseline()
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for i, fn in enumerate((ours, baseline)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0], best[1]
+
+
 def report(
     name: str,
     ours: float,
