@@ -223,7 +223,10 @@ class Graph:
 
         def node_line(node: dict, indent: str) -> str:
             label = f"{node['name']}\n{node['class_name']}"
-            if node["patch"]:
+            stacked = node.get("patches") or []
+            if len(stacked) > 1:  # several named adapters on one layer
+                label += "\n[" + ", ".join(f"{p['kind']}:{p['name']}" for p in stacked) + "]"
+            elif node["patch"]:
                 label += f"\n[{node['patch']['kind']}]"
             attrs = [f"label={quote(label)}"]
             if node["kind"] in ("input", "output"):
@@ -359,6 +362,7 @@ def _node(id_: str, name: str, class_name: str, kind: str, parent: str | None, s
         "params": 0,
         "trainable_params": 0,
         "patch": None,
+        "patches": [],
         "patchable": [],
         "opaque": False,
     }
@@ -445,6 +449,7 @@ def to_graph(model: Any) -> Graph:
         node["params"], node["trainable_params"] = _params(layer, sizes, trainable_ids)
         patch = registry.patch_of(layer, ref.path)
         node["patch"] = None if patch is None else _jsonable(patch)
+        node["patches"] = _jsonable(registry.patches_of(layer, ref.path))
         node["patchable"] = registry.patchable_kinds(layer, wrapped=root is not model)
         node["opaque"] = ref.kind == "group" and not is_graph_container(layer)
         nodes.append(node)

@@ -1,7 +1,7 @@
 // Draws the laid-out graph on a <canvas>: containers (expanded groups), edges, then nodes;
 // only what intersects the viewport. Owns the view transform (pan/zoom), hit testing and the
 // hidden DOM mirror (`data-role="node-index"`) that tests and assistive tech read.
-import type { GraphNode } from "./types";
+import type { GraphNode, PatchMark } from "./types";
 import type { Box, Layout } from "./layout";
 import { FONT_NAME, FONT_SMALL, HEADER_H, PAD_X, TOGGLE_W } from "./layout";
 import { formatCount, formatShape } from "./graph_model";
@@ -47,6 +47,18 @@ export function patchColor(kind: string): string {
 }
 export function patchLabel(kind: string): string {
   return PATCH_LABELS[kind] ?? kind;
+}
+
+/** All patches of a node (`patches`; a graph without it gives `patch` alone). */
+export function nodePatches(n: GraphNode | undefined): PatchMark[] {
+  if (!n) return [];
+  if (n.patches && n.patches.length) return n.patches;
+  return n.patch ? [{ ...n.patch, name: null, active: true }] : [];
+}
+
+/** A badge's text: the kind, with the adapter's name when several patches stack. */
+export function markLabel(mark: PatchMark, stacked: boolean): string {
+  return stacked && mark.name ? `${patchLabel(mark.kind)}:${mark.name}` : patchLabel(mark.kind);
 }
 
 interface Theme {
@@ -324,7 +336,10 @@ export class CanvasView implements PointerTarget {
     if (part === "toggle") return `${this.boxById.get(id)?.container ? "collapse" : "expand"} ${n.name}`;
     const lines = [`${n.id}`, `${n.class_name} → ${formatShape(n.output_shape) || "?"}`,
       `${formatCount(n.params)} params (${formatCount(n.trainable_params)} trainable)`];
-    if (n.patch) lines.push(`patch: ${n.patch.kind} ${JSON.stringify(n.patch.params ?? {})}`);
+    for (const m of nodePatches(n)) {
+      const name = m.name ? ` ${JSON.stringify(m.name)}` : "";
+      lines.push(`patch: ${m.kind}${name} ${JSON.stringify(m.params ?? {})}${m.active ? "" : " (inactive)"}`);
+    }
     if (n.opaque) lines.push("opaque layer");
     const risk = this.scene?.risk.get(id);
     if (risk !== undefined) lines.push(`risk share: ${(risk * 100).toFixed(0)}% of the largest`);
@@ -436,7 +451,7 @@ export class CanvasView implements PointerTarget {
       ctx.globalAlpha = 1;
     }
     this.drawToggle(b, "−");
-    if (n?.patch) this.drawBadges(b, [n.patch.kind]);
+    if (n?.patch) this.drawMarks(b, nodePatches(n));
     if (text) {
       ctx.fillStyle = t.fg;
       ctx.font = this.font(FONT_NAME);
@@ -486,6 +501,28 @@ export class CanvasView implements PointerTarget {
     }
   }
 
+  /** One badge per patch, right to left in order; an inactive adapter's badge is faded. */
+  private drawMarks(b: Box, marks: PatchMark[]): void {
+    const { ctx } = this;
+    let right = b.x + b.w - (this.scene?.node(b.id)?.kind === "group" ? TOGGLE_W + 2 : 6);
+    ctx.font = this.font("600 9px sans-serif");
+    ctx.textBaseline = "middle";
+    for (const mark of marks) {
+      const label = markLabel(mark, marks.length > 1);
+      const w = ctx.measureText(label).width + 8;
+      const x = right - w;
+      const y = b.y - 7;
+      ctx.globalAlpha = mark.active ? 1 : 0.4;
+      this.roundRect(x, y, w, 14, 7);
+      ctx.fillStyle = patchColor(mark.kind);
+      ctx.fill();
+      ctx.fillStyle = "#fff";
+      ctx.fillText(label, x + 4, y + 7.5);
+      ctx.globalAlpha = 1;
+      right = x - 3;
+    }
+  }
+
   private drawNode(b: Box, scene: Scene, text: boolean): void {
     const { ctx, theme: t } = this;
     const n = scene.node(b.id);
@@ -531,7 +568,7 @@ export class CanvasView implements PointerTarget {
       ctx.fillRect(b.x + 6, b.y + b.h - 4, Math.max(2, (b.w - 12) * Math.min(1, risk)), 2.5);
     }
     if (group) this.drawToggle(b, "+");
-    if (n?.patch) this.drawBadges(b, [n.patch.kind]);
+    if (n?.patch) this.drawMarks(b, nodePatches(n));
     else if (group && scene.descendantPatches.has(b.id)) this.drawBadges(b, scene.descendantPatches.get(b.id)!, true);
     if (!text) return;
     const l = this.labels.get(b.id);
@@ -654,6 +691,7 @@ export class CanvasView implements PointerTarget {
         "data-class-name": n.class_name,
         "data-selected": selected,
         "data-patch": n.patch?.kind ?? "",
+        "data-patches": nodePatches(n).map((m) => (m.name ? `${m.kind}:${m.name}` : m.kind)).join(" "),
         "data-expanded": String(b.container),
         "data-x": x.toFixed(1), "data-y": y.toFixed(1), "data-w": w.toFixed(1), "data-h": h.toFixed(1),
         "data-onscreen": String(onscreen),
@@ -671,7 +709,9 @@ export class CanvasView implements PointerTarget {
           row.values[k] = attrs[k];
         }
       }
-      const label = `${n.name} (${n.class_name})${n.patch ? `, patched: ${n.patch.kind}` : ""}`;
+      const all = nodePatches(n);
+      const marks = all.map((m) => (all.length > 1 && m.name ? `${m.kind}:${m.name}` : m.kind)).join(" + ");
+      const label = `${n.name} (${n.class_name})${marks ? `, patched: ${marks}` : ""}`;
       if (row.values.label !== label) {
         row.el.textContent = label;
         row.values.label = label;

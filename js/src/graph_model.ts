@@ -66,6 +66,7 @@ export function indexGraph(graph: Graph): GraphIndex {
       let set = descendantPatches.get(p);
       if (!set) descendantPatches.set(p, (set = new Set()));
       set.add(n.patch.kind);
+      for (const m of n.patches ?? []) set.add(m.kind); // stacked adapters of other kinds
       p = byId.get(p)!.parent;
     }
   }

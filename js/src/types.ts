@@ -11,6 +11,14 @@ export interface Patch {
   params: Record<string, unknown>;
 }
 
+/** One of a node's patches (`patches` in the graph JSON): several adapters can stack. */
+export interface PatchMark extends Patch {
+  /** The adapter's name ("default", "task_b"); null for patches without names (risk). */
+  name: string | null;
+  /** False for an adapter switched off with `rw.set_active` (it adds nothing). */
+  active: boolean;
+}
+
 export interface GraphNode {
   id: string;
   name: string;
@@ -21,6 +29,8 @@ export interface GraphNode {
   params: number;
   trainable_params: number;
   patch: Patch | null;
+  /** Every patch of the node, in order (absent in old graphs: then `patch` alone). */
+  patches?: PatchMark[];
   patchable: string[];
   opaque: boolean;
 }

@@ -229,7 +229,10 @@ class Editor {
 
   private renderLegend(): void {
     const kinds = new Set<string>();
-    for (const n of this.index.graph.nodes) if (n.patch) kinds.add(n.patch.kind);
+    for (const n of this.index.graph.nodes) {
+      if (n.patch) kinds.add(n.patch.kind);
+      for (const m of n.patches ?? []) kinds.add(m.kind); // stacked adapters
+    }
     const key = [...kinds].sort().join();
     if (this.legend.dataset.kinds === key) return;
     this.legend.dataset.kinds = key;

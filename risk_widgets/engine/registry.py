@@ -9,6 +9,8 @@ any adapter was used still offers them (docs/architecture.md, "Layers").
 - `register_patch_inspector(fn)`: ``fn(layer) -> {"kind": ..., "params": {...}} | None``,
   the patch a layer carries; the first inspector returning a dict wins. The built-in one
   reads ``patch_info()`` of patch layers.
+- `patches_of(layer, path)`: every patch of a layer (several named adapters can stack on
+  one layer), each ``{"kind", "name", "params", "active"}``.
 - `register_patchable(kind, predicate)`: ``predicate(layer) -> bool``, whether patch
   ``kind`` applies to a layer or group; `patchable_kinds` lists them in registration order.
 
@@ -34,6 +36,7 @@ __all__ = [
     "load_builtin_kinds",
     "patch_of",
     "patchable_kinds",
+    "patches_of",
     "register_patch_inspector",
     "register_patchable",
     "restore",
@@ -144,6 +147,27 @@ def patch_of(layer: Any, path: str) -> dict | None:
             return {"kind": info["kind"], "params": dict(info.get("params", {}))}
     return None
 
+
+def patches_of(layer: Any, path: str) -> list[dict]:
+    """Every patch ``layer`` carries: ``[{"kind", "name", "params", "active"}, ...]``.
+
+    A layer holding named adapters (one, or a stack: ``named_adapters()``) gives one entry
+    per adapter, in order; any other patch (a risk layer, your own) gives its `patch_of`
+    entry with ``"name": None, "active": True``; an unpatched layer gives ``[]``.
+    """
+    if is_patch_layer(layer) and callable(getattr(layer, "named_adapters", None)):
+        found = []
+        for adapter in layer.named_adapters():
+            info = adapter.patch_info()
+            found.append({
+                "kind": info["kind"],
+                "name": adapter.adapter_name,
+                "params": dict(info.get("params", {})),
+                "active": bool(adapter.active),
+            })
+        return found
+    patch = patch_of(layer, path)
+    return [] if patch is None else [{**patch, "name": None, "active": True}]
 
 
 def snapshot() -> tuple[list, dict]:
