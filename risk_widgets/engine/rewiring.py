@@ -28,7 +28,7 @@ import keras
 from risk_widgets import keras_internals as ki
 from risk_widgets.engine.models import PatchedModel, RewiredModel
 from risk_widgets.engine.rebuild import build_like, rebuild
-from risk_widgets.targets import find_layers
+from risk_widgets.targets import find_layers, warn_partial_targets
 from risk_widgets.walk import get_layer_by_path, graph_of
 
 __all__ = ["Replace", "rewire"]
@@ -65,6 +65,7 @@ def _replace_all(model, targets, replace) -> tuple[dict[int, Any], dict[int, str
     paths = list(find_layers(model, targets))
     if not paths:
         raise ValueError(f"`targets` matched no layer of model {model.name!r}: {targets!r}")
+    warn_partial_targets(model, targets)  # a rule reaching only some repeated blocks
     for path in paths:
         inner = [p for p in paths if p.startswith(path + "/")]
         if inner:
