@@ -33,6 +33,9 @@ class PatchKind:
     apply: Callable[..., Any]  # apply(model, targets: list[str] | None, **params) -> model
     help: str = ""
     uses_selection: bool = True  # False: the patch ignores the selection (a model-wide head)
+    #: how `editor.export_code` writes this patch: a template of the expression (``{targets}``:
+    #: the paths or None, ``{params}``: ``name=value, ...``) or ``code(targets, params) -> str``
+    code: str | Callable[[list[str] | None, dict[str, Any]], str] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -79,16 +82,19 @@ CATALOG: dict[str, PatchKind] = {
         (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"]),
         _apply_lora,
         "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
+        code="rw.add_lora(model, targets={targets}, {params})",
     ),
     "svf": PatchKind(
         "svf", "SVF", "layers", (), _apply_svf,
         "Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
+        code="rw.add_svf(model, targets={targets})",
     ),
     "sample": PatchKind(
         "sample", "Sample (MC dropout)", "model",
         (PARAMS["n_samples"], PARAMS["rate"]),
         _apply_sample,
         "Monte-Carlo dropout after the selected layers (all Dense/Conv if none selected).",
+        code="rw.risk.sample.Wrapper({params})(model, targets={targets})",
     ),
     "vote": PatchKind(
         "vote", "Vote (ensemble)", "model",
@@ -96,11 +102,13 @@ CATALOG: dict[str, PatchKind] = {
         _apply_vote,
         "Ensemble of independently initialised copies of the selected layers"
         " (the whole model if none).",
+        code="rw.risk.vote.Wrapper({params})(model, targets={targets})",
     ),
     "sculpt": PatchKind(
         "sculpt", "Sculpt (variance head)", "model", (), _apply_sculpt,
         "A variance head trained with the Gaussian NLL; risk = predicted std.",
         uses_selection=False,
+        code="rw.risk.sculpt.Wrapper({params})(model)",
     ),
 }
 

@@ -104,6 +104,47 @@ class EditorState:
 
         return to_graph(self.model).to_json()
 
+    def diff(self, i: int | None = None, j: int | None = None, x: Any = None) -> Any:
+        """What the patches between history positions ``i`` and ``j`` changed.
+
+        Position 0 is the original model and position ``n`` the model after entry ``n``
+        (the widget numbers entries from 1). By default ``j`` is the current position and
+        ``i`` the one before it: the current patch against the previous entry. With sample
+        data ``x`` the output delta is measured too (see `risk_widgets.patch_diff.diff`).
+
+        Example:
+            >>> import keras
+            >>> from risk_widgets.editor import EditorState
+            >>> inputs = keras.Input((4,))
+            >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
+            >>> _ = state.apply("lora", ["head"], rank=2)
+            >>> state.diff().changed
+            ['head']
+        """
+        from risk_widgets.patch_diff import diff
+
+        n = len(self._entries)
+        j = self._index if j is None else j
+        i = j - 1 if i is None else i
+        for name, value in (("i", i), ("j", j)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= n:
+                raise ValueError(
+                    f"`{name}` must be a history position from 0 (the original model) to {n} "
+                    f"(after entry {n}). Received: {name}={value!r}"
+                    + (" — nothing is applied yet: apply a patch first." if n == 0 else "")
+                )
+        return diff(self._model_at(i), self._model_at(j), x=x)
+
+    def _model_at(self, position: int) -> Any:
+        return self._entries[position - 1].model if position else self.original
+
+    def preview(self, text: str) -> dict:
+        """What a typed target (``"*/query, Dense"``) matches in the current model, per rule:
+        `risk_widgets.targets.preview_json`. Changes nothing (not even the selection)."""
+        from risk_widgets.targets import preview_json
+
+        return preview_json(self.model, text)
+
     # -- actions ---------------------------------------------------------------------
     def select(self, targets: Any) -> list[str]:
         """Selects the layers matched by ``targets`` (path, glob, list, class or predicate).
@@ -215,6 +256,39 @@ class EditorState:
         with open(path, "w", encoding="utf-8") as f:
             f.write(svg)
         return path
+
+    def export_code(
+        self, path: str | os.PathLike | None = None, model_path: str | None = None
+    ) -> str:
+        """The patch history in effect (undone entries left out) as a runnable script.
+
+        The script applies the same calls, in order, to ``model`` (the original model, or
+        the one it loads from ``model_path``); see `risk_widgets.code_export` for what it
+        reproduces. With ``path`` (a ``.py`` file) it is also written there.
+
+        Example:
+            >>> import keras
+            >>> from risk_widgets.editor import EditorState
+            >>> inputs = keras.Input((4,))
+            >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
+            >>> _ = state.apply("lora", ["head"], rank=2)
+            >>> state.export_code().splitlines()[-1]
+            "model = rw.add_lora(model, targets=['head'], rank=2, alpha=None, dropout=0.0)"
+        """
+        from risk_widgets.code_export import history_code
+
+        code = history_code(
+            [(e.kind, list(e.targets), e.params) for e in self._entries[: self._index]],
+            model_path=model_path,
+        )
+        if path is not None:
+            path = os.fspath(path)
+            if not path.endswith(".py"):
+                raise ValueError(f"Code export path must end with '.py'. Received: {path!r}")
+            _check_folder(path, "write the code")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(code)
+        return code
 
     # -- helpers ---------------------------------------------------------------------
     def _check_targets(self, targets: Sequence[str]) -> list[str]:

@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("editor", [
         "risk_widgets.catalog", "risk_widgets.editor", "risk_widgets.live",
         "risk_widgets.training", "risk_widgets.demo", "risk_widgets.run_notebook",
+        "risk_widgets.patch_diff", "risk_widgets.code_export",
     ]),
     ("widget", ["risk_widgets.widget", "risk_widgets.magics", "risk_widgets"]),
 ]
