@@ -22,6 +22,8 @@ _LAZY: dict[str, str] = {
     "to_graph": "risk_widgets.graph",
     "Graph": "risk_widgets.graph",
     "find_layers": "risk_widgets.targets",
+    "TargetWarning": "risk_widgets.targets",
+    "diff": "risk_widgets.patch_diff",
     "rewire": "risk_widgets.engine.rewiring",
     "PatchedModel": "risk_widgets.engine.models",
     "unpatch": "risk_widgets.engine.operations",

@@ -32,7 +32,7 @@ from risk_widgets.walk import iter_layers
 
 __all__ = [
     "BlockCoverage", "RuleMatch", "TargetExplanation", "TargetWarning", "find_layers",
-    "parse_target_text", "warn_partial_targets",
+    "parse_target_text", "preview_json", "warn_partial_targets",
 ]
 
 _GLOB_CHARS = frozenset("*?[")
@@ -622,3 +622,28 @@ def parse_target_text(model: Any, text: str) -> list[Any]:
         classes[item] if item not in paths and item.isidentifier() and item in classes else item
         for item in items
     ]
+
+
+def preview_json(model: Any, text: str) -> dict:
+    """A typed target's matches as JSON, for a preview before anything is patched.
+
+    ``text`` is parsed by `parse_target_text`; the result is
+    ``TargetExplanation.to_json()`` plus ``"warnings"`` (the messages a patch would warn
+    with) and ``"error"`` (None, or why the text as a whole cannot be used, e.g. it is
+    empty). Nothing raises for a target that matches nothing: each rule says so.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.targets import preview_json
+        >>> x = keras.Input((3,), name="x")
+        >>> model = keras.Model(x, keras.layers.Dense(2, name="head")(x), name="m")
+        >>> got = preview_json(model, "Dense, hed")
+        >>> got["paths"], [r["count"] for r in got["rules"]], got["rules"][1]["error"][:32]
+        (['head'], [1, 0], "No layer at path 'hed' in model ")
+    """
+    try:
+        explanation = find_layers(model, parse_target_text(model, text), explain=True)
+    except (TypeError, ValueError) as err:
+        return {"paths": [], "count": 0, "total": None, "rules": [], "warnings": [],
+                "error": str(err)}
+    return {**explanation.to_json(), "warnings": explanation.warnings(), "error": None}
