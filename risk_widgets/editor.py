@@ -124,14 +124,20 @@ class EditorState:
         from risk_widgets.patch_diff import diff
 
         n = len(self._entries)
+        if n == 0:
+            raise ValueError("Nothing to diff yet: the history is empty. Apply a patch first.")
         j = self._index if j is None else j
+        if i is None and j == 0:
+            raise ValueError(
+                "The current model is the original (every patch is undone): redo a patch, or "
+                "pick two history positions, e.g. diff(0, 1)."
+            )
         i = j - 1 if i is None else i
         for name, value in (("i", i), ("j", j)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= n:
                 raise ValueError(
                     f"`{name}` must be a history position from 0 (the original model) to {n} "
                     f"(after entry {n}). Received: {name}={value!r}"
-                    + (" — nothing is applied yet: apply a patch first." if n == 0 else "")
                 )
         return diff(self._model_at(i), self._model_at(j), x=x)
 

@@ -27,6 +27,7 @@ if not _BUNDLE.exists():  # anywidget reads _esm at class definition: fail with 
     )
 
 _STR_LIST = "list of str"  # a field type: a list whose items are all strings
+_OPT_INT = "int or null"  # a field type: an integer, or null / absent
 
 # Every message the front end sends: its fields and their types (docs/architecture.md).
 _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
@@ -36,6 +37,9 @@ _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
     "reset": {},
     "export": {"path": str, "fold": bool},
     "export_svg": {"path": str},
+    "preview": {"targets": str, "seq": _OPT_INT},
+    "diff": {"i": _OPT_INT, "j": _OPT_INT},
+    "diff_close": {},
 }
 
 
@@ -78,6 +82,10 @@ class GraphEditor(anywidget.AnyWidget):
     history = traitlets.Dict(help="{'entries': [...], 'index': n}").tag(sync=True)
     status = traitlets.Dict(help="{'level': ..., 'message': ...}").tag(sync=True)
     risk = traitlets.Dict(help="live risk view; arrays as bytes").tag(sync=True)
+    target_preview = traitlets.Dict(help="what the typed target matches; {} when none").tag(
+        sync=True
+    )
+    diff_view = traitlets.Dict(help="the diff shown (editor.diff); {} when closed").tag(sync=True)
 
     def __init__(self, model: Any, data: Any = None) -> None:
         self._state = EditorState(model)
@@ -100,6 +108,35 @@ class GraphEditor(anywidget.AnyWidget):
     def original(self) -> Any:
         """The model the editor was opened on; never changed."""
         return self._state.original
+
+    @property
+    def editor_state(self) -> EditorState:
+        """The headless editor state behind the widget (`risk_widgets.editor.EditorState`)."""
+        return self._state
+
+    @property
+    def sample_x(self) -> Any:
+        """The sample inputs given as ``data`` (None without data)."""
+        return None if self._data is None else self._data[0]
+
+    def preview(self, targets: str) -> dict:
+        """Shows on the graph what a typed target (``"*/query, Dense"``) matches, per rule,
+        before anything is patched (the ``target_preview`` trait); returns that JSON."""
+        from risk_widgets.widget_views import preview_payload
+
+        self.target_preview = preview_payload(self._state, targets)
+        return self.target_preview
+
+    def diff(self, i: int | None = None, j: int | None = None) -> Any:
+        """What the patches between history positions ``i`` and ``j`` changed (default: the
+        current patch against the previous entry), with the output delta on the sample
+        data; shown on the graph (``diff_view``). Returns a `risk_widgets.patch_diff.ModelDiff`.
+        """
+        from risk_widgets.widget_views import diff_payload
+
+        result = self._state.diff(i, j, x=self.sample_x)  # raises with the reason
+        self.diff_view = diff_payload(self._state, self.sample_x, i, j, result=result)
+        return result
 
     def select(self, targets: Any) -> list[str]:
         """Selects layers by path, glob, list, class or predicate; highlights them.
@@ -274,6 +311,9 @@ class GraphEditor(anywidget.AnyWidget):
     def _refresh(self) -> None:
         self.graph = self._state.graph()
         self.history = self._state.history()
+        from risk_widgets.widget_views import refresh_views
+
+        refresh_views(self)  # the target preview and the diff follow the new model
         self._set_selection(self._state.selection)
         self._refresh_risk()
 
@@ -333,6 +373,10 @@ class GraphEditor(anywidget.AnyWidget):
                 self.export(fields["path"], fold=fields["fold"])
             elif kind == "export_svg":
                 self.export_svg(fields["path"])
+            elif kind in ("preview", "diff", "diff_close"):
+                from risk_widgets.widget_views import on_view_message
+
+                on_view_message(self, kind, fields)
         except Exception:  # already in `status` (the page shows it); the kernel stays alive
             pass
 
@@ -349,6 +393,8 @@ def _validate_message(content: Any) -> tuple[str, dict]:
         value = content.get(name, False if expected is bool else None)
         if expected == _STR_LIST:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif expected == _OPT_INT:
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
         else:
             ok = isinstance(value, expected)
         if not ok:

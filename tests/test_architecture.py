@@ -30,7 +30,10 @@ LAYERS: list[tuple[str, list[str]]] = [
         "risk_widgets.training", "risk_widgets.demo", "risk_widgets.run_notebook",
         "risk_widgets.patch_diff", "risk_widgets.code_export",
     ]),
-    ("widget", ["risk_widgets.widget", "risk_widgets.magics", "risk_widgets"]),
+    ("widget", [
+        "risk_widgets.widget", "risk_widgets.magics", "risk_widgets",
+        "risk_widgets.widget_views",
+    ]),
 ]
 
 

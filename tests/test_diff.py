@@ -114,7 +114,7 @@ def test_bad_inputs(model, xs):
 
 def test_editor_diff_between_history_entries(model, xs):
     state = EditorState(model)
-    with pytest.raises(ValueError, match="nothing is applied yet"):
+    with pytest.raises(ValueError, match="Nothing to diff yet: the history is empty"):
         state.diff()
     state.apply("lora", ["hidden"], rank=2)
     state.apply("svf", ["head"])
@@ -127,3 +127,30 @@ def test_editor_diff_between_history_entries(model, xs):
     assert state.diff(x=xs).output.max_abs == 0.0
     with pytest.raises(ValueError, match="from 0 .the original model. to 2"):
         state.diff(0, 3)
+    state.undo()
+    with pytest.raises(ValueError, match="every patch is undone"):
+        state.diff()
+    assert state.diff(0, 2).changed == ["hidden", "head"]
+
+
+def test_widget_diff_messages(model, xs):
+    from risk_widgets.widget import GraphEditor
+
+    editor = GraphEditor(model, data=xs[:64])
+    editor._on_message(editor, {"type": "diff"})
+    assert editor.diff_view["error"].startswith("Nothing to diff yet")
+    editor.apply("lora", ["hidden"], rank=2)
+    editor.apply("sample", ["head"], n_samples=4, rate=0.2)
+    editor._on_message(editor, {"type": "diff", "i": 0, "j": 1})
+    shown = editor.diff_view
+    assert shown["changed"] == ["hidden"] and shown["labels"][0] == "original"
+    assert shown["labels"][1].startswith("1. LoRA(") and shown["output"]["max_abs"] == 0.0
+    got = editor.diff()  # the current patch (MC dropout on head) against entry 1
+    assert got.changed == ["head"] and editor.diff_view["i"] == 1
+    assert editor.diff_view["output"]["max_abs"] > 0 and editor.diff_view["output"]["n"] == 64
+    editor.undo()  # an open diff follows the model: now entry 1 against the original
+    assert editor.diff_view["changed"] == ["hidden"] and editor.diff_view["j"] == 1
+    editor._on_message(editor, {"type": "diff_close"})
+    assert editor.diff_view == {}
+    editor._on_message(editor, {"type": "diff", "i": True, "j": 1})
+    assert "'diff' needs field 'i' of type int or null" in editor.status["message"]

@@ -113,3 +113,33 @@ def test_parse_target_text(model):
         parse_target_text(model, " , ")
     with pytest.raises(TypeError):
         parse_target_text(model, ["head"])
+
+
+def test_widget_preview_message(model):
+    from risk_widgets.widget import GraphEditor
+
+    editor = GraphEditor(model)
+    status = dict(editor.status)
+    editor._on_message(editor, {"type": "preview", "targets": "*/dense, */attn/query", "seq": 4})
+    got = editor.target_preview
+    assert got["seq"] == 4 and got["targets"] == "*/dense, */attn/query"
+    assert [r["summary"] for r in got["rules"]] == [
+        f"1 layer, 1 of {N_BLOCKS} blocks", f"{N_BLOCKS} layers, {N_BLOCKS} of {N_BLOCKS} blocks"]
+    assert got["paths"][:2] == ["block_0/attn/query", "block_0/dense"]
+    assert len(got["warnings"]) == 1 and editor.selection == [] and editor.status == status
+    editor._on_message(editor, {"type": "preview", "targets": "EinsumDense, qeury", "seq": 5})
+    bad = editor.target_preview
+    assert bad["rules"][0]["count"] == 4 * N_BLOCKS  # query, key, value, attention_output
+    assert "No layer at path 'qeury'" in bad["rules"][1]["error"]
+    editor._on_message(editor, {"type": "preview", "targets": " ,", "seq": 6})
+    assert editor.target_preview["error"].startswith("The target is empty")
+    # applying the previewed paths patches them; the preview follows the new model
+    editor._on_message(editor, {"type": "preview", "targets": "*/attn/query", "seq": 7})
+    paths = editor.target_preview["paths"]
+    editor._on_message(editor, {"type": "apply", "kind": "lora", "params": {"rank": 2},
+                                "targets": paths})
+    assert editor.history["index"] == 1 and editor.target_preview["paths"] == paths
+    assert sorted(rw.patch_layers(editor.model)) == sorted(paths)
+    editor._on_message(editor, {"type": "preview", "targets": "head", "seq": "x"})
+    assert "'preview' needs field 'seq'" in editor.status["message"]
+    assert editor.preview("head")["paths"] == ["head"]
