@@ -112,6 +112,58 @@ export interface Risk {
   error?: string | null;
 }
 
+/** What one rule of a typed target matched (`target_preview.rules`, targets.py). */
+export interface PreviewRule {
+  rule: string;
+  count: number;
+  paths: string[];
+  /** One entry per family of repeated blocks the rule reaches. */
+  blocks: { parent: string | null; total: number; count: number; hit: string[]; missed: string[] }[];
+  exact: boolean;
+  error: string | null;
+  /** "4 layers, 2 of 24 blocks" / "no match". */
+  summary: string;
+}
+
+/** The `target_preview` trait: what the typed target matches ({} when nothing is typed). */
+export interface TargetPreviewState {
+  targets: string;
+  /** The number of the `preview` message this answers (stale replies are dropped). */
+  seq: number | null;
+  paths: string[];
+  count: number;
+  total: number | null;
+  rules: PreviewRule[];
+  warnings: string[];
+  error: string | null;
+}
+
+/** The `diff_view` trait: a patch diff (patch_diff.py) between history positions i and j. */
+export interface DiffViewState {
+  i?: number;
+  j?: number;
+  /** Labels of positions i and j ("original", "1. LoRA(rank=4) on head"). */
+  labels?: [string, string];
+  /** Number of history entries (positions run 0..count). */
+  count?: number;
+  added?: string[];
+  removed?: string[];
+  changed?: string[];
+  reasons?: Record<string, string[]>;
+  classes?: Record<string, [string | null, string | null]>;
+  trainable?: Record<string, [number | null, number | null]>;
+  trainable_before?: number;
+  trainable_after?: number;
+  trainable_delta?: number;
+  output?: {
+    max_abs: number | null; mean_abs: number | null; n: number;
+    risk_before: number | null; risk_after: number | null;
+    per_output: { max_abs: number | null; mean_abs: number | null; shape: number[] }[];
+  } | null;
+  output_error?: string | null;
+  error?: string | null;
+}
+
 /** All synced traits of the GraphEditor widget. */
 export interface WidgetState {
   graph: Graph | Record<string, never>;
@@ -121,6 +173,8 @@ export interface WidgetState {
   history: History;
   status: Status;
   risk: Risk | Record<string, never>;
+  target_preview: TargetPreviewState | Record<string, never>;
+  diff_view: DiffViewState | Record<string, never>;
 }
 
 /** Every message the front end sends to Python (one tagged union). */
@@ -131,4 +185,9 @@ export type OutMessage =
   | { type: "redo" }
   | { type: "reset" }
   | { type: "export"; path: string; fold: boolean }
-  | { type: "export_svg"; path: string };
+  | { type: "export_svg"; path: string }
+  /** What the typed target matches (answered in `target_preview`, with the same `seq`). */
+  | { type: "preview"; targets: string; seq: number }
+  /** A diff between history positions i and j (null: current vs previous entry). */
+  | { type: "diff"; i: number | null; j: number | null }
+  | { type: "diff_close" };
