@@ -24,7 +24,20 @@ export interface Scene {
    * mirror, whose rows always describe the layout that stays (tests click on them).
    */
   provisional?: boolean;
+  /** Marks drawn over nodes: the target preview and the patch diff (target_preview.ts, diff_view.ts). */
+  overlay?: ReadonlyMap<string, Overlay>;
 }
+
+/** A node's overlay: matched by the typed target ("inside": a collapsed group holding matches),
+ *  and its diff mark, with a line for the tooltip. */
+export interface Overlay {
+  preview?: "match" | "inside";
+  diff?: "added" | "changed" | "inside";
+  note?: string;
+}
+
+export const PREVIEW_COLOR = "#00acc1";
+export const DIFF_COLORS = { added: "#2e7d32", changed: "#f9a825", inside: "#f9a825" } as const;
 
 /** Above this many rows, the mirror's rectangles follow pans and zooms after a short pause. */
 const MIRROR_SYNC_MAX = 300;
@@ -341,6 +354,8 @@ export class CanvasView implements PointerTarget {
       lines.push(`patch: ${m.kind}${name} ${JSON.stringify(m.params ?? {})}${m.active ? "" : " (inactive)"}`);
     }
     if (n.opaque) lines.push("opaque layer");
+    const note = this.scene?.overlay?.get(id)?.note;
+    if (note) lines.push(note);
     const risk = this.scene?.risk.get(id);
     if (risk !== undefined) lines.push(`risk share: ${(risk * 100).toFixed(0)}% of the largest`);
     return lines.join("\n");
@@ -444,6 +459,7 @@ export class CanvasView implements PointerTarget {
     ctx.lineWidth = selected ? 2.5 : 1;
     ctx.strokeStyle = selected ? t.brand : t.border;
     ctx.stroke();
+    this.drawOverlay(b, scene, 8);
     if (this.hover?.id === b.id || selected) {
       ctx.globalAlpha = selected ? 0.16 : 0.08;
       ctx.fillStyle = t.brand;
@@ -562,6 +578,7 @@ export class CanvasView implements PointerTarget {
     }
     ctx.stroke();
     ctx.setLineDash([]);
+    this.drawOverlay(b, scene, r);
     const risk = scene.risk.get(b.id);
     if (risk !== undefined && risk > 0) {
       ctx.fillStyle = t.warn;
@@ -582,6 +599,42 @@ export class CanvasView implements PointerTarget {
     ctx.font = this.font(FONT_SMALL);
     ctx.fillText(l.cls, x, b.y + 25);
     ctx.fillText(l.shape, x, b.y + 38);
+  }
+
+  /** The preview's dashed outline (3px out) and the diff's solid one (6px out) with its +/~ tag. */
+  private drawOverlay(b: Box, scene: Scene, r: number): void {
+    const o = scene.overlay?.get(b.id);
+    if (!o) return;
+    const ctx = this.ctx;
+    if (o.diff) {
+      const c = DIFF_COLORS[o.diff];
+      this.roundRect(b.x - 6, b.y - 6, b.w + 12, b.h + 12, r + 6);
+      ctx.strokeStyle = c;
+      ctx.lineWidth = o.diff === "inside" ? 2 : 3;
+      ctx.setLineDash(o.diff === "inside" ? [2, 3] : []);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      const tag = o.diff === "added" ? "+" : "~";
+      this.roundRect(b.x - 10, b.y - 10, 14, 14, 7);
+      ctx.fillStyle = c;
+      ctx.fill();
+      ctx.fillStyle = "#fff";
+      ctx.font = this.font("700 11px sans-serif");
+      ctx.textBaseline = "middle";
+      ctx.fillText(tag, b.x - 6, b.y - 2.5);
+    }
+    if (o.preview) {
+      this.roundRect(b.x - 3, b.y - 3, b.w + 6, b.h + 6, r + 3);
+      ctx.globalAlpha = o.preview === "match" ? 0.14 : 0.06;
+      ctx.fillStyle = PREVIEW_COLOR;
+      ctx.fill();
+      ctx.globalAlpha = 1;
+      ctx.strokeStyle = PREVIEW_COLOR;
+      ctx.lineWidth = 2;
+      ctx.setLineDash(o.preview === "match" ? [6, 3] : [2, 3]);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
   }
 
   private drawEdges(scene: Scene, vx0: number, vy0: number, vx1: number, vy1: number): void {
@@ -695,6 +748,8 @@ export class CanvasView implements PointerTarget {
         "data-expanded": String(b.container),
         "data-x": x.toFixed(1), "data-y": y.toFixed(1), "data-w": w.toFixed(1), "data-h": h.toFixed(1),
         "data-onscreen": String(onscreen),
+        "data-preview": scene.overlay?.get(b.id)?.preview ?? "",
+        "data-diff": scene.overlay?.get(b.id)?.diff ?? "",
         "aria-selected": selected,
       };
       if (n.kind === "group") {

@@ -69,7 +69,10 @@ export class PreviewRequester {
   constructor(
     private readonly send: (msg: OutMessage) => void,
     private readonly delay = PREVIEW_DELAY_MS,
-    private readonly timers: { set: typeof setTimeout; clear: typeof clearTimeout } = { set: setTimeout, clear: clearTimeout },
+    // wrapped: a browser's setTimeout called as a method of another object throws "Illegal invocation"
+    private readonly timers: { set: (f: () => void, ms: number) => Timer; clear: (t: Timer) => void } = {
+      set: (f, ms) => setTimeout(f, ms), clear: (t) => clearTimeout(t),
+    },
   ) {}
 
   /** The field changed: (re)start the pause; blank text is sent at once (clears the preview). */
@@ -164,7 +167,7 @@ export class TargetPreview {
     this.counts.dataset.current = String(next.current);
     this.counts.dataset.warn = String(next.warnings.length > 0);
     this.errorEl.textContent = next.current ? next.error ?? "" : "";
-    if (before !== next.ids.join("\u0000")) this.changed();
+    if (state !== null || before !== next.ids.join("\u0000")) this.changed();
   }
   private last: TargetPreviewState | Record<string, never> | null = null;
 

@@ -14,7 +14,7 @@ export interface ToolbarState {
 export interface ToolbarActions {
   send(msg: OutMessage): void;
   /** The node ids an "apply" patches: the selection shown (held by the editor, not here). */
-  targets(): string[];
+  targets(): string[] | { error: string };
   fit(): void;
   expandAll(): void;
   collapseAll(): void;
@@ -183,9 +183,16 @@ export class Toolbar {
     for (const input of this.paramsBox.querySelectorAll<HTMLInputElement>("input[data-param]")) {
       values[input.dataset.param!] = input.value;
     }
-    const msg = applyMessage(kind, s.catalog[kind], values, this.act.targets());
+    const targets = this.act.targets(); // the typed target's matches when one is typed
+    if (!Array.isArray(targets)) return this.act.localError(targets.error);
+    const msg = applyMessage(kind, s.catalog[kind], values, targets);
     if ("error" in msg) return this.act.localError(msg.error);
     this.act.send(msg);
+  }
+
+  /** Adds a row under the first one (e.g. the target field of target_preview.ts). */
+  addRow(row: HTMLElement): void {
+    this.el.insertBefore(row, this.historyEl);
   }
 
   /** A message from the front end itself, shown until the next status from Python. */

@@ -14,6 +14,9 @@ import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
 import { attachPointer } from "./selection";
 import { Toolbar } from "./toolbar";
 import { RiskPlot } from "./risk_plot";
+import { TargetPreview } from "./target_preview";
+import { DiffPanel, diffMarks, diffNote } from "./diff_view";
+import type { Overlay } from "./canvas_view";
 
 /** Browser writes to Python are debounced by this many milliseconds. */
 const SAVE_DELAY_MS = 120;
@@ -25,6 +28,9 @@ class Editor {
   private view: CanvasView;
   private toolbar: Toolbar;
   private risk: RiskPlot;
+  /** The target field (what a typed target matches) and the patch diff toggle. */
+  private preview: TargetPreview;
+  private diffPanel: DiffPanel;
   private client = new LayoutClient();
   /** The quick layout (no ELK) drawn while the first ELK layout of a graph is on its way. */
   private quick = new LayoutEngine(null);
@@ -54,13 +60,17 @@ class Editor {
     style.textContent = uplotCss + "\n" + css;
     this.toolbar = new Toolbar({
       send: (m) => this.send(m),
-      targets: () => pruneSelection(this.index, this.selection),
+      targets: () => this.preview.targets() ?? pruneSelection(this.index, this.selection),
       fit: () => this.view.fit(),
       expandAll: () => this.setExpanded(this.index.graph.nodes.filter(isGroup).map((n) => n.id)),
       collapseAll: () => this.setExpanded([]),
       clearSelection: () => this.setSelection([]),
       localError: (message) => this.toolbar.showLocal({ level: "error", message }),
     });
+    this.preview = new TargetPreview((m) => this.send(m), () => this.refresh());
+    this.diffPanel = new DiffPanel((m) => this.send(m));
+    this.preview.el.append(this.diffPanel.el);
+    this.toolbar.addRow(this.preview.el);
     this.stage = document.createElement("div");
     this.stage.className = "rw-stage";
     this.empty = document.createElement("div");
@@ -118,6 +128,8 @@ class Editor {
       }
     });
     for (const t of ["catalog", "history", "status"]) this.listen(`change:${t}`, () => this.updateToolbar());
+    this.listen("change:target_preview", () => this.preview.render(this.model.get("target_preview")));
+    this.listen("change:diff_view", () => this.refresh());
     this.listen("change:risk", () => {
       this.risk.update(this.model.get("risk") as Risk);
       this.refresh();
@@ -214,6 +226,7 @@ class Editor {
     const risk = new Map<string, number>();
     if (max > 0) for (const [id, v] of Object.entries(layerRisk)) risk.set(id, v / max);
     const index = this.index;
+    const overlay = this.overlay(this.vis.rep);
     const scene: Scene = {
       layout: this.layout,
       node: (id) => index.byId.get(id),
@@ -222,9 +235,34 @@ class Editor {
       holdsSelection,
       risk,
       provisional: this.provisional,
+      overlay,
     };
     this.view.setScene(scene, anchor);
     this.renderLegend();
+  }
+
+  /** The target preview's matches and the diff's marks, on the visible nodes standing for them. */
+  private overlay(rep: ReadonlyMap<string, string>): Map<string, Overlay> {
+    const marks = new Map<string, Overlay>();
+    const at = (id: string) => {
+      let o = marks.get(id);
+      if (!o) marks.set(id, (o = {}));
+      return o;
+    };
+    for (const id of this.preview.highlighted()) {
+      const r = rep.get(id);
+      if (r === undefined) continue;
+      if (r === id) at(id).preview = "match";
+      else if (!marks.get(r)?.preview) at(r).preview = "inside";
+    }
+    const diff = this.model.get("diff_view");
+    for (const [id, mark] of diffMarks(diff, rep)) at(id).diff = mark;
+    for (const [id, o] of marks) o.note = diffNote(diff, id);
+    for (const id of Object.keys((diff && "trainable" in diff && diff.trainable) || {})) {
+      const note = diffNote(diff, id);
+      if (note && rep.get(id) === id) at(id).note = note;
+    }
+    return marks;
   }
 
   private renderLegend(): void {
@@ -247,9 +285,12 @@ class Editor {
   private updateToolbar(): void {
     const catalog = this.model.get("catalog") ?? {};
     const selection = pruneSelection(this.index, this.selection);
+    const typed = this.preview.targets(); // Apply patches a typed target's matches
+    const history = this.model.get("history") ?? { entries: [], index: 0 };
+    this.diffPanel.update(history, this.model.get("diff_view") ?? {});
     this.toolbar.update({
       catalog,
-      kinds: validKinds(catalog, this.index, selection),
+      kinds: validKinds(catalog, this.index, Array.isArray(typed) ? typed : selection),
       selectionCount: selection.length,
       history: this.model.get("history") ?? { entries: [], index: 0 },
       status: this.model.get("status") ?? { level: "idle", message: "" },
@@ -324,6 +365,7 @@ class Editor {
     this.client.dispose();
     this.view.dispose();
     this.risk.dispose();
+    this.preview.dispose();
     this.root.remove();
   }
 }
