@@ -154,9 +154,11 @@ export class TargetPreview {
   }
 
   /** The `target_preview` trait changed (or the field did: `state` null). */
-  render(state: TargetPreviewState | Record<string, never> | null, keep = false): void {
-    const next = state === null && keep ? this.shown
-      : readPreview(state ?? this.last, this.input.value, this.requester.seq);
+  render(state: TargetPreviewState | Record<string, never> | null): void {
+    if (state && "targets" in state && state.seq === null && state.targets !== this.input.value) {
+      this.input.value = state.targets; // a preview asked for from Python (editor.preview)
+    }
+    const next = readPreview(state ?? this.last, this.input.value, this.requester.seq);
     if (state !== null) this.last = state;
     const before = this.shown.ids.join("\u0000");
     this.shown = next;
