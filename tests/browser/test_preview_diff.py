@@ -64,12 +64,14 @@ def test_preview_then_apply_then_diff(notebook):
     for p in UPS:
         expect(row[p]).to_have_attribute("data-patches", "lora:default")
     # the kernel patched exactly the previewed layers; give their LoRA B a value (as
-    # training would), so that the output changes
-    assert nb.execute(
+    # training would), so that the output changes, and measure |Δ| there
+    patched, kernel = nb.execute(
         "for p, layer in rw.patch_layers(editor.model).items():\n"
         "    layer.lora_b.assign(np.full(layer.lora_b.shape, 0.1, 'float32'))\n"
-        "print(sorted(rw.patch_layers(editor.model)))"
-    ) == str(UPS)
+        "print(sorted(rw.patch_layers(editor.model)))\n"
+        "print(repr(rw.diff(editor.original, editor.model, x).output.max_abs))"
+    ).splitlines()
+    assert patched == str(UPS)
     view.role("diff-toggle").click()
     summary = view.role("diff-summary")
     expect(summary).to_have_attribute("data-changed", "3")
@@ -77,8 +79,7 @@ def test_preview_then_apply_then_diff(notebook):
     for p in UPS:
         expect(row[p]).to_have_attribute("data-diff", "changed")
     shown = float(summary.get_attribute("data-max-abs"))
-    kernel = float(nb.execute("print(repr(editor.diff().output.max_abs))"))
-    assert shown == pytest.approx(kernel, rel=1e-9) and shown > 0
+    assert shown == pytest.approx(float(kernel), rel=1e-9) and shown > 0
 
     view.role("target-clear").click()
     view.role("patch-kind").select_option("sculpt")
