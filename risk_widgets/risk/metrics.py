@@ -27,7 +27,10 @@ __all__ = ["calibration_error", "gaussian_nll", "ood_auroc", "sharpness"]
 _DEFAULT_LEVELS = np.linspace(0.05, 0.95, 19)
 
 
-def _array(value, name: str, *, positive: bool = False, nonnegative: bool = False) -> np.ndarray:
+def check_array(
+    value: object, name: str, *, positive: bool = False, nonnegative: bool = False
+) -> np.ndarray:
+    """``value`` as a float64 array, or a ValueError/TypeError naming ``name`` and the fix."""
     try:
         array = np.asarray(value, dtype="float64")
     except (TypeError, ValueError):
@@ -62,10 +65,11 @@ def _same_shape(**arrays: np.ndarray) -> None:
         raise ValueError(f"Expected arrays of the same shape. Received: {listed}.")
 
 
-def _gaussian_inputs(y_true, y_pred, std) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y_true = _array(y_true, "y_true")
-    y_pred = _array(y_pred, "y_pred")
-    std = _array(std, "std", positive=True)
+def gaussian_inputs(y_true, y_pred, std) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three arrays of a Gaussian prediction, checked (same shapes, std > 0)."""
+    y_true = check_array(y_true, "y_true")
+    y_pred = check_array(y_pred, "y_pred")
+    std = check_array(std, "std", positive=True)
     _same_shape(y_true=y_true, y_pred=y_pred, std=std)
     return y_true, y_pred, std
 
@@ -79,7 +83,7 @@ def gaussian_nll(y_true, y_pred, std) -> float:
         >>> gaussian_nll([0.0], [0.0], [1.0]) == 0.5 * math.log(2 * math.pi)
         True
     """
-    y_true, y_pred, std = _gaussian_inputs(y_true, y_pred, std)
+    y_true, y_pred, std = gaussian_inputs(y_true, y_pred, std)
     var = std**2
     return float(np.mean(0.5 * np.log(2 * math.pi * var) + (y_true - y_pred) ** 2 / (2 * var)))
 
@@ -95,10 +99,10 @@ def calibration_error(y_true, y_pred, std, levels=None) -> float:
         >>> calibration_error([0.0, 0.0], [1.0, 1.0], [1e-3, 1e-3], levels=[0.5])
         0.5
     """
-    y_true, y_pred, std = _gaussian_inputs(y_true, y_pred, std)
+    y_true, y_pred, std = gaussian_inputs(y_true, y_pred, std)
     if levels is None:
         levels = _DEFAULT_LEVELS
-    levels = _array(levels, "levels").ravel()
+    levels = check_array(levels, "levels").ravel()
     if ((levels <= 0) | (levels >= 1)).any():
         raise ValueError(f"`levels` must lie strictly between 0 and 1. Received: {levels.tolist()}")
     normal = NormalDist()
@@ -115,7 +119,7 @@ def sharpness(std) -> float:
         >>> sharpness([3.0, 4.0]) == math.sqrt(12.5)
         True
     """
-    std = _array(std, "std", nonnegative=True)
+    std = check_array(std, "std", nonnegative=True)
     return float(np.sqrt(np.mean(std**2)))
 
 
@@ -142,8 +146,8 @@ def ood_auroc(risk_in, risk_out) -> float:
         >>> ood_auroc([1, 1], [1, 1])
         0.5
     """
-    risk_in = _array(risk_in, "risk_in").ravel()
-    risk_out = _array(risk_out, "risk_out").ravel()
+    risk_in = check_array(risk_in, "risk_in").ravel()
+    risk_out = check_array(risk_out, "risk_out").ravel()
     n_in, n_out = len(risk_in), len(risk_out)
     ranks = _average_ranks(np.concatenate([risk_in, risk_out]))
     u = ranks[n_in:].sum() - n_out * (n_out + 1) / 2.0
