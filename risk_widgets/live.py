@@ -173,9 +173,71 @@ def risk_view(
         "epochs": epochs,
         "loss": [float(v) for v in (loss or [])],
         "summary": summary,
+        "calibration": _calibration_or_reason(y_pred, std, y),
         "layer_risk": _layer_risk(model, x),
         "error": None,
     }
+
+
+def calibration_view(y_pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) -> dict | None:
+    """The ``calibration`` entry of the risk payload (None without targets ``y``).
+
+    Classification when the prediction is ``(n, k≥2)`` and ``y`` holds one integer class id
+    per row (rows that are not probabilities are taken as logits and softmaxed): confidence
+    bins, ECE, NLL and Brier. Regression when ``y`` has the prediction's shape: observed
+    coverage of ``y_pred ± z·std`` at 10 nominal levels, NLL and the quantile calibration
+    error, if the model gives a risk (std > 0); else ``kind="none"`` with the reason.
+
+    Example:
+        >>> import numpy as np
+        >>> view = calibration_view(np.zeros((4, 1)), np.ones((4, 1)), np.zeros((4, 1)))
+        >>> view["kind"], view["observed"][:2]
+        ('regression', [1.0, 1.0])
+    """
+    from risk_widgets.risk import calibration, metrics
+
+    if y is None:
+        return None
+    pred = y_pred.reshape(len(y_pred), -1)
+    labels = y.reshape(len(y), -1)
+    if pred.shape[1] >= 2 and labels.shape[1] == 1 and np.all(labels == np.round(labels)) and \
+            labels.min() >= 0 and labels.max() < pred.shape[1]:
+        probs = pred.astype("float64")
+        if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+            shifted = np.exp(probs - probs.max(axis=1, keepdims=True))  # logits -> softmax
+            probs = shifted / shifted.sum(axis=1, keepdims=True)
+        ids = labels[:, 0].astype(int)
+        bins = calibration.reliability_bins(probs, ids, n_bins=10)
+        return {
+            "kind": "classification",
+            "bins": bins,
+            "ece": calibration.ece(probs, ids),
+            "nll": calibration.classification_nll(probs, ids),
+            "brier": calibration.brier(probs, ids),
+            "accuracy": float(np.mean(probs.argmax(axis=1) == ids)),
+        }
+    if y.shape != y_pred.shape:
+        return {"kind": "none", "reason": (
+            f"targets y {y.shape} do not match the prediction {y_pred.shape}: pass one target "
+            "per output (regression) or one class id per sample (classification)")}
+    if float(std.min()) <= 0:
+        return {"kind": "none", "reason": "no risk output: add sample, vote or sculpt to see "
+                "whether its intervals cover the targets"}
+    nominal, observed = calibration.interval_coverage(y, y_pred, std)
+    return {
+        "kind": "regression",
+        "nominal": nominal,
+        "observed": observed,
+        "nll": metrics.gaussian_nll(y, y_pred, std),
+        "calibration_error": metrics.calibration_error(y, y_pred, std),
+    }
+
+
+def _calibration_or_reason(y_pred, std, y) -> dict | None:
+    try:
+        return calibration_view(y_pred, std, y)
+    except ValueError as err:  # e.g. NaN predictions: the panel says why, the plot stays
+        return {"kind": "none", "reason": str(err)}
 
 
 def error_view(message: str, previous: dict | None = None) -> dict:

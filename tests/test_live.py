@@ -89,3 +89,33 @@ def test_a_model_viewed_again_runs_compiled_with_the_same_numbers():
     a, b = live.predict_with_risk(risky, x), live.predict_with_risk(risky, x)
     assert risky in live._COMPILED
     assert np.all(a[1] > 0) and not np.allclose(a[1], b[1])
+
+
+def test_the_payload_carries_the_calibration_of_risk_and_of_classifiers():
+    from risk_widgets.risk import calibration
+    from risk_widgets.risk import sample
+
+    x, y = demo.cubic_data(n=400, seed=0)
+    plain = risk_view(demo.regression_mlp(), x, y)["calibration"]
+    assert plain["kind"] == "none" and "add sample, vote or sculpt" in plain["reason"]
+    risky = sample.Wrapper(n_samples=8, rate=0.2)(demo.regression_mlp())
+    view = risk_view(risky, x, y)
+    cal = view["calibration"]
+    assert cal["kind"] == "regression" and len(cal["nominal"]) == 10
+    assert all(0 <= o <= 1 for o in cal["observed"])
+    assert cal["observed"] == sorted(cal["observed"])  # wider intervals cover more
+    assert cal["calibration_error"] == pytest.approx(view["summary"]["calibration_error"])
+    assert risk_view(risky, x)["calibration"] is None  # no targets, no calibration
+
+    digits_x, digits_y = demo.digits_data()
+    model = demo.digits_mlp()
+    cal = risk_view(model, digits_x[:300], digits_y[:300])["calibration"]
+    assert cal["kind"] == "classification"
+    probs = np.asarray(model(digits_x[:300]))
+    if not np.allclose(probs.sum(axis=1), 1, atol=1e-3):
+        probs = np.exp(probs - probs.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+    ids = np.asarray(digits_y[:300]).reshape(-1).astype(int)
+    assert cal["ece"] == pytest.approx(calibration.ece(probs, ids), abs=1e-5)
+    assert cal["brier"] == pytest.approx(calibration.brier(probs, ids), abs=1e-5)
+    assert sum(cal["bins"]["count"]) == 300
