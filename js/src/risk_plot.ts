@@ -3,6 +3,7 @@
 // numbers as text. Updates the existing plot in place (setData) while the mode is unchanged.
 import uPlot from "uplot";
 import type { Risk } from "./types";
+import { CalibrationPanel } from "./calibration_plot";
 import { fmt, plotColumns, riskArrays, riskSummary } from "./risk_data";
 
 export class RiskPlot {
@@ -14,6 +15,7 @@ export class RiskPlot {
   private plot: uPlot | null = null;
   private plotKey = "";
   private width = 600;
+  private calibration = new CalibrationPanel();
 
   constructor() {
     this.el = document.createElement("div");
@@ -32,13 +34,21 @@ export class RiskPlot {
     head.append(this.epochEl, this.summaryEl);
     this.plotBox = document.createElement("div");
     this.plotBox.className = "rw-risk-plot";
-    this.el.append(head, this.errorEl, this.plotBox);
+    const row = document.createElement("div");
+    row.className = "rw-risk-row";  // the calibration panel sits beside the plot
+    row.append(this.plotBox, this.calibration.el);
+    this.el.append(head, this.errorEl, row);
     this.el.hidden = true;
   }
 
   resize(width: number): void {
     this.width = Math.max(200, Math.floor(width));
-    this.plot?.setSize({ width: this.width, height: 220 });
+    this.plot?.setSize({ width: this.plotWidth(), height: 220 });
+  }
+
+  /** The risk plot's width: what the calibration panel (when shown) leaves of the row. */
+  private plotWidth(): number {
+    return this.calibration.el.hidden ? this.width : Math.max(200, this.width - 280);
   }
 
   /** Drops the plot so the next update rebuilds it with the current theme colours. */
@@ -62,6 +72,9 @@ export class RiskPlot {
     if (loss.length) parts.push(`loss ${fmt(loss[loss.length - 1], 4)}`);
     this.epochEl.textContent = parts.join(" · ") || (a ? "before training" : "");
     this.epochEl.dataset.epoch = r.epoch === null || r.epoch === undefined ? "" : String(r.epoch);
+    const panelWas = this.calibration.el.hidden;
+    this.calibration.update(a ? r.calibration : null);
+    if (panelWas !== this.calibration.el.hidden) this.plot?.setSize({ width: this.plotWidth(), height: 220 });
     const s = r.summary ?? {};
     const sum: string[] = [];
     if (s.mean_risk !== undefined) sum.push(`mean risk ${fmt(s.mean_risk)}`);
@@ -100,7 +113,7 @@ export class RiskPlot {
       { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
         label: mode === "bands" ? "y" : "std" },
     ];
-    const base = { width: this.width, height: 220, axes, legend: { show: true }, cursor: { drag: { x: true, y: false } } };
+    const base = { width: this.plotWidth(), height: 220, axes, legend: { show: true }, cursor: { drag: { x: true, y: false } } };
     if (mode === "per_sample") {
       return { ...base, scales: { x: { time: false } },
         series: [{ label: "rank" }, { label: "std", stroke: brand, width: 1.5, points: { show: false } }] };
@@ -126,6 +139,7 @@ export class RiskPlot {
   dispose(): void {
     this.plot?.destroy();
     this.plot = null;
+    this.calibration.dispose();
     this.el.remove();
   }
 }

@@ -96,6 +96,15 @@ export interface RiskSummary {
   calibration_error?: number | null;
 }
 
+/** The `calibration` entry of the risk payload (live.calibration_view). */
+export type Calibration =
+  | { kind: "regression"; nominal: number[]; observed: number[]; nll: number;
+      calibration_error: number }
+  | { kind: "classification"; ece: number; nll: number; brier: number; accuracy: number;
+      bins: { edges: number[]; count: number[]; confidence: (number | null)[];
+              accuracy: (number | null)[] } }
+  | { kind: "none"; reason: string };
+
 export interface Risk {
   mode?: "bands" | "per_sample";
   x?: Buffer | null;
@@ -109,6 +118,7 @@ export interface Risk {
   loss?: number[];
   summary?: RiskSummary;
   layer_risk?: Record<string, number>;
+  calibration?: Calibration | null;
   error?: string | null;
 }
 

@@ -1,0 +1,109 @@
+// The calibration panel beside the risk plot: a reliability diagram (regression: observed
+// vs nominal coverage of the model's intervals; classification: accuracy vs confidence per
+// bin) against the diagonal, and the scores as text. Reads the `calibration` entry of the
+// `risk` trait (docs/architecture.md, "Risk view"); it computes nothing itself.
+import uPlot from "uplot";
+import type { Calibration } from "./types";
+import { fmt } from "./risk_data";
+
+/** The diagram's points and the text line, from the payload (pure, for tests). */
+export function calibrationPoints(cal: Calibration | null | undefined): {
+  kind: string; x: number[]; y: number[]; text: string;
+} | null {
+  if (!cal) return null;
+  if (cal.kind === "regression") {
+    const text = [`calibration error ${fmt(cal.calibration_error)}`, `NLL ${fmt(cal.nll)}`];
+    return { kind: cal.kind, x: [...cal.nominal], y: [...cal.observed], text: text.join(" · ") };
+  }
+  if (cal.kind === "classification") {
+    const x: number[] = [], y: number[] = [];
+    cal.bins.count.forEach((n, i) => {
+      const conf = cal.bins.confidence[i], acc = cal.bins.accuracy[i];
+      if (n > 0 && conf !== null && acc !== null) { x.push(conf); y.push(acc); }
+    });
+    const text = [`ECE ${fmt(cal.ece)}`, `NLL ${fmt(cal.nll)}`, `Brier ${fmt(cal.brier)}`,
+      `accuracy ${fmt(cal.accuracy)}`];
+    return { kind: cal.kind, x, y, text: text.join(" · ") };
+  }
+  return { kind: "none", x: [], y: [], text: cal.reason };
+}
+
+export class CalibrationPanel {
+  readonly el: HTMLElement;
+  private textEl: HTMLElement;
+  private plotBox: HTMLElement;
+  private plot: uPlot | null = null;
+  private plotKind = "";
+
+  constructor() {
+    this.el = document.createElement("div");
+    this.el.className = "rw-calibration";
+    this.el.dataset.role = "calibration";
+    this.textEl = document.createElement("div");
+    this.textEl.className = "rw-muted";
+    this.textEl.dataset.role = "calibration-scores";
+    this.plotBox = document.createElement("div");
+    this.el.append(this.textEl, this.plotBox);
+    this.el.hidden = true;
+  }
+
+  update(cal: Calibration | null | undefined): void {
+    const p = calibrationPoints(cal);
+    this.el.hidden = p === null;
+    if (!p) {
+      delete this.el.dataset.summary;
+      this.drop();
+      return;
+    }
+    this.textEl.textContent = p.text;
+    this.el.dataset.summary = JSON.stringify({ kind: p.kind, x: p.x, y: p.y });
+    if (p.kind === "none") {
+      this.drop();
+      return;
+    }
+    // points in x order, and the diagonal as its own series on the same x values
+    const order = p.x.map((_, i) => i).sort((a, b) => p.x[a] - p.x[b]);
+    const xs = order.map((i) => p.x[i]);
+    const data = [xs, xs, order.map((i) => p.y[i])] as unknown as uPlot.AlignedData;
+    if (this.plot && this.plotKind === p.kind) {
+      this.plot.setData(data);
+      return;
+    }
+    this.drop();
+    this.plotKind = p.kind;
+    this.plot = new uPlot(this.options(p.kind), data, this.plotBox);
+  }
+
+  private options(kind: string): uPlot.Options {
+    const cs = getComputedStyle(this.el);
+    const v = (n: string, d: string) => cs.getPropertyValue(n).trim() || d;
+    const fg = v("--rw-fg2", "#666"), grid = v("--rw-border2", "#e0e0e0"), brand = v("--rw-brand", "#1976d2");
+    const axis = (label: string): uPlot.Axis => ({
+      stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, label,
+    });
+    const regression = kind === "regression";
+    return {
+      width: 260, height: 220, legend: { show: false }, cursor: { show: false },
+      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
+      axes: [axis(regression ? "nominal coverage" : "confidence"),
+        axis(regression ? "observed coverage" : "accuracy")],
+      series: [
+        {},
+        { label: "ideal", stroke: fg, width: 1, dash: [4, 4], points: { show: false } },
+        { label: regression ? "observed" : "accuracy", stroke: brand, width: 2,
+          points: { show: true, size: 5, fill: brand, stroke: brand } },
+      ],
+    };
+  }
+
+  private drop(): void {
+    this.plot?.destroy();
+    this.plot = null;
+    this.plotKind = "";
+  }
+
+  dispose(): void {
+    this.drop();
+    this.el.remove();
+  }
+}
