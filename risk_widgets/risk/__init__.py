@@ -20,11 +20,14 @@ from risk_widgets.risk import graph_hooks as _graph_hooks  # noqa: F401  (regist
 from risk_widgets.risk import metrics
 from risk_widgets.risk.model import RiskModel
 
-__all__ = ["RiskModel", "metrics", "sample", "sculpt", "vote"]
+__all__ = [
+    "RiskModel", "conformal", "laplace", "metrics", "sample", "sculpt", "temperature", "vote",
+]
 
 
 def __getattr__(name):
-    if name in ("sample", "sculpt", "vote", "compose"):
+    if name in ("sample", "sculpt", "vote", "compose", "conformal", "temperature", "laplace",
+                "posthoc"):
         import importlib
 
         module = importlib.import_module(f"risk_widgets.risk.{name}")

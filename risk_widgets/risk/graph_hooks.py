@@ -15,6 +15,7 @@ from typing import Any
 from risk_widgets.engine.registry import register_patchable
 from risk_widgets.risk import sample, vote
 from risk_widgets.risk.model import RiskModel
+from risk_widgets.risk.posthoc import posthoc_base
 from risk_widgets.walk import register_graph_root
 
 
@@ -34,5 +35,6 @@ def can_vote(layer: Any) -> bool:
 
 
 register_graph_root(risk_model_body)
+register_graph_root(posthoc_base)  # conformal / temperature / laplace: the wrapped model
 register_patchable("sample", can_sample)
 register_patchable("vote", can_vote)
