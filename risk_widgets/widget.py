@@ -37,6 +37,7 @@ _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
     "reset": {},
     "export": {"path": str, "fold": bool},
     "export_svg": {"path": str},
+    "export_html": {"path": str},
     "preview": {"targets": str, "seq": _OPT_INT},
     "diff": {"i": _OPT_INT, "j": _OPT_INT},
     "diff_close": {},
@@ -189,6 +190,18 @@ class GraphEditor(anywidget.AnyWidget):
             "Export SVG",
             lambda: self._state.export_svg(path),
             done=lambda saved: f"Wrote graph SVG to {saved}",
+            refresh=False,
+        )
+
+    def export_html(self, path: str | os.PathLike, overwrite: bool = True) -> str:
+        """Writes a standalone HTML page of the graph (with its patch marks), the risk plot
+        and the calibration panel, viewable without a kernel (`risk_widgets.html_export`)."""
+        from risk_widgets.html_export import write_html
+
+        return self._run(
+            "Export HTML",
+            lambda: write_html(self, path, overwrite=overwrite),
+            done=lambda saved: f"Wrote a standalone page to {saved}",
             refresh=False,
         )
 
@@ -373,6 +386,8 @@ class GraphEditor(anywidget.AnyWidget):
                 self.export(fields["path"], fold=fields["fold"])
             elif kind == "export_svg":
                 self.export_svg(fields["path"])
+            elif kind == "export_html":
+                self.export_html(fields["path"])
             elif kind in ("preview", "diff", "diff_close"):
                 from risk_widgets.widget_views import on_view_message
 

@@ -728,7 +728,7 @@ class Message:
 
 MESSAGES = [
     Message("unknown-type", {"type": "explode"}, r"unknown message type 'explode'",
-            r"expected one of \['apply', 'export'"),
+            r"expected one of \['apply', .*'export_html', .*'undo'\]"),
     Message("not-an-object", ["apply"], r"malformed message: expected an object, got list",
             r"expected an object"),
     Message("no-type-at-all", {}, r"unknown message type None", r"expected one of \["),

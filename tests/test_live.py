@@ -92,8 +92,7 @@ def test_a_model_viewed_again_runs_compiled_with_the_same_numbers():
 
 
 def test_the_payload_carries_the_calibration_of_risk_and_of_classifiers():
-    from risk_widgets.risk import calibration
-    from risk_widgets.risk import sample
+    from risk_widgets.risk import calibration, sample
 
     x, y = demo.cubic_data(n=400, seed=0)
     plain = risk_view(demo.regression_mlp(), x, y)["calibration"]

@@ -104,6 +104,7 @@ export class Toolbar {
   private foldBox = h("input", { "data-role": "export-fold", type: "checkbox", title: "fold adapters into plain layers" });
   private exportBtn = button("export", "Export", "save the patched model (.keras)");
   private svgBtn = button("export_svg", "SVG", "save the graph as SVG next to the export path");
+  private htmlBtn = button("export_html", "HTML", "save a standalone page of the graph and plots (no kernel needed) next to the export path");
   private statusEl = h("div", { "data-role": "status", class: "rw-status", "aria-live": "polite" });
   private progressEl = h("progress", { "data-role": "progress", class: "rw-progress", max: "1", value: "0" }) as HTMLProgressElement;
   private selInfo = h("span", { "data-role": "selection-count", class: "rw-muted" });
@@ -126,7 +127,7 @@ export class Toolbar {
     row1.append(
       this.selInfo, button("clear-selection", "×", "clear the selection (Esc on the graph)"), this.kindSelect, this.paramsBox, this.applyBtn, this.hint,
       h("span", { class: "rw-sep" }), this.undoBtn, this.redoBtn, this.resetBtn,
-      h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn,
+      h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn, this.htmlBtn,
       h("span", { class: "rw-sep" }),
       button("fit", "Fit", "fit the graph in view (double-click the background)"),
       button("expand-all", "Expand all", "expand every group"),
@@ -164,15 +165,18 @@ export class Toolbar {
         if (!path) return this.act.localError("Export: enter a file path, e.g. patched.keras");
         return this.act.send({ type: "export", path, fold: this.foldBox.checked });
       }
-      case "export_svg": {
-        const base = this.exportPath.value.trim().replace(/\.[^./\\]*$/, "") || "graph";
-        return this.act.send({ type: "export_svg", path: `${base}.svg` });
-      }
+      case "export_svg": return this.act.send({ type: "export_svg", path: `${this.exportBase()}.svg` });
+      case "export_html": return this.act.send({ type: "export_html", path: `${this.exportBase()}.html` });
       case "fit": return this.act.fit();
       case "clear-selection": return this.act.clearSelection();
       case "expand-all": return this.act.expandAll();
       case "collapse-all": return this.act.collapseAll();
     }
+  }
+
+  /** The export path without its extension: SVG and HTML are written next to the model. */
+  private exportBase(): string {
+    return this.exportPath.value.trim().replace(/\.[^./\\]*$/, "") || "graph";
   }
 
   private apply(): void {
@@ -226,6 +230,7 @@ export class Toolbar {
     this.resetBtn.disabled = busy || entries.length === 0;
     this.exportBtn.disabled = busy;
     this.svgBtn.disabled = busy;
+    this.htmlBtn.disabled = busy;
     const n = state.selectionCount;
     this.selInfo.textContent = n === 0 ? "no selection" : n === 1 ? "1 selected" : `${n} selected`;
     this.hint.textContent = kinds.length ? "" : n ? "no patch fits all selected nodes" : "select layers to patch";

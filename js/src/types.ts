@@ -196,6 +196,7 @@ export type OutMessage =
   | { type: "reset" }
   | { type: "export"; path: string; fold: boolean }
   | { type: "export_svg"; path: string }
+  | { type: "export_html"; path: string }
   /** What the typed target matches (answered in `target_preview`, with the same `seq`). */
   | { type: "preview"; targets: string; seq: number }
   /** A diff between history positions i and j (null: current vs previous entry). */
