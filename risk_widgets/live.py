@@ -125,6 +125,7 @@ def risk_view(
     epoch: int | None = None,
     epochs: int | None = None,
     loss: list[float] | None = None,
+    ood: Any = None,
 ) -> dict:
     """The ``risk`` trait payload for ``model`` on sample data ``x`` (and targets ``y``).
 
@@ -173,7 +174,7 @@ def risk_view(
         "epochs": epochs,
         "loss": [float(v) for v in (loss or [])],
         "summary": summary,
-        "calibration": _calibration_or_reason(y_pred, std, y),
+        "calibration": _with_ood(_calibration_or_reason(y_pred, std, y), model, flat_std, ood),
         "layer_risk": _layer_risk(model, x),
         "error": None,
     }
@@ -231,6 +232,24 @@ def calibration_view(y_pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) 
         "nll": metrics.gaussian_nll(y, y_pred, std),
         "calibration_error": metrics.calibration_error(y, y_pred, std),
     }
+
+
+def _with_ood(calibration: dict | None, model: Any, std_in: np.ndarray, ood: Any) -> dict | None:
+    """Adds ``ood_auroc`` (mean std per sample, OOD probes against the sample data) when
+    ``ood`` probes are given and the model outputs risk; None when it outputs none."""
+    if ood is None:
+        return calibration
+    view = dict(calibration or {"kind": "none", "reason": "no targets y: pass data=(x, y)"})
+    if float(std_in.max()) <= 0:
+        view["ood_auroc"] = None
+        return view
+    from risk_widgets.risk.metrics import ood_auroc
+
+    x_ood, _ = check_sample_data(ood)
+    _, std_out = predict_with_risk(model, x_ood[:MAX_POINTS])
+    per_out = std_out.reshape(len(std_out), -1).mean(axis=1)
+    view["ood_auroc"] = ood_auroc(std_in.mean(axis=1), per_out)
+    return view
 
 
 def _calibration_or_reason(y_pred, std, y) -> dict | None:

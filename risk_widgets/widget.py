@@ -88,9 +88,11 @@ class GraphEditor(anywidget.AnyWidget):
     )
     diff_view = traitlets.Dict(help="the diff shown (editor.diff); {} when closed").tag(sync=True)
 
-    def __init__(self, model: Any, data: Any = None) -> None:
+    def __init__(self, model: Any, data: Any = None, ood: Any = None) -> None:
         self._state = EditorState(model)
         self._data = _split_data(data)
+        # OOD probes (inputs unlike the sample data): the calibration panel's OOD AUROC
+        self._ood = None if ood is None else _split_data(ood)[0]
         self._loss: list[float] = []
         super().__init__(
             catalog=catalog_json(),
@@ -337,7 +339,9 @@ class GraphEditor(anywidget.AnyWidget):
 
         x, y = self._data
         try:
-            self.risk = risk_view(self.model, x, y, epoch=epoch, epochs=epochs, loss=self._loss)
+            self.risk = risk_view(
+                self.model, x, y, epoch=epoch, epochs=epochs, loss=self._loss, ood=self._ood
+            )
         except ValueError as err:
             self.risk = error_view(str(err), self.risk)
 

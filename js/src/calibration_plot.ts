@@ -11,6 +11,13 @@ export function calibrationPoints(cal: Calibration | null | undefined): {
   kind: string; x: number[]; y: number[]; text: string;
 } | null {
   if (!cal) return null;
+  const points = basePoints(cal);
+  if (cal.ood_auroc === undefined) return points;
+  const ood = cal.ood_auroc === null ? "OOD AUROC — (no risk output)" : `OOD AUROC ${fmt(cal.ood_auroc)}`;
+  return { ...points, text: `${points.text} · ${ood}` };
+}
+
+function basePoints(cal: Calibration): { kind: string; x: number[]; y: number[]; text: string } {
   if (cal.kind === "regression") {
     const text = [`calibration error ${fmt(cal.calibration_error)}`, `NLL ${fmt(cal.nll)}`];
     return { kind: cal.kind, x: [...cal.nominal], y: [...cal.observed], text: text.join(" · ") };

@@ -97,13 +97,15 @@ export interface RiskSummary {
 }
 
 /** The `calibration` entry of the risk payload (live.calibration_view). */
-export type Calibration =
+export type Calibration = (
   | { kind: "regression"; nominal: number[]; observed: number[]; nll: number;
       calibration_error: number }
   | { kind: "classification"; ece: number; nll: number; brier: number; accuracy: number;
       bins: { edges: number[]; count: number[]; confidence: (number | null)[];
               accuracy: (number | null)[] } }
-  | { kind: "none"; reason: string };
+  | { kind: "none"; reason: string }
+) & { /** AUROC of mean risk, OOD probes vs sample data (null: the model has no risk). */
+  ood_auroc?: number | null };
 
 export interface Risk {
   mode?: "bands" | "per_sample";

@@ -29,4 +29,11 @@ describe("calibration panel points", () => {
     });
     expect(calibrationPoints(null)).toBeNull();
   });
+
+  it("adds the OOD AUROC when probes were given, and says when the model has no risk", () => {
+    const base = { kind: "regression" as const, nominal: [0.5], observed: [0.5], nll: 1, calibration_error: 0 };
+    expect(calibrationPoints({ ...base, ood_auroc: 0.875 })!.text).toBe(
+      "calibration error 0.000 · NLL 1.000 · OOD AUROC 0.875");
+    expect(calibrationPoints({ ...base, ood_auroc: null })!.text).toContain("OOD AUROC — (no risk output)");
+  });
 });
