@@ -99,3 +99,24 @@ def test_ood_probes_give_the_panel_the_auroc_of_the_models_risk():
     plain = rw.GraphEditor(demo.regression_mlp(), data=(x, y), ood=x_ood)
     assert plain.risk["calibration"]["ood_auroc"] is None  # no risk output: nothing to rank
     assert "no risk output" in plain.risk["calibration"]["reason"]
+
+
+def test_the_panel_data_follows_every_epoch_of_fit():
+    """The calibration entry rides the same risk payload as the plot, refreshed each epoch."""
+    import keras
+
+    import risk_widgets as rw
+    from risk_widgets import demo
+
+    keras.utils.set_random_seed(0)
+    x, y = demo.cubic_data(n=100, seed=0)
+    editor = rw.GraphEditor(demo.regression_mlp(), data=(x, y))
+    editor.apply("sculpt")
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"].get("calibration")), names="risk")
+    editor.fit(x, y, epochs=2)
+    regression = [c for c in seen if c and c.get("kind") == "regression"]
+    assert len(regression) >= 2  # one per epoch at least
+    assert regression[-1]["observed"] != regression[0]["observed"] or (
+        regression[-1]["nll"] != regression[0]["nll"])
+    assert editor.risk["epoch"] == 2
