@@ -8,7 +8,7 @@ defaults and limits, which ``add_lora`` checks its arguments against too).
 Example:
     >>> from risk_widgets.catalog import CATALOG, validate_params
     >>> sorted(CATALOG)
-    ['lora', 'sample', 'sculpt', 'svf', 'vote']
+    ['lora', 'lora_ensemble', 'sample', 'sculpt', 'svf', 'vote']
     >>> validate_params("lora", {"rank": "4"})
     {'rank': 4, 'alpha': None, 'dropout': 0.0}
 """
@@ -70,6 +70,12 @@ def _apply_vote(model, targets, **params):
     return vote.Wrapper(**params)(model, targets=targets or None)
 
 
+def _apply_lora_ensemble(model, targets, **params):
+    from risk_widgets.risk import lora_ensemble
+
+    return lora_ensemble.Wrapper(**params)(model, targets=targets or None)
+
+
 def _apply_sculpt(model, targets, **params):
     from risk_widgets.risk import sculpt
 
@@ -103,6 +109,14 @@ CATALOG: dict[str, PatchKind] = {
         "Ensemble of independently initialised copies of the selected layers"
         " (the whole model if none).",
         code="rw.risk.vote.Wrapper({params})(model, targets={targets})",
+    ),
+    "lora_ensemble": PatchKind(
+        "lora_ensemble", "LoRA ensemble", "model",
+        (PARAMS["n_members"], PARAMS["rank"]),
+        _apply_lora_ensemble,
+        "Vote over M LoRA adapters on one frozen base (the selected Dense layers, all if"
+        " none); memory ≈ base + M adapters.",
+        code="rw.risk.lora_ensemble.Wrapper({params})(model, targets={targets})",
     ),
     "sculpt": PatchKind(
         "sculpt", "Sculpt (variance head)", "model", (), _apply_sculpt,

@@ -167,5 +167,6 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("n_samples", "int", 16, min=2, max=1024, help="Monte-Carlo samples"),
         ParamSpec("rate", "float", 0.1, min=0.001, max=0.9, help="dropout rate"),
         ParamSpec("n_voters", "int", 5, min=2, max=64, help="ensemble members"),
+        ParamSpec("n_members", "int", 4, min=2, max=64, help="LoRA adapters in the ensemble"),
     )
 }

@@ -60,7 +60,7 @@ def test_failures_leave_everything_as_it_was(mlp):
         state.select("head")
         state.apply("lora", rank=0)
     with pytest.raises(ValueError, match="Unknown patch kind"):
-        state.apply("dora")
+        state.apply("lorra")
     assert state.model is mlp and state.history() == {"entries": [], "index": 0}
     for a, b in zip(before, _weights(mlp), strict=True):
         np.testing.assert_array_equal(a, b)

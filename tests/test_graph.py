@@ -590,7 +590,7 @@ def test_kinds_that_do_not_reach_through_a_risk_model_are_not_offered_there(buil
     model = keras.Model(x, keras.layers.Dense(1, name="head")(h), name="base")
     risky = vote.Wrapper(n_voters=2)(model, targets="head")
     assert {"lora", "svf", "vote", "sample"} <= set(node(to_graph(model), "hidden")["patchable"])
-    assert node(to_graph(risky), "hidden")["patchable"] == ["sample", "vote"]
+    assert node(to_graph(risky), "hidden")["patchable"] == ["sample", "vote", "lora_ensemble"]
     register_patchable("mine", lambda layer: True, through_wrappers=False)
     try:
         assert "mine" in node(to_graph(model), "head")["patchable"]

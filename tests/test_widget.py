@@ -20,7 +20,7 @@ def _send(editor, content):
 def test_traits_describe_the_model(editor):
     ids = [n["id"] for n in editor.graph["nodes"]]
     assert {"hidden_1", "hidden_2", "head"} <= set(ids)
-    assert set(editor.catalog) == {"lora", "svf", "sample", "vote", "sculpt"}
+    assert set(editor.catalog) >= {"lora", "svf", "sample", "vote", "sculpt", "lora_ensemble"}
     assert editor.history == {"entries": [], "index": 0}
     assert editor.risk["mode"] == "bands" and editor.risk["n"] == 64
 
@@ -49,8 +49,8 @@ def test_apply_message_patches_its_targets_and_marks_nodes(editor):
         ({"type": "explode"}, "unknown message type 'explode'"),
         ({"type": "apply", "params": {}}, "needs field 'kind'"),
         ({"type": "apply", "kind": "lora", "params": []}, "needs field 'params'"),
-        ({"type": "apply", "kind": "dora", "params": {}, "targets": []},
-         "unknown patch kind 'dora'"),
+        ({"type": "apply", "kind": "lorra", "params": {}, "targets": []},
+         "unknown patch kind 'lorra'"),
         ({"type": "apply", "kind": "lora", "params": {}}, "needs field 'targets'"),
         ({"type": "apply", "kind": "lora", "params": {}, "targets": "head"},
          "needs field 'targets' of type list of str"),

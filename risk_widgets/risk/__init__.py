@@ -21,13 +21,14 @@ from risk_widgets.risk import metrics
 from risk_widgets.risk.model import RiskModel
 
 __all__ = [
-    "RiskModel", "conformal", "laplace", "metrics", "sample", "sculpt", "temperature", "vote",
+    "RiskModel", "conformal", "laplace", "lora_ensemble", "metrics", "sample", "sculpt",
+    "temperature", "vote",
 ]
 
 
 def __getattr__(name):
     if name in ("sample", "sculpt", "vote", "compose", "conformal", "temperature", "laplace",
-                "posthoc"):
+                "posthoc", "lora_ensemble", "calibration"):
         import importlib
 
         module = importlib.import_module(f"risk_widgets.risk.{name}")

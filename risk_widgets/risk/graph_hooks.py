@@ -38,3 +38,13 @@ register_graph_root(risk_model_body)
 register_graph_root(posthoc_base)  # conformal / temperature / laplace: the wrapped model
 register_patchable("sample", can_sample)
 register_patchable("vote", can_vote)
+
+
+def can_lora_ensemble(layer: Any) -> bool:
+    """Whether ``lora_ensemble`` applies to this layer or group (`lora_ensemble.SITES`)."""
+    from risk_widgets.risk import lora_ensemble
+
+    return lora_ensemble.SITES.offers(layer)
+
+
+register_patchable("lora_ensemble", can_lora_ensemble)
