@@ -16,7 +16,7 @@ import pytest
 import risk_widgets as rw
 from risk_widgets import demo
 from risk_widgets.graph import to_graph
-from risk_widgets.risk import sample, vote
+from risk_widgets.risk import lora_ensemble, sample, vote
 from tests import models as M
 
 # one application of each kind, with the cheapest parameters
@@ -25,6 +25,8 @@ APPLY = {
     "svf": lambda model, path: rw.add_svf(model, [path]),
     "vote": lambda model, path: vote.Wrapper(n_voters=2)(model, targets=[path]),
     "sample": lambda model, path: sample.Wrapper(n_samples=2)(model, targets=[path]),
+    "lora_ensemble": lambda model, path: lora_ensemble.Wrapper(n_members=2, rank=1)(
+        model, targets=[path]),
 }
 
 MODELS = {

@@ -43,12 +43,18 @@ from risk_widgets.risk.compose import (
 )
 from risk_widgets.risk.model import RiskModel
 from risk_widgets.risk.wrap import wrap_model
+from risk_widgets.walk import is_patch_layer
 
 __all__ = ["LoRAEnsembleLayer", "SITES", "Wrapper"]
 
 
 def _problem(layer: Any) -> str | None:
-    if can_adapt(unwrap(layer)):
+    if is_patch_layer(layer):
+        return (
+            f"is already patched ({type(layer).__name__}); a LoRA ensemble goes on a plain "
+            "Dense / EinsumDense layer: call rw.unpatch(model) first, or target another layer."
+        )
+    if can_adapt(layer):
         return None
     return (
         f"({unwrap(layer).__class__.__name__}) is not a Dense or EinsumDense layer, which LoRA "
@@ -158,7 +164,7 @@ class Wrapper:
     def __call__(self, model: Any, targets: Any = None) -> RiskModel:
         def select(leaves, state):
             if targets is None:
-                chosen = [p for p, layer in leaves if can_adapt(unwrap(layer))]
+                chosen = [p for p, layer in leaves if _problem(layer) is None]
                 if not chosen:
                     raise ValueError(
                         "lora_ensemble: the model has no Dense or EinsumDense layer for LoRA. "
@@ -179,6 +185,6 @@ class Wrapper:
         risky = wrap_model(model, kind=self.kind, params=self.params, n_members=self.n_members,
                            select=select, replace=replace)
         for _, layer in leaf_layers(risky.body):  # the risk model's own copies, not the user's
-            if not isinstance(layer, LoRAEnsembleLayer) and layer.weights:
+            if not isinstance(layer, LoRAEnsembleLayer) and getattr(layer, "weights", None):
                 layer.trainable = False
         return risky
