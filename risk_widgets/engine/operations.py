@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from risk_widgets import keras_internals as ki
+from risk_widgets.engine import keras_native
 from risk_widgets.engine.models import PatchedModel
 from risk_widgets.engine.rebuild import rebuild
 from risk_widgets.keras_internals import Functional
@@ -68,7 +69,7 @@ def check_model(model: Any, what: str) -> None:
 
 
 def _check_patched(model, what, verb):
-    if not patch_layers(model):
+    if not patch_layers(model) and not keras_native.lora_layers(model):
         raise ValueError(
             f"{what}: model {model.name!r} has no patches, so there is nothing to {verb}. "
             "Pass the model that rw.add_lora / rw.add_svf returned (the unpatched model is "
@@ -76,10 +77,15 @@ def _check_patched(model, what, verb):
         )
 
 
-def _plan(model, how) -> tuple[dict[int, Any], dict[int, str], bool]:
+def _plan(model, how, native=None) -> tuple[dict[int, Any], dict[int, str], bool]:
     """``how(layer, path)`` for each patch layer: the replacements that change something,
-    their paths, and whether any patch layer is left afterwards."""
+    their paths, and whether any patch layer is left afterwards. ``native(layer, path)``:
+    the replacement of each layer with Keras' own LoRA (`keras_native`), if given."""
     replacements, where, left = {}, {}, False
+    if native is not None:
+        for path, layer in keras_native.lora_layers(model).items():
+            where[id(layer)] = path
+            replacements[id(layer)] = native(layer, path)
     for path, layer in patch_layers(model).items():
         if id(layer) in where:
             continue
@@ -128,7 +134,8 @@ def unpatch(model, names: Any = None) -> Any:
         return _swap_patches(
             model, lambda layer, path: layer.without_adapters(wanted) if _named(layer) else layer
         )
-    return _swap_patches(model, lambda layer, path: layer.unpatched())
+    plan = _plan(model, lambda layer, path: layer.unpatched(), native=keras_native.unpatched)
+    return _swap_patches(model, None, plan=plan)
 
 
 def _folded(layer, path, names=None):
@@ -210,7 +217,10 @@ def fold(model, names: Any = None) -> Any:
     check_model(model, "fold()")
     _check_patched(model, "fold()", "merge")
     wanted = check_names(model, names, "fold()")
-    plan = _plan(model, lambda layer, path: _folded(layer, path, wanted))
+    plan = _plan(
+        model, lambda layer, path: _folded(layer, path, wanted),
+        native=keras_native.folded if wanted is None else None,  # Keras' LoRA has no name
+    )
     if plan[2]:  # adapters left: a patched model on the partly folded layers
         return _swap_patches(model, None, plan=plan)
     merged = _swap_patches(model, None, plain=True, plan=plan)
@@ -251,7 +261,9 @@ def _count(weights) -> int:
 def trainable_report(model) -> dict:
     """Parameter counts: ``{"total", "trainable", "non_trainable", "patched": {...}}``.
 
-    ``patched`` maps each patched path to ``{"kind", "params", "trainable"}``.
+    ``patched`` maps each patched path to ``{"kind", "params", "trainable"}``; a layer with
+    Keras' own LoRA (``enable_lora``) is listed too, ``params`` with ``"source": "keras"``,
+    ``trainable`` its LoRA weights (`risk_widgets.engine.keras_native`).
 
     Example:
         >>> import keras
@@ -274,6 +286,11 @@ def trainable_report(model) -> dict:
             "kind": info.get("kind"),
             "params": dict(info.get("params", {})),
             "trainable": _count(layer.trainable_weights),
+        }
+    for path, layer in keras_native.lora_layers(model).items():  # Keras' own enable_lora
+        patched[path] = {
+            **keras_native.lora_info(layer),
+            "trainable": _count([v for v in keras_native.lora_weights(layer) if v.trainable]),
         }
     return {
         "total": total,

@@ -45,8 +45,11 @@ __all__ = [
     "unregister_patchable",
 ]
 
-#: packages that register the built-in patch kinds when imported (by name: they sit above)
-BUILTIN_KINDS = ("risk_widgets.adapters", "risk_widgets.risk")
+#: modules that register the built-in patch kinds when imported (by name: most sit above;
+#: engine.keras_native recognises Keras' own enable_lora)
+BUILTIN_KINDS = (
+    "risk_widgets.adapters", "risk_widgets.risk", "risk_widgets.engine.keras_native"
+)
 
 PatchInspector = Callable[[Any], "dict | None"]
 
