@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 from keras.src.backend import get_keras_mask, set_keras_mask
 from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.models.functional import (
@@ -53,6 +54,7 @@ __all__ = [
     "call_context_args",
     "call_takes_training",
     "clone_graph_nodes",
+    "float_policy",
     "compiled_loss",
     "functional_from_config",
     "get_keras_mask",
@@ -70,6 +72,7 @@ __all__ = [
     "own_trainable_variables",
     "outputs_struct",
     "producer_node",
+    "quantized_linear",
     "replace_sublayer",
     "run_through_graph",
     "sequential_graph",
@@ -241,8 +244,26 @@ def variable_shape(variable: Any) -> Any:
 
 
 def kernel_variable(layer: Any) -> Any:
-    """The variable behind a Dense / EinsumDense ``kernel`` property (``_kernel``), or None."""
-    return getattr(layer, "_kernel", None)
+    """The variable behind a Dense / EinsumDense ``kernel`` property (``_kernel``), or an
+    Embedding's ``embeddings`` (``_embeddings``), or None."""
+    found = getattr(layer, "_kernel", None)
+    return found if found is not None else getattr(layer, "_embeddings", None)
+
+
+def float_policy(policy: Any) -> Any:
+    """The float `DTypePolicy` a quantized policy (``"int8_from_float32"``) comes from."""
+    return keras.DTypePolicy(getattr(policy, "_source_name", None) or policy.name)
+
+
+def quantized_linear(layer: Any, inputs: Any) -> Any:
+    """A quantized Dense / EinsumDense's own forward pass (``quantized_call``) without its
+    activation: the activation is switched off for the call and restored after it."""
+    activation = layer.activation
+    layer.activation = None
+    try:
+        return layer.quantized_call(inputs)
+    finally:
+        layer.activation = activation
 
 
 def accept_raw_and_none_inputs(layer: Any) -> None:

@@ -123,6 +123,17 @@ def test_layer_helpers():
     assert ki.build_shapes(dense) == {"input_shape": (None, 4)}
     assert ki.variable_shape(dense.kernel) == (4, 3)
     assert ki.kernel_variable(dense) is dense.kernel
+    embed = keras.layers.Embedding(5, 2)
+    embed.build((None, 3))
+    assert ki.kernel_variable(embed) is embed.embeddings
+    quantized = keras.layers.Dense(3, activation="relu")
+    quantized.build((None, 4))
+    quantized.quantize("int8")
+    assert ki.float_policy(quantized.dtype_policy).name == "float32"
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    pre = keras.ops.convert_to_numpy(ki.quantized_linear(quantized, x))
+    assert quantized.activation is not None and (pre < 0).any()  # restored; no relu applied
+    np.testing.assert_array_equal(np.maximum(pre, 0), keras.ops.convert_to_numpy(quantized(x)))
     attn = keras.layers.MultiHeadAttention(2, 2, name="attn")
     attn(np.ones((1, 3, 4), "float32"), np.ones((1, 3, 4), "float32"))
     twin = keras.layers.MultiHeadAttention.from_config(attn.get_config())

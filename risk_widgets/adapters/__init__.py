@@ -8,7 +8,7 @@ do not reach).
 Example:
     >>> from risk_widgets.adapters import supported_types
     >>> supported_types()
-    ['EinsumDense', 'Dense']
+    ['EinsumDense', 'Dense', 'Embedding']
 """
 
 from risk_widgets.adapters.base import (

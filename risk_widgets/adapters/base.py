@@ -67,7 +67,10 @@ class KernelView:
 
     def __init__(self, layer, equation: str, path: str):
         self.layer = layer
+        self.path = path
         self.equation = equation
+        #: the base's quantization mode ("int8") or None; see `kernel_view(quantized=)`
+        self.quantized = quantization_mode(layer)
         lhs, out = equation.split("->")
         x_spec, k_spec = lhs.split(",")
         x_letters, k_letters, out_letters = _letters(x_spec), _letters(k_spec), _letters(out)
@@ -116,8 +119,30 @@ class KernelView:
         return self.layer.kernel
 
     def linear(self, inputs):
-        """The base layer's output before its activation (same ops as its ``call``)."""
+        """The base layer's output before its activation (same ops as its ``call``; a
+        quantized base runs its own quantized forward pass)."""
+        if self.quantized:
+            return ki.quantized_linear(self.layer, inputs)
+        return self.float_linear(inputs)
+
+    def float_linear(self, inputs):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def check_float(self, what: str) -> None:
+        """Raises a TypeError naming the layer and the way out when the base is quantized
+        (its int8 kernel cannot hold ``W + delta`` exactly)."""
+        if self.quantized:
+            raise TypeError(
+                f"Cannot {what} {self.path!r}: its base {type(self.layer).__name__} is "
+                f"quantized ({self.quantized}), and {self.quantized} weights cannot hold the "
+                "merged float kernel exactly. Drop the adapters with rw.unpatch(model), or "
+                "fold before quantizing: add LoRA to the float model, train, rw.fold(model), "
+                "then quantize the folded model (layer.quantize('int8'))."
+            )
+
+    def kernel_variable(self):
+        """The variable that holds the kernel (written by `plain_layer`)."""
+        return ki.kernel_variable(self.layer)
 
     def activate(self, outputs):
         activation = getattr(self.layer, "activation", None)
@@ -162,6 +187,7 @@ class KernelView:
 
     def kernel_matrix(self) -> np.ndarray:
         """The kernel as an ``(in, out)`` float64 NumPy matrix."""
+        self.check_float("fold the adapters of")
         kernel = np.asarray(keras.ops.convert_to_numpy(self.kernel), dtype="float64")
         return kernel.transpose(self._to_matrix_perm).reshape(self.matrix_shape)
 
@@ -173,10 +199,11 @@ class KernelView:
 
     def plain_layer(self, kernel: np.ndarray) -> keras.layers.Layer:
         """A new plain layer of the base's class with ``kernel`` and the base's bias."""
+        self.check_float("fold the adapters of")
         base = self.layer
         new = type(base).from_config(base.get_config())
         new.build_from_config(base.get_build_config())
-        old_kernel = ki.kernel_variable(base)
+        old_kernel = self.kernel_variable()
         for new_v, old_v in zip(new.weights, base.weights, strict=True):
             if old_v is old_kernel:
                 new_v.assign(kernel.astype(new_v.dtype))
@@ -189,7 +216,7 @@ class DenseView(KernelView):
     def __init__(self, layer, path):
         super().__init__(layer, "...i,io->...o", path)
 
-    def linear(self, inputs):
+    def float_linear(self, inputs):
         x = ops.matmul(inputs, self.kernel)
         if self.layer.bias is not None:
             x = ops.add(x, self.layer.bias)
@@ -200,18 +227,63 @@ class EinsumDenseView(KernelView):
     def __init__(self, layer, path):
         super().__init__(layer, layer.equation, path)
 
-    def linear(self, inputs):
+    def float_linear(self, inputs):
         x = ops.einsum(self.layer.equation, inputs, self.kernel)
         if self.layer.bias is not None:
             x = ops.add(x, self.layer.bias)
         return x
 
 
+class EmbeddingView(KernelView):
+    """An `Embedding` seen as a kernel layer: ``y = embeddings[ids]``, as the one-hot
+    matmul ``onehot(ids) @ E`` (``in`` = vocabulary, ``out`` = dimension). The low-rank
+    path is ``A[ids] @ B``; folding writes ``E + delta`` into a new `Embedding`."""
+
+    def __init__(self, layer, path):
+        if layer.mask_zero:
+            raise TypeError(
+                f"Cannot adapt Embedding {path!r}: it has mask_zero=True, and the adapted "
+                "layer would not pass its mask on. Use an Embedding with mask_zero=False "
+                "(and keras.layers.Masking after it), or target other layers."
+            )
+        super().__init__(layer, "...i,io->...o", path)
+        self.trailing = False
+
+    @property
+    def kernel(self):
+        return self.layer.embeddings
+
+
+    @staticmethod
+    def _ids(inputs):
+        return inputs if inputs.dtype in ("int32", "int64") else ops.cast(inputs, "int32")
+
+    def float_linear(self, inputs):
+        return ops.cast(
+            ops.take(self.layer.embeddings, self._ids(inputs), axis=0), self.layer.compute_dtype
+        )
+
+    def activate(self, outputs):
+        return outputs
+
+    def low_rank(self, inputs, down, up):
+        hidden = ops.take(down, self._ids(inputs), axis=0)  # (..., r)
+        return ops.matmul(hidden, up)
+
+
 #: (layer class, view factory): the first class the layer is an instance of wins.
 KERNEL_DISPATCH: list[tuple[type, Callable[[Any, str], KernelView]]] = [
     (keras.layers.EinsumDense, EinsumDenseView),
     (keras.layers.Dense, DenseView),
+    (keras.layers.Embedding, EmbeddingView),
 ]
+
+
+def quantization_mode(layer) -> str | None:
+    """The layer's quantization mode (``"int8"``, …) or None for a float layer."""
+    return getattr(layer, "quantization_mode", None) or getattr(
+        getattr(layer, "dtype_policy", None), "quantization_mode", None
+    )
 
 
 def supported_types() -> list[str]:
@@ -219,8 +291,12 @@ def supported_types() -> list[str]:
     return [cls.__name__ for cls, _ in KERNEL_DISPATCH]
 
 
-def kernel_view(layer, path: str, kind: str = "adapter") -> KernelView:
-    """Returns the `KernelView` of ``layer`` or raises a TypeError naming what works."""
+def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False) -> KernelView:
+    """Returns the `KernelView` of ``layer`` or raises a TypeError naming what works.
+
+    ``quantized=True`` (LoRA) accepts an ``int8``-quantized `Dense` / `EinsumDense`: the
+    view's ``linear`` runs the layer's quantized forward pass (the float delta is added).
+    """
     if is_patch(layer):
         raise TypeError(
             f"Cannot add {kind} to {path!r}: it is already patched "
@@ -243,12 +319,15 @@ def kernel_view(layer, path: str, kind: str = "adapter") -> KernelView:
         )
     if not layer.built:
         raise ValueError(f"Cannot add {kind} to {path!r}: the layer is not built yet.")
-    if getattr(layer, "quantization_mode", None) or getattr(
-        layer.dtype_policy, "quantization_mode", None
+    mode = quantization_mode(layer)
+    if mode and not (
+        quantized and mode == "int8" and not isinstance(layer, keras.layers.Embedding)
     ):
+        also = " LoRA takes int8 Dense / EinsumDense layers." if kind != "LoRA" else ""
         raise TypeError(
-            f"Cannot add {kind} to {path!r}: quantized layers are not supported. "
-            "Patch the float model, then quantize the folded one."
+            f"Cannot add {kind} to {path!r}: its {type(layer).__name__} is quantized "
+            f"({mode}), which {kind} does not support.{also} Patch the float model, then "
+            "quantize the folded one."
         )
     if getattr(layer, "lora_enabled", False):
         raise TypeError(
@@ -302,8 +381,13 @@ class AdapterLayer(PatchLayer):
         **kwargs: base Layer arguments.
     """
 
+    #: whether the adapter takes an int8-quantized base (`kernel_view(quantized=True)`)
+    accepts_quantized = False
+
     def __init__(self, layer, adapter_name: str = DEFAULT_NAME, active: bool = True, **kwargs):
         adapter_name = check_adapter_name(adapter_name)
+        if quantization_mode(layer):  # the adapter itself computes in float (Keras would
+            kwargs.setdefault("dtype", ki.float_policy(layer.dtype_policy))  # dispatch it)
         super().__init__(layer, **kwargs)
         self.adapter_name = adapter_name
         gate = keras.Variable(
@@ -336,7 +420,9 @@ class AdapterLayer(PatchLayer):
     def build(self, input_shape=None):
         if not self.layer.built:
             self.layer.build(input_shape)
-        self.view = kernel_view(self.layer, self.name, self.patch_kind)
+        self.view = kernel_view(
+            self.layer, self.name, self.patch_kind, quantized=self.accepts_quantized
+        )
         self.build_adapter()
         self.built = True
 
@@ -443,6 +529,8 @@ class AdapterStack(PatchLayer):
     patch_kind = "stack"
 
     def __init__(self, layer, adapters, **kwargs):
+        if quantization_mode(layer):
+            kwargs.setdefault("dtype", ki.float_policy(layer.dtype_policy))
         super().__init__(layer, **kwargs)
         adapters = list(adapters)
         names = [getattr(a, "adapter_name", None) for a in adapters]
@@ -470,7 +558,10 @@ class AdapterStack(PatchLayer):
         for a in self.adapters:
             if not a.built:
                 a.build(input_shape)
-        self.view = kernel_view(self.layer, self.name, "adapters")
+        self.view = kernel_view(
+            self.layer, self.name, "adapters",
+            quantized=all(a.accepts_quantized for a in self.adapters),
+        )
         self.built = True
 
     def call(self, inputs, training=None):

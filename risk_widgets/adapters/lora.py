@@ -40,10 +40,12 @@ def _check_args(rank, alpha, dropout):
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
 class LoRAAdapter(AdapterLayer):
-    """Low-rank adapter around a `Dense` or `EinsumDense` layer.
+    """Low-rank adapter around a `Dense`, `EinsumDense` or `Embedding` layer.
 
     The base layer is shared with the patched model (not copied) and frozen: only ``A``
-    and ``B`` (float32) are trainable.
+    and ``B`` (float32) are trainable. An ``int8``-quantized `Dense` / `EinsumDense` base
+    runs its quantized forward pass and the float update is added to it; such an adapter
+    cannot be folded (`rw.fold` says so): unpatch it, or fold before quantizing.
 
     Args:
         layer: a built `Dense` or `EinsumDense` layer.
@@ -71,6 +73,7 @@ class LoRAAdapter(AdapterLayer):
     """
 
     patch_kind = "lora"
+    accepts_quantized = True  # an int8 Dense / EinsumDense base: quantized forward + float delta
 
     def __init__(self, layer, rank=8, alpha=None, dropout=0.0, **kwargs):
         rank, alpha, dropout = _check_args(rank, alpha, dropout)
@@ -133,8 +136,9 @@ def add_lora(
     Args:
         model: a built Keras model.
         targets: path, glob, list, layer class or predicate (see `find_layers`). Each
-            target must be a `Dense` or `EinsumDense` layer (also inside
-            `MultiHeadAttention`: ``"*/attn/query"``).
+            target must be a `Dense`, `EinsumDense` (also inside `MultiHeadAttention`:
+            ``"*/attn/query"``) or `Embedding` layer; int8-quantized Dense / EinsumDense
+            layers are taken too (they cannot be folded).
         rank: int in [1, 1024] (the limits of ``risk_widgets.params.PARAMS``, which the
             editor uses too).
         alpha: non-negative number; the update is scaled by ``alpha / rank`` (default
@@ -161,7 +165,13 @@ def add_lora(
     rank, alpha, dropout = _check_args(rank, alpha, dropout)
 
     def replace(layer, path):
-        view = kernel_view(layer, path, "LoRA")  # refuses unsupported layers, naming the path
+        # refuses unsupported layers, naming the path; an int8 Dense / EinsumDense is taken
+        view = kernel_view(layer, path, "LoRA", quantized=True)
+        if dropout > 0 and isinstance(layer, keras.layers.Embedding):
+            raise ValueError(
+                f"Cannot add LoRA with dropout={dropout} to Embedding {path!r}: its inputs are "
+                "token ids, which dropout cannot drop. Use dropout=0 for Embedding targets."
+            )
         limit = min(view.matrix_shape)
         if rank > limit:  # valid, but the extra rank only adds weights
             warnings.warn(

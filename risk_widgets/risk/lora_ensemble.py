@@ -54,8 +54,8 @@ def _problem(layer: Any) -> str | None:
             f"is already patched ({type(layer).__name__}); a LoRA ensemble goes on a plain "
             "Dense / EinsumDense layer: call rw.unpatch(model) first, or target another layer."
         )
-    if can_adapt(layer):
-        return None
+    if can_adapt(layer) and not isinstance(layer, keras.layers.Embedding):  # LoRA takes
+        return None  # Embedding too; an ensemble needs a kernel matmul on the input
     return (
         f"({unwrap(layer).__class__.__name__}) is not a Dense or EinsumDense layer, which LoRA "
         "needs. Target Dense / EinsumDense layers (e.g. '*/attn/query') or a group holding them."
