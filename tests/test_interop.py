@@ -149,7 +149,7 @@ def test_embedding_lora_refuses_dropout_and_mask_zero():
         rw.add_lora(masked, "e", rank=1)
 
 
-def test_int8_base_takes_lora_but_not_fold():
+def test_int8_base_takes_lora_but_not_fold(tmp_path):
     model = _model()
     for name in ("dense", "ein"):
         model.get_layer(name).quantize("int8")
@@ -165,6 +165,9 @@ def test_int8_base_takes_lora_but_not_fold():
     delta = x @ np.asarray(layer.lora_a) @ np.asarray(layer.lora_b)
     np.testing.assert_allclose(layer(x), np.maximum(pre + delta, 0), atol=1e-5)
     assert not np.allclose(_predict(lora), quantized, atol=1e-3)
+    lora.save(tmp_path / "int8.keras")  # the int8 base and the float adapter round-trip
+    np.testing.assert_array_equal(_predict(keras.models.load_model(tmp_path / "int8.keras")),
+                                  _predict(lora))
     with pytest.raises(TypeError, match=r"'dense'.*quantized \(int8\).*rw.unpatch.*before "
                                         r"quantizing"):
         rw.fold(lora)
