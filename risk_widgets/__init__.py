@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "fold": "risk_widgets.engine.operations",
     "trainable_report": "risk_widgets.engine.operations",
     "patch_layers": "risk_widgets.engine.operations",
+    "param_report": "risk_widgets.engine.param_report",
     "adapter_names": "risk_widgets.engine.operations",
     "active_adapters": "risk_widgets.engine.operations",
     "set_active": "risk_widgets.engine.operations",

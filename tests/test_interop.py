@@ -175,3 +175,29 @@ def test_int8_base_takes_lora_but_not_fold(tmp_path):
     with pytest.raises(TypeError, match=r"'dense'.*quantized \(int8\).*LoRA takes int8"):
         rw.add_svf(model, "dense")
     M.assert_same_snapshot(before, M.snapshot(model))
+
+
+def test_param_report_per_adapter_and_block(native):
+    model = _model()
+    lora = rw.add_lora(rw.add_lora(model, ["embed", "dense"], rank=2), "dense", rank=1,
+                       name="b")
+    rw.set_active(lora, "default")
+    report = rw.param_report(lora)
+    rows = [(a.path, a.kind, a.name, a.active, a.trainable) for a in report.adapters]
+    assert rows == [("embed", "lora", "default", True, 20 * 2 + 2 * 8),
+                    ("dense", "lora", "default", True, 8 * 2 + 2 * 6),
+                    ("dense", "lora", "b", False, 8 + 6)]
+    blocks = {b.name: (b.trainable, b.total) for b in report.blocks}
+    assert blocks == {"embed": (56, 160 + 56), "dense": (42, 54 + 42), "ein": (0, 21)}
+    assert report.trainable == rw.trainable_report(lora)["trainable"] == 98
+    assert report.total == sum(t for _, t in blocks.values())
+    text = str(report)
+    assert text.startswith("98 trainable of 333 parameters") and "dense    lora  b" in text
+    assert report.to_json()["adapters"][2]["name"] == "b"
+    keras_rows = rw.param_report(native).adapters  # Keras' own LoRA: unnamed rows
+    assert [(a.path, a.name, a.trainable) for a in keras_rows] == [
+        ("embed", None, 56), ("dense", None, 42), ("ein", None, 18)]
+    plain = rw.param_report(model)
+    assert plain.adapters == [] and plain.trainable == plain.total == 235
+    with pytest.raises(TypeError, match="param_report"):
+        rw.param_report("not a model")
