@@ -201,3 +201,16 @@ def test_param_report_per_adapter_and_block(native):
     assert plain.adapters == [] and plain.trainable == plain.total == 235
     with pytest.raises(TypeError, match="param_report"):
         rw.param_report("not a model")
+
+
+def test_embedding_is_offered_and_takes_svf():
+    model = _model()
+    node = {n["id"]: n for n in rw.to_graph(model).to_json()["nodes"]}["embed"]
+    assert {"lora", "svf"} <= set(node["patchable"])
+    svf = rw.add_svf(model, "embed")
+    np.testing.assert_array_equal(_predict(svf), _predict(model))  # z = singular values
+    adapter = svf.get_layer("embed")
+    adapter.svf_z.assign(RNG.random(adapter.svf_z.shape).astype("float32") + 0.5)
+    expected = _predict(svf)
+    assert not np.allclose(expected, _predict(model), atol=1e-3)
+    np.testing.assert_allclose(_predict(rw.fold(svf)), expected, atol=1e-5)

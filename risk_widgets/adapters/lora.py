@@ -48,7 +48,8 @@ class LoRAAdapter(AdapterLayer):
     cannot be folded (`rw.fold` says so): unpatch it, or fold before quantizing.
 
     Args:
-        layer: a built `Dense` or `EinsumDense` layer.
+        layer: a built `Dense`, `EinsumDense` or `Embedding` layer (or an int8 Dense /
+            EinsumDense).
         rank: int in [1, 1024], the rank of ``A B``.
         alpha: non-negative number, the scale is ``alpha / rank``; None means ``rank``.
         dropout: dropout rate on the adapter's input, in [0, 1).
