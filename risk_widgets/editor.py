@@ -296,6 +296,23 @@ class EditorState:
                 f.write(code)
         return code
 
+    def param_report(self) -> Any:
+        """The current model's trainable parameters per adapter and per top-level block
+        (`risk_widgets.engine.param_report.ParamReport`; ``print`` it for a table).
+
+        Example:
+            >>> import keras
+            >>> from risk_widgets.editor import EditorState
+            >>> inputs = keras.Input((4,))
+            >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
+            >>> _ = state.apply("lora", ["head"], rank=2)
+            >>> [(a.path, a.name, a.trainable) for a in state.param_report().adapters]
+            [('head', 'default', 12)]
+        """
+        from risk_widgets.engine.param_report import param_report
+
+        return param_report(self.model)
+
     # -- helpers ---------------------------------------------------------------------
     def _check_targets(self, targets: Sequence[str]) -> list[str]:
         """``targets`` as a list if every one is a layer path of the current model."""

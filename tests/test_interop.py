@@ -214,3 +214,20 @@ def test_embedding_is_offered_and_takes_svf():
     expected = _predict(svf)
     assert not np.allclose(expected, _predict(model), atol=1e-3)
     np.testing.assert_allclose(_predict(rw.fold(svf)), expected, atol=1e-5)
+
+
+def test_param_report_in_the_editor_and_of_a_risk_model():
+    from risk_widgets.editor import EditorState
+    from risk_widgets.risk import vote
+
+    state = EditorState(_model())
+    assert state.param_report().adapters == []
+    state.apply("lora", ["dense"], rank=2)
+    rows = state.param_report().adapters
+    assert [(a.path, a.kind, a.trainable) for a in rows] == [("dense", "lora", 8 * 2 + 2 * 6)]
+    state.undo()
+    assert state.param_report().adapters == []
+    risky = vote.Wrapper(n_voters=3)(M.mlp())
+    report = rw.param_report(risky)
+    assert {a.kind for a in report.adapters} == {"vote"}
+    assert report.trainable == sum(a.trainable for a in report.adapters)

@@ -31,10 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 import numpy as np
 
 from risk_widgets.engine import keras_native
-from risk_widgets.engine.operations import check_model, patch_layers
+from risk_widgets.engine.operations import patch_layers
 
 __all__ = ["AdapterRow", "BlockRow", "ParamReport", "param_report"]
 
@@ -123,14 +124,19 @@ def param_report(model: Any) -> ParamReport:
     """Trainable parameters per adapter and per top-level block of ``model``.
 
     Args:
-        model: a built Keras Functional or Sequential model, patched or not.
+        model: a built Keras model, patched or not (a risk model too: its wrappers'
+            layers are rows as any patch).
 
     Returns:
         A `ParamReport`: ``adapters`` (`AdapterRow` per adapter, in graph order),
         ``blocks`` (`BlockRow` per top-level layer with weights) and the totals; ``print``
         it for a table, ``to_json()`` for data. Raises TypeError for anything else.
     """
-    check_model(model, "param_report()")
+    if not isinstance(model, keras.Model) or not model.built:
+        raise TypeError(
+            f"param_report() needs a built Keras model. Received: {type(model).__name__}. "
+            "Build it first (call it on a batch), or pass the model rw.add_lora returned."
+        )
     trained = {id(v) for v in model.trainable_weights}
     adapters: list[AdapterRow] = []
     for path, layer in patch_layers(model).items():
