@@ -197,6 +197,13 @@ def test_param_report_per_adapter_and_block(native):
     keras_rows = rw.param_report(native).adapters  # Keras' own LoRA: unnamed rows
     assert [(a.path, a.name, a.trainable) for a in keras_rows] == [
         ("embed", None, 56), ("dense", None, 42), ("ein", None, 18)]
+    mixed = _model()
+    mixed.get_layer("ein").enable_lora(2)
+    ours = rw.add_lora(mixed, "dense", rank=1)  # the patched model freezes Keras' LoRA
+    assert [(a.path, a.trainable) for a in rw.param_report(ours).adapters] == [
+        ("dense", 8 + 6), ("ein", 0)]
+    assert rw.trainable_report(ours)["patched"]["ein"]["trainable"] == 0
+    assert rw.trainable_report(mixed)["patched"]["ein"]["trainable"] == 18
     plain = rw.param_report(model)
     assert plain.adapters == [] and plain.trainable == plain.total == 235
     with pytest.raises(TypeError, match="param_report"):

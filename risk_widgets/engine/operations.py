@@ -287,10 +287,11 @@ def trainable_report(model) -> dict:
             "params": dict(info.get("params", {})),
             "trainable": _count(layer.trainable_weights),
         }
+    trained = {id(v) for v in model.trainable_weights}  # a patched model freezes them
     for path, layer in keras_native.lora_layers(model).items():  # Keras' own enable_lora
         patched[path] = {
             **keras_native.lora_info(layer),
-            "trainable": _count([v for v in keras_native.lora_weights(layer) if v.trainable]),
+            "trainable": _count([v for v in keras_native.lora_weights(layer) if id(v) in trained]),
         }
     return {
         "total": total,
