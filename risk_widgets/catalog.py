@@ -7,8 +7,8 @@ defaults and limits, which ``add_lora`` checks its arguments against too).
 
 Example:
     >>> from risk_widgets.catalog import CATALOG, validate_params
-    >>> sorted(CATALOG)
-    ['lora', 'lora_ensemble', 'sample', 'sculpt', 'svf', 'vote']
+    >>> sorted(CATALOG)[:5]
+    ['conformal', 'laplace', 'laplace_diag', 'lora', 'lora_ensemble']
     >>> validate_params("lora", {"rank": "4"})
     {'rank': 4, 'alpha': None, 'dropout': 0.0}
 """
@@ -36,6 +36,9 @@ class PatchKind:
     #: how `editor.export_code` writes this patch: a template of the expression (``{targets}``:
     #: the paths or None, ``{params}``: ``name=value, ...``) or ``code(targets, params) -> str``
     code: str | Callable[[list[str] | None, dict[str, Any]], str] | None = None
+    #: post-hoc kinds are fitted on held-out rows: the editor passes its sample data as
+    #: ``apply(model, targets, data=(x, y), **params)`` (see `posthoc_data`)
+    needs_data: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -82,6 +85,49 @@ def _apply_sculpt(model, targets, **params):
     return sculpt.Wrapper(**params)(model)
 
 
+def posthoc_data(kind: str, data: Any) -> tuple[Any, Any]:
+    """``(x_cal, y_cal)`` from the editor's sample data, or a ValueError with the way out.
+
+    Example:
+        >>> from risk_widgets.catalog import posthoc_data
+        >>> try:
+        ...     posthoc_data("conformal", None)
+        ... except ValueError as err:
+        ...     print(str(err)[:68])
+        conformal is calibrated on held-out data, and this editor has no sam
+    """
+    if data is None or data[1] is None:
+        what = "no sample data" if data is None else "sample inputs but no targets"
+        raise ValueError(
+            f"{kind} is calibrated on held-out data, and this editor has {what}. Open it "
+            "with rows the model was not trained on, inputs and targets (labels for a "
+            "classifier): GraphEditor(model, data=(x_cal, y_cal)); or call "
+            f"rw.risk.{kind.split('_')[0]}.Wrapper(...)(model, x_cal, y_cal) in Python."
+        )
+    return data[0], data[1]
+
+
+def _apply_conformal(model, targets, data=None, **params):
+    from risk_widgets.risk import conformal
+
+    return conformal.Wrapper(**params)(model, *posthoc_data("conformal", data))
+
+
+def _apply_temperature(model, targets, data=None, **params):
+    from risk_widgets.risk import temperature
+
+    return temperature.Wrapper()(model, *posthoc_data("temperature", data))
+
+
+def _apply_laplace(hessian):
+    def apply(model, targets, data=None, **params):
+        from risk_widgets.risk import laplace
+
+        return laplace.Wrapper(hessian=hessian, **params)(model, *posthoc_data("laplace", data))
+
+    return apply
+
+
 CATALOG: dict[str, PatchKind] = {
     "lora": PatchKind(
         "lora", "LoRA", "layers",
@@ -123,6 +169,35 @@ CATALOG: dict[str, PatchKind] = {
         "A variance head trained with the Gaussian NLL; risk = predicted std.",
         uses_selection=False,
         code="rw.risk.sculpt.Wrapper({params})(model)",
+    ),
+    "conformal": PatchKind(
+        "conformal", "Conformal", "model", (PARAMS["coverage"],), _apply_conformal,
+        "Split conformal intervals (regression) or sets (classification), calibrated on the"
+        " sample data (held-out rows); risk = half-width or set size. No retraining.",
+        uses_selection=False, needs_data=True,
+        code="rw.risk.conformal.Wrapper({params})(model, x_cal, y_cal)",
+    ),
+    "temperature": PatchKind(
+        "temperature", "Temperature scaling", "model", (), _apply_temperature,
+        "Divides a classifier's logits by one T fitted on the sample data (held-out rows);"
+        " risk = 1 - max probability. No retraining.",
+        uses_selection=False, needs_data=True,
+        code="rw.risk.temperature.Wrapper({params})(model, x_cal, y_cal)",
+    ),
+    "laplace": PatchKind(
+        "laplace", "Laplace (last layer, full)", "model", (PARAMS["prior_precision"],),
+        _apply_laplace("full"),
+        "Gaussian posterior on the final Dense (full Hessian), fitted on the sample data;"
+        " risk = predictive std (regression) or 1 - max probability. No retraining.",
+        uses_selection=False, needs_data=True,
+        code="rw.risk.laplace.Wrapper(hessian='full', {params})(model, x_cal, y_cal)",
+    ),
+    "laplace_diag": PatchKind(
+        "laplace_diag", "Laplace (last layer, diagonal)", "model", (PARAMS["prior_precision"],),
+        _apply_laplace("diag"),
+        "As Laplace, with the diagonal of the Hessian (cheaper for wide heads).",
+        uses_selection=False, needs_data=True,
+        code="rw.risk.laplace.Wrapper(hessian='diag', {params})(model, x_cal, y_cal)",
     ),
 }
 

@@ -60,9 +60,11 @@ class EditorState:
 
     Args:
         model: any built Keras 3 model.
+        data: ``(x, y)`` sample rows (``y`` may be None), or None: what the post-hoc kinds
+            (conformal, temperature, laplace) are calibrated on (``PatchKind.needs_data``).
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, data: tuple[Any, Any] | None = None) -> None:
         import keras
 
         if not isinstance(model, keras.Model):
@@ -76,6 +78,7 @@ class EditorState:
                 "Input shape before opening the editor."
             )
         self.original = model
+        self.data = data
         self.selection: list[str] = []
         self._entries: list[PatchEntry] = []
         self._index = 0  # number of entries in effect; entries past it can be redone
@@ -186,7 +189,9 @@ class EditorState:
                 f"{spec.label} needs target layers: select one or more layers first "
                 "(editor.select('*/query') or click them in the graph)."
             )
-        new_model = spec.apply(self.model, targets or None, **typed)
+        # post-hoc kinds are calibrated on the sample data (their apply raises without it)
+        extra = {"data": self.data} if spec.needs_data else {}
+        new_model = spec.apply(self.model, targets or None, **typed, **extra)
         entry = PatchEntry(kind, typed, tuple(targets), new_model)
         del self._entries[self._index :]  # a new patch drops the redo branch
         self._entries.append(entry)

@@ -168,5 +168,10 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("rate", "float", 0.1, min=0.001, max=0.9, help="dropout rate"),
         ParamSpec("n_voters", "int", 5, min=2, max=64, help="ensemble members"),
         ParamSpec("n_members", "int", 4, min=2, max=64, help="LoRA adapters in the ensemble"),
+        ParamSpec("coverage", "float", 0.9, min=0.5, max=0.999, help="target coverage 1 - α"),
+        ParamSpec(
+            "prior_precision", "float", None, min=0, optional=True,
+            help="prior precision λ; None picks it by held-out NLL",
+        ),
     )
 }

@@ -89,8 +89,8 @@ class GraphEditor(anywidget.AnyWidget):
     diff_view = traitlets.Dict(help="the diff shown (editor.diff); {} when closed").tag(sync=True)
 
     def __init__(self, model: Any, data: Any = None, ood: Any = None) -> None:
-        self._state = EditorState(model)
         self._data = _split_data(data)
+        self._state = EditorState(model, data=self._data)  # post-hoc kinds calibrate on it
         # OOD probes (inputs unlike the sample data): the calibration panel's OOD AUROC
         self._ood = None if ood is None else _split_data(ood)[0]
         self._loss: list[float] = []
