@@ -171,6 +171,13 @@ def main() -> int:
         out += ["## Risk quality over 10 seeds", "",
                 "Not run in this generation (`--quick` or `--seeds 0`); `make bench` runs it "
                 "(`bench/bench_risk_quality.py`, about 15 minutes).", ""]
+    if not args.quick:
+        import bench_posthoc
+
+        title = "## Post-hoc risk: conformal, temperature, last-layer Laplace"
+        print(title, flush=True)
+        out += [title, "", "`bench/bench_posthoc.py` (5 seeds, 40 epochs; times in seconds).",
+                "", bench_posthoc.main([]).strip(), ""]
     # Sections of the old RESULTS.md that this script does not generate (written by hand
     # for other benchmarks) are kept, after the generated ones.
     generated = {line for line in out if line.startswith("## ")}

@@ -46,6 +46,14 @@ def test_bench_sample_smallest():
     _check(bench_sample.main((2,)))
 
 
+def test_bench_posthoc_smallest():
+    import bench_posthoc
+
+    text = bench_posthoc.main(["--seeds", "1", "--epochs", "2"])
+    for key in ("ece_after", "auroc_laplace_full", "coverage_conformal", "t_temperature"):
+        assert f"| {key} |" in text, key
+
+
 def _in_fresh_python(call: str) -> list[dict]:
     """Rows of a bench call run in a new Python: its sync Playwright cannot run inside the
     browser tests' (an asyncio loop is running in this process once they have)."""
