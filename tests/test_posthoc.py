@@ -226,3 +226,14 @@ def test_editor_applies_posthoc_kinds_on_its_sample_data(regressor, digits):
     with pytest.raises((TypeError, ValueError), match="already a risk model"):
         cls.apply("laplace")  # on top of the temperature model: a clear refusal
     assert cls.model is ts
+
+
+def test_temperature_warns_when_t_hits_the_search_bound():
+    # identity logits and labels = argmax: every calibration row is right, so the NLL keeps
+    # falling as T -> 0 and the fit ends at the bound 0.05 (measured in bench_posthoc too)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+    model.layers[-1].kernel.assign(np.eye(2, dtype="float32"))
+    x = np.array([[1.0, 0.0], [0.0, 1.0]] * 10, "float32")
+    with pytest.warns(UserWarning, match="edge of the search range.*0 of 20"):
+        ts = temperature.Wrapper()(model, x, np.array([0, 1] * 10))
+    assert ts.temperature < 0.051

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras
@@ -149,4 +150,17 @@ class Wrapper:
             )
         labels = class_labels("temperature", y, k)
         logits = batched(lambda b: ops.convert_to_numpy(head.logits(b)), x)
-        return TemperatureModel(model, fit_temperature(logits, labels))
+        t = fit_temperature(logits, labels)
+        if min(abs(math.log(t) - _LOW), abs(math.log(t) - _HIGH)) < 1e-3:
+            errors = int(np.sum(logits.argmax(-1) != labels))
+            warnings.warn(
+                f"temperature: the fitted T = {t:.3g} sits at the edge of the search range "
+                f"[{math.exp(_LOW):g}, {math.exp(_HIGH):g}] ({errors} of {len(labels)} "
+                "calibration rows misclassified): the NLL has no minimum inside it, so T "
+                "is not a calibrated value ("
+                + ("with no errors it only sharpens, and test NLL can rise" if t < 1 else
+                   "the logits carry about no information on these rows")
+                + "). Calibrate on more held-out rows, or ones the model finds hard.",
+                stacklevel=2,
+            )
+        return TemperatureModel(model, t)
