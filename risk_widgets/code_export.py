@@ -110,6 +110,11 @@ def history_code(
     else:
         lines += ["import keras", "import risk_widgets as rw", "",
                   f"model = keras.saving.load_model({python_literal(str(model_path))})"]
+    from risk_widgets.catalog import CATALOG
+
+    if any(kind in CATALOG and CATALOG[kind].needs_data for kind, _, _ in entries):
+        lines.append("# `x_cal, y_cal`: the held-out rows the post-hoc patches are calibrated on "
+                     "(the editor's sample data).")
     lines.append("")
     for kind, targets, params in entries:
         lines.append(f"model = {call_code(kind, targets, params)}")

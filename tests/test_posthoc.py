@@ -209,6 +209,7 @@ def test_editor_applies_posthoc_kinds_on_its_sample_data(regressor, digits):
     state = EditorState(regressor, data=(x_cal, y_cal))
     cp = state.apply("conformal", coverage=0.8)
     assert isinstance(cp, conformal.ConformalModel) and cp.coverage == 0.8
+    assert "# `x_cal, y_cal`: the held-out rows" in state.export_code()
     # the exported code, run on the same rows, calibrates to the same threshold
     code = call_code("conformal", None, state.history()["entries"][0]["params"])
     import risk_widgets as rw
