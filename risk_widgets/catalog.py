@@ -10,7 +10,7 @@ Example:
     >>> sorted(CATALOG)[:5]
     ['conformal', 'laplace', 'laplace_diag', 'lora', 'lora_ensemble']
     >>> validate_params("lora", {"rank": "4"})
-    {'rank': 4, 'alpha': None, 'dropout': 0.0}
+    {'rank': 4, 'alpha': None, 'dropout': 0.0, 'use_rslora': False, 'init': 'he_uniform'}
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def _apply_laplace(hessian):
 CATALOG: dict[str, PatchKind] = {
     "lora": PatchKind(
         "lora", "LoRA", "layers",
-        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"]),
+        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
+         PARAMS["init"]),
         _apply_lora,
         "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
         code="rw.add_lora(model, targets={targets}, {params})",

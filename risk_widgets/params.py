@@ -34,16 +34,18 @@ from typing import Any
 
 __all__ = ["PARAMS", "ParamSpec"]
 
-_NOUN = {"int": "integer", "float": "number"}
+_NOUN = {"int": "integer", "float": "number", "bool": "boolean", "choice": "string"}
 
 
 @dataclasses.dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: its name, type (``"int"`` or ``"float"``), default and limits.
+    """One parameter: its name, type (``"int"``, ``"float"``, ``"bool"`` or ``"choice"``),
+    default and limits.
 
     ``min`` and ``max`` are inclusive, except ``max`` when ``max_exclusive`` is set (a
     dropout rate is in ``[0, 1)``). ``optional``: None is accepted (``alpha`` defaults to
-    ``rank``).
+    ``rank``). A ``"choice"`` takes one of the strings in ``choices`` (the toolbar shows a
+    select), a ``"bool"`` True or False (a checkbox).
     """
 
     name: str
@@ -54,12 +56,15 @@ class ParamSpec:
     optional: bool = False
     help: str = ""
     max_exclusive: bool = False
+    choices: tuple[str, ...] | None = None
 
     def to_json(self) -> dict:
         """The spec as the ``catalog`` trait sends it (absent limits and flags left out)."""
         data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         if not self.max_exclusive:
             del data["max_exclusive"]
+        if self.choices is not None:
+            data["choices"] = list(self.choices)
         return data
 
     # -- what a valid value is, in words ----------------------------------------------
@@ -79,6 +84,8 @@ class ParamSpec:
 
         ``below_min``: the phrase for a value under the minimum (only the lower limit).
         """
+        if self.type in ("bool", "choice"):
+            return _other_expected(self)
         if self.max is None or below_min:
             text = self._lower()
         else:
@@ -102,6 +109,9 @@ class ParamSpec:
         """
         if value is None and self.optional:
             return None
+        if self.type in ("bool", "choice"):
+            return _check_other(self, value, f"Received an invalid value for `{self.name}`, "
+                                f"expected {self.expected()}. Received: {self.name}={value!r}")
         if self.type == "int":
             ok_type = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         else:
@@ -125,6 +135,11 @@ class ParamSpec:
             if self.optional:
                 return None
             raise ValueError(f"{kind}: `{self.name}` is required ({self.help or self.type}).")
+        if self.type in ("bool", "choice"):
+            if self.type == "bool" and value in ("true", "false"):  # text from the browser
+                value = value == "true"
+            return _check_other(self, value, f"{kind}: `{self.name}` must be "
+                                f"{self.expected()}. Received: {self.name}={value!r}")
         caster = int if self.type == "int" else float
         try:
             if isinstance(value, bool):
@@ -153,6 +168,25 @@ class ParamSpec:
         return "an" if self.type == "int" else "a"
 
 
+def _other_expected(spec: ParamSpec) -> str:
+    """The valid values of a bool or choice parameter, in words."""
+    if spec.type == "bool":
+        text = "True or False"
+    else:
+        text = "one of " + ", ".join(repr(c) for c in spec.choices or ())
+    return text + (" or None" if spec.optional else "")
+
+
+def _check_other(spec: ParamSpec, value: Any, message: str) -> Any:
+    """``value`` if it is valid for a bool / choice ``spec`` (NumPy booleans as bool), else a
+    ValueError with ``message``."""
+    if spec.type == "bool" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    if spec.type == "choice" and isinstance(value, str) and value in (spec.choices or ()):
+        return value
+    raise ValueError(message)
+
+
 #: Every patch parameter. The catalog says which kinds use which; docs/architecture.md
 #: ("Patch parameters") lists this table and a test keeps the two equal.
 PARAMS: dict[str, ParamSpec] = {
@@ -172,6 +206,14 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec(
             "prior_precision", "float", None, min=0, optional=True,
             help="prior precision λ; None picks it by held-out NLL",
+        ),
+        ParamSpec(
+            "use_rslora", "bool", False,
+            help="rsLoRA: scale by alpha/√rank instead of alpha/rank",
+        ),
+        ParamSpec(
+            "init", "choice", "he_uniform", choices=("he_uniform", "gaussian", "pissa"),
+            help="init of A, B: he_uniform, gaussian (PEFT) or pissa (SVD)",
         ),
     )
 }

@@ -10,7 +10,8 @@ from risk_widgets.params import PARAMS
 
 
 def test_defaults_are_filled_in():
-    assert validate_params("lora", {}) == {"rank": 8, "alpha": None, "dropout": 0.0}
+    assert validate_params("lora", {}) == {
+        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": False, "init": "he_uniform"}
     assert validate_params("vote", {"n_voters": 3}) == {"n_voters": 3}
     assert validate_params("sculpt", None) == {}
 
@@ -20,8 +21,13 @@ def test_strings_from_the_browser_are_coerced():
         "rank": 4,
         "alpha": 8.0,
         "dropout": 0.0,
+        "use_rslora": False,
+        "init": "he_uniform",
     }
     assert validate_params("lora", {"alpha": ""})["alpha"] is None
+    # a checkbox sends true/false, a select one of its choices
+    assert validate_params("lora", {"use_rslora": "true", "init": "pissa"}) == {
+        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": True, "init": "pissa"}
 
 
 @pytest.mark.parametrize(
@@ -47,7 +53,9 @@ def test_bad_parameters_name_the_problem(kind, params, message):
 def test_catalog_json_lists_every_kind_with_its_params():
     data = json.loads(json.dumps(catalog_json()))
     assert set(data) == set(CATALOG) >= {"lora", "svf", "sample", "vote", "sculpt", "lora_ensemble"}
-    assert [p["name"] for p in data["lora"]["params"]] == ["rank", "alpha", "dropout"]
+    assert [p["name"] for p in data["lora"]["params"]] == [
+        "rank", "alpha", "dropout", "use_rslora", "init"]
+    assert data["lora"]["params"][4]["choices"] == ["he_uniform", "gaussian", "pissa"]
     assert data["lora"]["targets"] == "layers"
     assert data["vote"]["targets"] == "model"
     rank = data["lora"]["params"][0]
@@ -146,7 +154,7 @@ def test_the_editor_and_the_risk_wrappers_share_the_upper_limits(kind, name):
         validate_params(kind, {name: above})
 
 
-@pytest.mark.parametrize("name", sorted(PARAMS))
+@pytest.mark.parametrize("name", sorted(n for n, p in PARAMS.items() if p.type in ("int", "float")))
 def test_api_check_and_editor_coercion_agree_at_every_limit(name):
     """``check`` (the API's strict check) and ``coerce`` (the editor's, from text) accept
     and refuse the same values at and just past each limit of the table."""

@@ -1,6 +1,6 @@
 // The toolbar: patch kinds valid for the selection (from `catalog`) with their parameter
 // inputs, Apply / Undo / Redo / Reset, export path + fold, and the status line.
-import type { Catalog, CatalogEntry, CatalogParam, History, OutMessage, Status } from "./types";
+import type { Catalog, CatalogEntry, CatalogParam, History, OutMessage, ParamValue, Status } from "./types";
 
 export interface ToolbarState {
   catalog: Catalog;
@@ -37,9 +37,21 @@ function button(action: string, label: string, title: string): HTMLButtonElement
   return b;
 }
 
-/** Parses one parameter input; returns the value or an error message. */
-export function parseParam(p: CatalogParam, raw: string): { value: number | null } | { error: string } {
+/** Parses one parameter input; returns the value or an error message. A `bool` input reads
+ * "true" / "false" (a checkbox), a `choice` one of its `choices` (a select). */
+export function parseParam(p: CatalogParam, raw: string): { value: ParamValue } | { error: string } {
   const s = raw.trim();
+  if (p.type === "bool") {
+    if (s === "") return { value: p.default ?? false };
+    if (s === "true" || s === "false") return { value: s === "true" };
+    return { error: `\`${p.name}\` must be true or false. Received: ${s}` };
+  }
+  if (p.type === "choice") {
+    const choices = p.choices ?? [];
+    if (s === "") return p.default !== undefined && p.default !== null ? { value: p.default } : p.optional ? { value: null } : { error: `\`${p.name}\` is required.` };
+    if (choices.includes(s)) return { value: s };
+    return { error: `\`${p.name}\` must be one of ${choices.join(", ")}. Received: ${s}` };
+  }
   if (s === "") {
     if (p.optional) return { value: null };
     if (p.default !== undefined && p.default !== null) return { value: p.default };
@@ -60,7 +72,7 @@ export function parseParam(p: CatalogParam, raw: string): { value: number | null
 export function applyMessage(
   kind: string, entry: CatalogEntry, values: Record<string, string>, targets: readonly string[],
 ): OutMessage | { error: string } {
-  const params: Record<string, number | null> = {};
+  const params: Record<string, ParamValue> = {};
   for (const p of entry.params ?? []) {
     const r = parseParam(p, values[p.name] ?? "");
     if ("error" in r) return { error: `${entry.label}: ${r.error}` };
@@ -90,6 +102,35 @@ export function paramInput(p: CatalogParam): Record<"min" | "max" | "step" | "pl
     placeholder: p.default === null || p.default === undefined ? (p.optional ? "auto" : "") : String(p.default),
     title: range ? `${help} (${range})` : help,
   };
+}
+
+/** How a parameter is shown: a number input, a checkbox (`bool`) or a select (`choice`),
+ * with its attributes and (select) options; `value` is the initial text ("true"/"false" for
+ * a checkbox). Pure, so the rendering rule is testable without a DOM. */
+export interface ParamControl {
+  tag: "input" | "select";
+  attrs: Record<string, string | undefined>;
+  options?: string[];
+  value: string;
+}
+
+export function paramControl(p: CatalogParam, typed?: string): ParamControl {
+  const initial = typed ?? (p.default === null || p.default === undefined ? "" : String(p.default));
+  const title = p.help ?? p.name;
+  const base = { "data-param": p.name, "aria-label": p.name, title };
+  if (p.type === "bool") {
+    return { tag: "input", attrs: { ...base, class: "rw-check-input", type: "checkbox" }, value: initial === "true" ? "true" : "false" };
+  }
+  if (p.type === "choice") {
+    const options = [...(p.optional ? [""] : []), ...(p.choices ?? [])];
+    return { tag: "select", attrs: { ...base, class: "rw-select" }, options, value: initial };
+  }
+  return { tag: "input", attrs: { ...base, class: "rw-input rw-num", type: "number", ...paramInput(p) }, value: initial };
+}
+
+/** What a rendered parameter control holds, as `parseParam` reads it. */
+function controlValue(el: HTMLInputElement | HTMLSelectElement): string {
+  return el instanceof HTMLInputElement && el.type === "checkbox" ? String(el.checked) : el.value;
 }
 
 export class Toolbar {
@@ -147,10 +188,12 @@ export class Toolbar {
       if (!b || b.disabled) return;
       this.onAction(b.dataset.action!);
     });
-    this.paramsBox.addEventListener("input", (ev) => {
-      const input = ev.target as HTMLInputElement;
-      if (input.dataset.param) this.typed.set(`${this.shownKind}/${input.dataset.param}`, input.value);
-    });
+    const remember = (ev: Event) => {
+      const input = ev.target as HTMLInputElement | HTMLSelectElement;
+      if (input.dataset.param) this.typed.set(`${this.shownKind}/${input.dataset.param}`, controlValue(input));
+    };
+    this.paramsBox.addEventListener("input", remember);
+    this.paramsBox.addEventListener("change", remember);
     this.paramsBox.addEventListener("keydown", (ev) => {
       if ((ev as KeyboardEvent).key === "Enter") this.onAction("apply");
     });
@@ -184,8 +227,8 @@ export class Toolbar {
     const kind = this.kindSelect.value;
     if (!s || !kind || !s.catalog[kind]) return;
     const values: Record<string, string> = {};
-    for (const input of this.paramsBox.querySelectorAll<HTMLInputElement>("input[data-param]")) {
-      values[input.dataset.param!] = input.value;
+    for (const input of this.paramsBox.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-param]")) {
+      values[input.dataset.param!] = controlValue(input);
     }
     const targets = this.act.targets(); // the typed target's matches when one is typed
     if (!Array.isArray(targets)) return this.act.localError(targets.error);
@@ -245,13 +288,17 @@ export class Toolbar {
     this.shownKind = kind;
     const params = kind && s ? s.catalog[kind]?.params ?? [] : [];
     this.paramsBox.replaceChildren(...params.map((p) => {
-      const attrs = paramInput(p);
-      const label = h("label", { class: "rw-param", title: attrs.title });
-      const input = h("input", {
-        "data-param": p.name, class: "rw-input rw-num", type: "number", ...attrs, "aria-label": p.name,
-      });
-      const typed = this.typed.get(`${kind}/${p.name}`);
-      input.value = typed ?? (p.default === null || p.default === undefined ? "" : String(p.default));
+      const control = paramControl(p, this.typed.get(`${kind}/${p.name}`));
+      const label = h("label", { class: "rw-param", title: control.attrs.title });
+      const input = h(control.tag, control.attrs);
+      if (input instanceof HTMLSelectElement) {
+        input.append(...(control.options ?? []).map((o) => h("option", { value: o }, o || "auto")));
+        input.value = control.value;
+      } else if (control.attrs.type === "checkbox") {
+        input.checked = control.value === "true";
+      } else {
+        input.value = control.value;
+      }
       label.append(document.createTextNode(p.name + " "), input);
       return label;
     }));

@@ -48,15 +48,21 @@ export interface Graph {
 
 export interface CatalogParam {
   name: string;
-  type: "int" | "float" | string;
-  default?: number | null;
+  /** `bool`: a checkbox; `choice`: a select over `choices`. */
+  type: "int" | "float" | "bool" | "choice" | string;
+  default?: number | boolean | string | null;
   min?: number;
   max?: number;
   /** `max` itself is not allowed (a dropout rate is in [0, 1)). */
   max_exclusive?: boolean;
   optional?: boolean;
   help?: string;
+  /** The allowed values of a `choice` parameter. */
+  choices?: string[];
 }
+
+/** A parameter's value in an "apply" message. */
+export type ParamValue = number | boolean | string | null;
 
 export interface CatalogEntry {
   label: string;
@@ -192,7 +198,7 @@ export interface WidgetState {
 /** Every message the front end sends to Python (one tagged union). */
 export type OutMessage =
   /** `targets`: the node ids to patch (the selection shown when Apply was pressed). */
-  | { type: "apply"; kind: string; params: Record<string, number | null>; targets: string[] }
+  | { type: "apply"; kind: string; params: Record<string, ParamValue>; targets: string[] }
   | { type: "undo" }
   | { type: "redo" }
   | { type: "reset" }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyMessage, paramInput } from "../src/toolbar";
+import { applyMessage, paramControl, paramInput, parseParam } from "../src/toolbar";
 import type { CatalogEntry, CatalogParam } from "../src/types";
 
 // Parameter specs as the `catalog` trait sends them (risk_widgets/params.py).
@@ -44,5 +44,36 @@ describe("paramInput", () => {
     expect(paramInput(alpha)).toEqual({
       min: "0", max: undefined, step: "any", placeholder: "auto", title: "scale; defaults to rank (alpha ≥ 0)",
     });
+  });
+});
+
+// bool / choice specs as params.py sends them (use_rslora, init)
+const rslora: CatalogParam = { name: "use_rslora", type: "bool", default: false, optional: false, help: "rsLoRA" };
+const init: CatalogParam = { name: "init", type: "choice", default: "he_uniform", optional: false, help: "init of A, B", choices: ["he_uniform", "gaussian", "pissa"] };
+
+describe("bool and choice parameters", () => {
+  it("render as a checkbox and a select with the catalog's choices", () => {
+    expect(paramControl(rslora)).toEqual({
+      tag: "input", value: "false",
+      attrs: { "data-param": "use_rslora", "aria-label": "use_rslora", title: "rsLoRA", class: "rw-check-input", type: "checkbox" },
+    });
+    const select = paramControl(init, "pissa");
+    expect(select.tag).toBe("select");
+    expect(select.options).toEqual(["he_uniform", "gaussian", "pissa"]);
+    expect(select.value).toBe("pissa");
+    expect(paramControl(rank).attrs.type).toBe("number");
+  });
+  it("send typed values: a boolean and one of the choices", () => {
+    const entry: CatalogEntry = { label: "LoRA", targets: "layers", params: [rank, rslora, init] };
+    expect(applyMessage("lora", entry, { rank: "4", use_rslora: "true", init: "gaussian" }, ["head"])).toEqual({
+      type: "apply", kind: "lora", params: { rank: 4, use_rslora: true, init: "gaussian" }, targets: ["head"],
+    });
+    expect(applyMessage("lora", entry, {}, ["head"])).toEqual({
+      type: "apply", kind: "lora", params: { rank: 8, use_rslora: false, init: "he_uniform" }, targets: ["head"],
+    });
+  });
+  it("refuse a value outside the choices, naming the allowed ones", () => {
+    expect(parseParam(init, "svd")).toEqual({ error: "`init` must be one of he_uniform, gaussian, pissa. Received: svd" });
+    expect(parseParam(rslora, "yes")).toEqual({ error: "`use_rslora` must be true or false. Received: yes" });
   });
 });

@@ -2,7 +2,9 @@
 
 ``y = act(x W + b + (alpha / rank) * dropout(x) A B)`` with ``A`` He-uniform ``(in, rank)``
 and ``B`` zeros, so a fresh patch leaves the outputs unchanged. Fold:
-``W' = W + (alpha / rank) A B``.
+``W' = W + (alpha / rank) A B``. Variants (`risk_widgets.adapters.lora_init`):
+``use_rslora=True`` scales by ``alpha / sqrt(rank)``; ``init="gaussian"`` or ``"pissa"``
+(``A``, ``B`` on the kernel's principal directions, minus frozen copies ``A0 B0``).
 
 Example:
     >>> import keras, numpy as np
@@ -27,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
+from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
 from risk_widgets.params import PARAMS
 
 __all__ = ["LoRAAdapter", "add_lora"]
@@ -53,6 +56,10 @@ class LoRAAdapter(AdapterLayer):
         rank: int in [1, 1024], the rank of ``A B``.
         alpha: non-negative number, the scale is ``alpha / rank``; None means ``rank``.
         dropout: dropout rate on the adapter's input, in [0, 1).
+        use_rslora: scale by ``alpha / sqrt(rank)`` (rsLoRA) instead.
+        init: ``"he_uniform"``, ``"gaussian"`` or ``"pissa"`` (see
+            `risk_widgets.adapters.lora_init`; ``"pissa"`` adds frozen ``lora_a0``,
+            ``lora_b0``).
         **kwargs: base Layer arguments (``name`` defaults to the base layer's name).
 
     Input shape:
@@ -76,46 +83,79 @@ class LoRAAdapter(AdapterLayer):
     patch_kind = "lora"
     accepts_quantized = True  # an int8 Dense / EinsumDense base: quantized forward + float delta
 
-    def __init__(self, layer, rank=8, alpha=None, dropout=0.0, **kwargs):
+    def __init__(
+        self, layer, rank=8, alpha=None, dropout=0.0, use_rslora=False, init="he_uniform",
+        **kwargs,
+    ):
         rank, alpha, dropout = _check_args(rank, alpha, dropout)
+        use_rslora = PARAMS["use_rslora"].check(use_rslora)
+        init = PARAMS["init"].check(init)
         super().__init__(layer, **kwargs)
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
-        self.scale = (rank if alpha is None else alpha) / rank
+        self.use_rslora = use_rslora
+        self.init = init
+        self.scale = lora_scale(rank, alpha, use_rslora)
         self.dropout_layer = keras.layers.Dropout(dropout) if dropout > 0 else None
 
     def build_adapter(self):
         n_in, n_out = self.view.matrix_shape
+        a_init, b_init = keras.initializers.HeUniform(), "zeros"
+        if self.init == "gaussian":  # PEFT: std 1/rank
+            a_init = keras.initializers.RandomNormal(stddev=1.0 / self.rank)
+        elif self.init == "pissa":
+            self.view.check_float("use init='pissa' on")
+            a0, b0 = pissa_factors(self.view.kernel_matrix(), self.rank, self.scale)
+            a_init = keras.initializers.Constant(a0)
+            b_init = keras.initializers.Constant(b0)
         self.lora_a = self.add_weight(
-            name="lora_a",
-            shape=(n_in, self.rank),
-            initializer=keras.initializers.HeUniform(),
-            dtype="float32",
+            name="lora_a", shape=(n_in, self.rank), initializer=a_init, dtype="float32"
         )
         self.lora_b = self.add_weight(
-            name="lora_b", shape=(self.rank, n_out), initializer="zeros", dtype="float32"
+            name="lora_b", shape=(self.rank, n_out), initializer=b_init, dtype="float32"
         )
+        if self.init == "pissa":  # frozen copies: delta = scale * x (A B - A0 B0)
+            self.lora_a0 = self.add_weight(
+                name="lora_a0", shape=(n_in, self.rank), initializer=a_init,
+                dtype="float32", trainable=False,
+            )
+            self.lora_b0 = self.add_weight(
+                name="lora_b0", shape=(self.rank, n_out), initializer=b_init,
+                dtype="float32", trainable=False,
+            )
 
     def delta(self, inputs, training=None):
         if self.dropout_layer is not None:
             inputs = self.dropout_layer(inputs, training=training)
         delta = self.view.low_rank(inputs, self.lora_a, self.lora_b)
+        if self.init == "pissa":
+            delta = ops.subtract(delta, self.view.low_rank(inputs, self.lora_a0, self.lora_b0))
         return ops.multiply(delta, ops.cast(self.scale, delta.dtype))
 
     def delta_matrix(self) -> np.ndarray:
         a = np.asarray(ops.convert_to_numpy(self.lora_a), dtype="float64")
         b = np.asarray(ops.convert_to_numpy(self.lora_b), dtype="float64")
+        if self.init == "pissa":
+            a0 = np.asarray(ops.convert_to_numpy(self.lora_a0), dtype="float64")
+            b0 = np.asarray(ops.convert_to_numpy(self.lora_b0), dtype="float64")
+            return self.scale * (a @ b - a0 @ b0)
         return self.scale * (a @ b)
 
     def patch_info(self) -> dict:
-        return {
-            "kind": "lora",
-            "params": {"rank": self.rank, "alpha": self.alpha, "dropout": self.dropout},
-        }
+        params = {"rank": self.rank, "alpha": self.alpha, "dropout": self.dropout}
+        # the variants only when set, so a plain LoRA reads as before in the graph
+        if self.use_rslora:
+            params["use_rslora"] = True
+        if self.init != "he_uniform":
+            params["init"] = self.init
+        return {"kind": "lora", "params": params}
 
     def get_config(self):
-        config = {"rank": self.rank, "dropout": self.dropout}
+        config = {
+            "rank": self.rank, "dropout": self.dropout, "use_rslora": self.use_rslora,
+            "init": self.init,
+        }
         if self.alpha is not None:
             config["alpha"] = self.alpha
         return {**super().get_config(), **config}
@@ -128,6 +168,8 @@ def add_lora(
     alpha: float | None = None,
     dropout: float = 0.0,
     name: str | None = None,
+    use_rslora: bool = False,
+    init: str = "he_uniform",
 ) -> Any:
     """Returns a `PatchedModel` with a `LoRAAdapter` around each targeted layer.
 
@@ -148,6 +190,11 @@ def add_lora(
         name: the adapters' name (default ``"default"``, or ``"lora_1"``, … when a target
             already has an adapter): on a layer that already has adapters the new one is
             added to them (`risk_widgets.adapters.base.add_adapter`, `rw.set_active`).
+        use_rslora: rsLoRA (PEFT's name): scale by ``alpha / sqrt(rank)``, not ``alpha / rank``.
+        init: ``"he_uniform"`` (default: A He-uniform, B = 0), ``"gaussian"`` (PEFT: A ~
+            N(0, std 1/rank), B = 0) or ``"pissa"`` (A, B on the kernel's top-``rank``
+            singular directions, minus frozen copies, so outputs start unchanged; float
+            bases only). See `risk_widgets.adapters.lora_init`.
 
     Returns:
         A new `PatchedModel`; raises ValueError/TypeError (naming the path) and changes
@@ -164,6 +211,8 @@ def add_lora(
         ['attn/query', 'attn/value']
     """
     rank, alpha, dropout = _check_args(rank, alpha, dropout)
+    use_rslora = PARAMS["use_rslora"].check(use_rslora)
+    init = PARAMS["init"].check(init)
 
     def replace(layer, path):
         # refuses unsupported layers, naming the path; an int8 Dense / EinsumDense is taken
@@ -181,7 +230,11 @@ def add_lora(
                 f"most {limit}, and rank={rank} only adds weights. Use rank<={limit}.",
                 stacklevel=7,  # the caller of add_lora (through add_adapter and rewire)
             )
-        adapter = LoRAAdapter(layer, rank=rank, alpha=alpha, dropout=dropout)
+        if init == "pissa":
+            view.check_float("use init='pissa' on")
+        adapter = LoRAAdapter(
+            layer, rank=rank, alpha=alpha, dropout=dropout, use_rslora=use_rslora, init=init
+        )
         return adapter
 
     return add_adapter(model, targets, replace, "lora", name)
