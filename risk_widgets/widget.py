@@ -28,6 +28,7 @@ if not _BUNDLE.exists():  # anywidget reads _esm at class definition: fail with 
 
 _STR_LIST = "list of str"  # a field type: a list whose items are all strings
 _OPT_INT = "int or null"  # a field type: an integer, or null / absent
+_OPT_STR = "str or null"  # a field type: a string, or null / absent
 
 # Every message the front end sends: its fields and their types (docs/architecture.md).
 _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
@@ -41,6 +42,10 @@ _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
     "preview": {"targets": str, "seq": _OPT_INT},
     "diff": {"i": _OPT_INT, "j": _OPT_INT},
     "diff_close": {},
+    "export_code": {"path": _OPT_STR},  # widget_panels.py
+    "code_close": {},
+    "param_report": {},
+    "param_report_close": {},
 }
 
 
@@ -87,6 +92,9 @@ class GraphEditor(anywidget.AnyWidget):
         sync=True
     )
     diff_view = traitlets.Dict(help="the diff shown (editor.diff); {} when closed").tag(sync=True)
+    code_view = traitlets.Dict(help="the exported script shown; {} when closed").tag(sync=True)
+    param_report_view = traitlets.Dict(
+        help="the parameter report shown (editor.param_report); {} when closed").tag(sync=True)
 
     def __init__(self, model: Any, data: Any = None, ood: Any = None) -> None:
         self._data = _split_data(data)
@@ -206,6 +214,32 @@ class GraphEditor(anywidget.AnyWidget):
             done=lambda saved: f"Wrote a standalone page to {saved}",
             refresh=False,
         )
+
+    def export_code(self, path: str | os.PathLike | None = None) -> str:
+        """The patch history in effect as a short runnable script (`EditorState.export_code`),
+        shown in the page's code panel (``code_view``); written to ``path`` (``.py``) too."""
+        from risk_widgets.widget_panels import code_payload
+
+        def export() -> dict:
+            self.code_view = code_payload(self._state, path)
+            return self.code_view
+
+        def done(view: dict) -> str:
+            n = view["patches"]
+            what = f"Exported {n} patch{'es' if n != 1 else ''} as code"
+            return what + (f" to {view['path']}" if view["path"] else "")
+
+        return self._run("Export code", export, done=done, refresh=False)["code"]
+
+    def param_report(self) -> Any:
+        """Trainable parameters per adapter and per block of the current model
+        (`risk_widgets.engine.param_report.ParamReport`), shown in the page's parameter
+        report panel (``param_report_view``)."""
+        from risk_widgets.widget_panels import report_payload
+
+        report = self._state.param_report()  # raises with the reason
+        self.param_report_view = report_payload(self._state)
+        return report
 
     def fit(
         self,
@@ -329,6 +363,9 @@ class GraphEditor(anywidget.AnyWidget):
         from risk_widgets.widget_views import refresh_views
 
         refresh_views(self)  # the target preview and the diff follow the new model
+        from risk_widgets.widget_panels import refresh_panels
+
+        refresh_panels(self)  # so do the code and parameter report panels
         self._set_selection(self._state.selection)
         self._refresh_risk()
 
@@ -396,6 +433,10 @@ class GraphEditor(anywidget.AnyWidget):
                 from risk_widgets.widget_views import on_view_message
 
                 on_view_message(self, kind, fields)
+            elif kind in ("export_code", "code_close", "param_report", "param_report_close"):
+                from risk_widgets.widget_panels import on_panel_message
+
+                on_panel_message(self, kind, fields)
         except Exception:  # already in `status` (the page shows it); the kernel stays alive
             pass
 
@@ -412,6 +453,8 @@ def _validate_message(content: Any) -> tuple[str, dict]:
         value = content.get(name, False if expected is bool else None)
         if expected == _STR_LIST:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif expected == _OPT_STR:
+            ok = value is None or isinstance(value, str)
         elif expected == _OPT_INT:
             ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
         else:

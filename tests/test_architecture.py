@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("widget", [
         "risk_widgets.widget", "risk_widgets.magics", "risk_widgets",
-        "risk_widgets.widget_views", "risk_widgets.html_export",
+        "risk_widgets.widget_views", "risk_widgets.html_export", "risk_widgets.widget_panels",
     ]),
 ]
 
