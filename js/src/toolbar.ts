@@ -133,6 +133,13 @@ function controlValue(el: HTMLInputElement | HTMLSelectElement): string {
   return el instanceof HTMLInputElement && el.type === "checkbox" ? String(el.checked) : el.value;
 }
 
+/** The Code button's message: the script goes next to the export path as `.py`; an empty
+ * path only shows it. */
+export function codeMessage(exportPath: string): OutMessage {
+  const path = exportPath.trim();
+  return path ? { type: "export_code", path: `${path.replace(/\.[^./\\]*$/, "") || "patched"}.py` } : { type: "export_code" };
+}
+
 export class Toolbar {
   readonly el: HTMLElement;
   private kindSelect = h("select", { "data-role": "patch-kind", class: "rw-select", title: "patch kind" });
@@ -146,6 +153,7 @@ export class Toolbar {
   private exportBtn = button("export", "Export", "save the patched model (.keras)");
   private svgBtn = button("export_svg", "SVG", "save the graph as SVG next to the export path");
   private htmlBtn = button("export_html", "HTML", "save a standalone page of the graph and plots (no kernel needed) next to the export path");
+  private codeBtn = button("export_code", "Code", "show the patch history as a runnable Python script (saved as .py next to the export path; empty path: only shown)");
   private statusEl = h("div", { "data-role": "status", class: "rw-status", "aria-live": "polite" });
   private progressEl = h("progress", { "data-role": "progress", class: "rw-progress", max: "1", value: "0" }) as HTMLProgressElement;
   private selInfo = h("span", { "data-role": "selection-count", class: "rw-muted" });
@@ -168,7 +176,7 @@ export class Toolbar {
     row1.append(
       this.selInfo, button("clear-selection", "×", "clear the selection (Esc on the graph)"), this.kindSelect, this.paramsBox, this.applyBtn, this.hint,
       h("span", { class: "rw-sep" }), this.undoBtn, this.redoBtn, this.resetBtn,
-      h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn, this.htmlBtn,
+      h("span", { class: "rw-sep" }), this.exportPath, fold, this.exportBtn, this.svgBtn, this.htmlBtn, this.codeBtn,
       h("span", { class: "rw-sep" }),
       button("fit", "Fit", "fit the graph in view (double-click the background)"),
       button("expand-all", "Expand all", "expand every group"),
@@ -210,6 +218,7 @@ export class Toolbar {
       }
       case "export_svg": return this.act.send({ type: "export_svg", path: `${this.exportBase()}.svg` });
       case "export_html": return this.act.send({ type: "export_html", path: `${this.exportBase()}.html` });
+      case "export_code": return this.act.send(codeMessage(this.exportPath.value));
       case "fit": return this.act.fit();
       case "clear-selection": return this.act.clearSelection();
       case "expand-all": return this.act.expandAll();
@@ -274,6 +283,7 @@ export class Toolbar {
     this.exportBtn.disabled = busy;
     this.svgBtn.disabled = busy;
     this.htmlBtn.disabled = busy;
+    this.codeBtn.disabled = busy;
     const n = state.selectionCount;
     this.selInfo.textContent = n === 0 ? "no selection" : n === 1 ? "1 selected" : `${n} selected`;
     this.hint.textContent = kinds.length ? "" : n ? "no patch fits all selected nodes" : "select layers to patch";

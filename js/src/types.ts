@@ -182,6 +182,44 @@ export interface DiffViewState {
   error?: string | null;
 }
 
+/** The `code_view` trait: the exported script (widget_panels.py code_payload). */
+export interface CodeViewState {
+  code: string;
+  /** Where the script was written; null: shown only. */
+  path: string | null;
+  /** History entries the script applies. */
+  patches: number;
+  error: string | null;
+}
+
+/** One adapter row of the parameter report (engine/param_report.py AdapterRow). */
+export interface ReportAdapter {
+  path: string;
+  kind: string;
+  /** null for unnamed patches (risk layers, Keras' own LoRA). */
+  name: string | null;
+  active: boolean;
+  trainable: number;
+}
+
+/** One top-level block of the parameter report (BlockRow). */
+export interface ReportBlock {
+  name: string;
+  trainable: number;
+  total: number;
+}
+
+/** The `param_report_view` trait (widget_panels.py report_payload). */
+export interface ParamReportState {
+  trainable?: number;
+  total?: number;
+  /** trainable / total (0 without weights). */
+  fraction?: number;
+  adapters?: ReportAdapter[];
+  blocks?: ReportBlock[];
+  error?: string | null;
+}
+
 /** All synced traits of the GraphEditor widget. */
 export interface WidgetState {
   graph: Graph | Record<string, never>;
@@ -193,6 +231,8 @@ export interface WidgetState {
   risk: Risk | Record<string, never>;
   target_preview: TargetPreviewState | Record<string, never>;
   diff_view: DiffViewState | Record<string, never>;
+  code_view: CodeViewState | Record<string, never>;
+  param_report_view: ParamReportState | Record<string, never>;
 }
 
 /** Every message the front end sends to Python (one tagged union). */
@@ -209,4 +249,10 @@ export type OutMessage =
   | { type: "preview"; targets: string; seq: number }
   /** A diff between history positions i and j (null: current vs previous entry). */
   | { type: "diff"; i: number | null; j: number | null }
-  | { type: "diff_close" };
+  | { type: "diff_close" }
+  /** The history as a script (answered in `code_view`); written to `path` (.py) if given. */
+  | { type: "export_code"; path?: string }
+  | { type: "code_close" }
+  /** The parameter report (answered in `param_report_view`). */
+  | { type: "param_report" }
+  | { type: "param_report_close" };

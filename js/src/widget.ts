@@ -16,6 +16,8 @@ import { Toolbar } from "./toolbar";
 import { RiskPlot } from "./risk_plot";
 import { TargetPreview } from "./target_preview";
 import { DiffPanel, diffMarks, diffNote } from "./diff_view";
+import { CodePanel } from "./code_export_view";
+import { ParamReportPanel } from "./param_report_view";
 import type { Overlay } from "./canvas_view";
 
 /** Browser writes to Python are debounced by this many milliseconds. */
@@ -31,6 +33,9 @@ class Editor {
   /** The target field (what a typed target matches) and the patch diff toggle. */
   private preview: TargetPreview;
   private diffPanel: DiffPanel;
+  /** The exported script (Code button) and the parameter report (Params toggle). */
+  private codePanel: CodePanel;
+  private reportPanel: ParamReportPanel;
   private client = new LayoutClient();
   /** The quick layout (no ELK) drawn while the first ELK layout of a graph is on its way. */
   private quick = new LayoutEngine(null);
@@ -69,8 +74,13 @@ class Editor {
     });
     this.preview = new TargetPreview((m) => this.send(m), () => this.refresh());
     this.diffPanel = new DiffPanel((m) => this.send(m));
+    this.codePanel = new CodePanel((m) => this.send(m));
+    this.reportPanel = new ParamReportPanel((m) => this.send(m));
+    this.diffPanel.el.prepend(this.reportPanel.toggle);
     this.preview.el.append(this.diffPanel.el);
     this.toolbar.addRow(this.preview.el);
+    this.toolbar.addRow(this.reportPanel.el);
+    this.toolbar.addRow(this.codePanel.el);
     this.stage = document.createElement("div");
     this.stage.className = "rw-stage";
     this.empty = document.createElement("div");
@@ -130,6 +140,8 @@ class Editor {
     for (const t of ["catalog", "history", "status"]) this.listen(`change:${t}`, () => this.updateToolbar());
     this.listen("change:target_preview", () => this.preview.render(this.model.get("target_preview")));
     this.listen("change:diff_view", () => this.refresh());
+    this.listen("change:code_view", () => this.codePanel.update(this.model.get("code_view")));
+    this.listen("change:param_report_view", () => this.reportPanel.update(this.model.get("param_report_view")));
     this.listen("change:risk", () => {
       this.risk.update(this.model.get("risk") as Risk);
       this.refresh();
@@ -140,6 +152,8 @@ class Editor {
     this.view.resize(this.stage.clientWidth || el.clientWidth || 800, this.stage.clientHeight || 460);
     this.risk.resize((el.clientWidth || 800) - 18);
     this.risk.update(model.get("risk") as Risk);
+    this.codePanel.update(model.get("code_view"));
+    this.reportPanel.update(model.get("param_report_view"));
     this.onGraph();
   }
 
