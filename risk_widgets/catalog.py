@@ -9,8 +9,9 @@ Example:
     >>> from risk_widgets.catalog import CATALOG, validate_params
     >>> sorted(CATALOG)[:5]
     ['conformal', 'laplace', 'laplace_diag', 'lora', 'lora_ensemble']
-    >>> validate_params("lora", {"rank": "4"})
-    {'rank': 4, 'alpha': None, 'dropout': 0.0, 'use_rslora': False, 'init': 'he_uniform'}
+    >>> validate_params("lora", {"rank": "4"})  # doctest: +NORMALIZE_WHITESPACE
+    {'rank': 4, 'alpha': None, 'dropout': 0.0, 'use_rslora': False, 'init': 'he_uniform',
+     'name': None}
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _apply_lora(model, targets, **params):
 def _apply_svf(model, targets, **params):
     from risk_widgets.adapters.svf import add_svf
 
-    return add_svf(model, targets=targets)
+    return add_svf(model, targets=targets, name=params.get("name"))
 
 
 def _apply_sample(model, targets, **params):
@@ -132,15 +133,15 @@ CATALOG: dict[str, PatchKind] = {
     "lora": PatchKind(
         "lora", "LoRA", "layers",
         (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
-         PARAMS["init"]),
+         PARAMS["init"], PARAMS["name"]),
         _apply_lora,
         "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
         code="rw.add_lora(model, targets={targets}, {params})",
     ),
     "svf": PatchKind(
-        "svf", "SVF", "layers", (), _apply_svf,
+        "svf", "SVF", "layers", (PARAMS["name"],), _apply_svf,
         "Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
-        code="rw.add_svf(model, targets={targets})",
+        code="rw.add_svf(model, targets={targets}, {params})",
     ),
     "sample": PatchKind(
         "sample", "Sample (MC dropout)", "model",

@@ -283,8 +283,9 @@ class EditorState:
             >>> inputs = keras.Input((4,))
             >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
             >>> _ = state.apply("lora", ["head"], rank=2)
-            >>> state.export_code().splitlines()[-1]
-            "model = rw.add_lora(model, targets=['head'], rank=2, alpha=None, dropout=0.0)"
+            >>> state.export_code().splitlines()[-1]  # doctest: +NORMALIZE_WHITESPACE
+            "model = rw.add_lora(model, targets=['head'], rank=2, alpha=None, dropout=0.0,
+            use_rslora=False, init='he_uniform', name=None)"
         """
         from risk_widgets.code_export import history_code
 

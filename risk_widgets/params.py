@@ -30,11 +30,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from typing import Any
 
 __all__ = ["PARAMS", "ParamSpec"]
 
-_NOUN = {"int": "integer", "float": "number", "bool": "boolean", "choice": "string"}
+_NOUN = {"int": "integer", "float": "number", "bool": "boolean", "choice": "string",
+         "str": "name"}
+#: what a ``"str"`` parameter takes: an identifier such as ``my_adapter`` or ``task-2``
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+_NAME_TEXT = ("a name of letters, digits, '_' or '-' (at most 64, starting with a letter "
+              "or '_', e.g. 'task_a')")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +51,8 @@ class ParamSpec:
     ``min`` and ``max`` are inclusive, except ``max`` when ``max_exclusive`` is set (a
     dropout rate is in ``[0, 1)``). ``optional``: None is accepted (``alpha`` defaults to
     ``rank``). A ``"choice"`` takes one of the strings in ``choices`` (the toolbar shows a
-    select), a ``"bool"`` True or False (a checkbox).
+    select), a ``"bool"`` True or False (a checkbox), a ``"str"`` a name such as
+    ``"task_a"`` (a text field; with ``optional``, empty text is None).
     """
 
     name: str
@@ -84,7 +91,7 @@ class ParamSpec:
 
         ``below_min``: the phrase for a value under the minimum (only the lower limit).
         """
-        if self.type in ("bool", "choice"):
+        if self.type in ("bool", "choice", "str"):
             return _other_expected(self)
         if self.max is None or below_min:
             text = self._lower()
@@ -109,7 +116,7 @@ class ParamSpec:
         """
         if value is None and self.optional:
             return None
-        if self.type in ("bool", "choice"):
+        if self.type in ("bool", "choice", "str"):
             return _check_other(self, value, f"Received an invalid value for `{self.name}`, "
                                 f"expected {self.expected()}. Received: {self.name}={value!r}")
         if self.type == "int":
@@ -131,11 +138,13 @@ class ParamSpec:
     def coerce(self, kind: str, value: Any) -> Any:
         """``value`` (a number or numeric text from the browser) as this parameter's type,
         or a ValueError whose message starts with the patch ``kind``."""
+        if self.type == "str" and isinstance(value, str):
+            value = value.strip()  # text from the browser
         if value is None or value == "":
             if self.optional:
                 return None
             raise ValueError(f"{kind}: `{self.name}` is required ({self.help or self.type}).")
-        if self.type in ("bool", "choice"):
+        if self.type in ("bool", "choice", "str"):
             if self.type == "bool" and value in ("true", "false"):  # text from the browser
                 value = value == "true"
             return _check_other(self, value, f"{kind}: `{self.name}` must be "
@@ -172,6 +181,8 @@ def _other_expected(spec: ParamSpec) -> str:
     """The valid values of a bool or choice parameter, in words."""
     if spec.type == "bool":
         text = "True or False"
+    elif spec.type == "str":
+        text = _NAME_TEXT
     else:
         text = "one of " + ", ".join(repr(c) for c in spec.choices or ())
     return text + (" or None" if spec.optional else "")
@@ -183,6 +194,8 @@ def _check_other(spec: ParamSpec, value: Any, message: str) -> Any:
     if spec.type == "bool" and type(value).__name__ in ("bool", "bool_"):
         return bool(value)
     if spec.type == "choice" and isinstance(value, str) and value in (spec.choices or ()):
+        return value
+    if spec.type == "str" and isinstance(value, str) and _NAME.fullmatch(value):
         return value
     raise ValueError(message)
 
@@ -214,6 +227,10 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec(
             "init", "choice", "he_uniform", choices=("he_uniform", "gaussian", "pissa"),
             help="init of A, B: he_uniform, gaussian (PEFT) or pissa (SVD)",
+        ),
+        ParamSpec(
+            "name", "str", None, optional=True,
+            help="adapter name; empty: automatic (default, then <kind>_1, ...)",
         ),
     )
 }

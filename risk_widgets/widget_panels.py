@@ -13,7 +13,7 @@ Example:
     >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
     >>> _ = state.apply("svf", ["head"])
     >>> code_payload(state)["code"].splitlines()[-1]
-    "model = rw.add_svf(model, targets=['head'])"
+    "model = rw.add_svf(model, targets=['head'], name=None)"
     >>> view = report_payload(state)
     >>> [(a["path"], a["kind"], a["trainable"]) for a in view["adapters"]], view["trainable"]
     ([('head', 'svf', 2)], 2)

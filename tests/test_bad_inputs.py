@@ -775,6 +775,19 @@ MESSAGES = [
             r"Export failed: Cannot export to .*does not exist", r"Create it first"),
     Message("export-svg-without-a-path", {"type": "export_svg"},
             r"'export_svg' needs field 'path'", r"of type str"),
+    Message("export-code-path-of-a-wrong-type", {"type": "export_code", "path": 3},
+            r"'export_code' needs field 'path'", r"of type str or null"),
+    Message("export-code-to-a-file-that-is-not-python",
+            lambda tmp: {"type": "export_code", "path": str(tmp / "patch.txt")},
+            r"Export code failed: Code export path must end with '\.py'",
+            r"Received: '.*patch\.txt'"),
+    Message("export-code-to-a-missing-folder",
+            lambda tmp: {"type": "export_code", "path": str(tmp / "missing" / "p.py")},
+            r"Export code failed: .*does not exist", r"Create it first"),
+    Message("apply-an-adapter-name-with-a-slash",
+            {"type": "apply", "kind": "lora", "params": {"name": "a/b"}, "targets": ["head"]},
+            r"`name` must be a name of letters, digits, '_' or '-'.*Received: name='a/b'",
+            r"e\.g\. 'task_a'"),
 ]
 
 

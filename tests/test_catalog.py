@@ -11,7 +11,9 @@ from risk_widgets.params import PARAMS
 
 def test_defaults_are_filled_in():
     assert validate_params("lora", {}) == {
-        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": False, "init": "he_uniform"}
+        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": False, "init": "he_uniform",
+        "name": None}
+    assert validate_params("svf", {}) == {"name": None}
     assert validate_params("vote", {"n_voters": 3}) == {"n_voters": 3}
     assert validate_params("sculpt", None) == {}
 
@@ -23,11 +25,16 @@ def test_strings_from_the_browser_are_coerced():
         "dropout": 0.0,
         "use_rslora": False,
         "init": "he_uniform",
+        "name": None,
     }
     assert validate_params("lora", {"alpha": ""})["alpha"] is None
+    # a text field: trimmed; empty is None (the automatic adapter name)
+    assert validate_params("lora", {"name": " task_a "})["name"] == "task_a"
+    assert validate_params("svf", {"name": ""})["name"] is None
     # a checkbox sends true/false, a select one of its choices
     assert validate_params("lora", {"use_rslora": "true", "init": "pissa"}) == {
-        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": True, "init": "pissa"}
+        "rank": 8, "alpha": None, "dropout": 0.0, "use_rslora": True, "init": "pissa",
+        "name": None}
 
 
 @pytest.mark.parametrize(
@@ -42,6 +49,9 @@ def test_strings_from_the_browser_are_coerced():
         ("sample", {"rate": float("nan")}, "must be a number"),
         ("vote", {"n_voters": None}, "`n_voters` is required"),
         ("lorra", {}, "Unknown patch kind 'lorra'"),
+        ("lora", {"name": "a/b"}, "`name` must be a name of letters, digits, '_' or '-'"),
+        ("svf", {"name": "2nd"}, "starting with a letter or '_', e.g. 'task_a'"),
+        ("lora", {"name": 3}, "Received: name=3"),
     ],
 )
 def test_bad_parameters_name_the_problem(kind, params, message):
@@ -54,7 +64,9 @@ def test_catalog_json_lists_every_kind_with_its_params():
     data = json.loads(json.dumps(catalog_json()))
     assert set(data) == set(CATALOG) >= {"lora", "svf", "sample", "vote", "sculpt", "lora_ensemble"}
     assert [p["name"] for p in data["lora"]["params"]] == [
-        "rank", "alpha", "dropout", "use_rslora", "init"]
+        "rank", "alpha", "dropout", "use_rslora", "init", "name"]
+    assert data["svf"]["params"] == [{"name": "name", "type": "str", "optional": True,
+                                      "help": PARAMS["name"].help}]
     assert data["lora"]["params"][4]["choices"] == ["he_uniform", "gaussian", "pissa"]
     assert data["lora"]["targets"] == "layers"
     assert data["vote"]["targets"] == "model"

@@ -137,3 +137,35 @@ def test_malformed_panel_messages_change_nothing(editor, content, message):
     _send(editor, content)
     assert editor.status["level"] == "error" and message in editor.status["message"]
     assert editor.code_view == {} and editor.param_report_view == {}
+
+
+def test_adapter_names_typed_in_the_toolbar_reach_the_model_the_report_and_the_code(editor):
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": "2", "name": "task_a"},
+                   "targets": ["head"]})
+    _send(editor, {"type": "apply", "kind": "svf", "params": {"name": " task_b "},
+                   "targets": ["head"]})
+    _send(editor, {"type": "apply", "kind": "svf", "params": {"name": ""},  # automatic
+                   "targets": ["hidden"]})
+    assert editor.status["level"] == "info", editor.status
+    assert rw.adapter_names(editor.model) == ["default", "task_a", "task_b"]
+    head = next(n for n in editor.graph["nodes"] if n["id"] == "head")
+    assert [(p["kind"], p["name"]) for p in head["patches"]] == [("lora", "task_a"),
+                                                                 ("svf", "task_b")]
+    _send(editor, {"type": "param_report"})
+    assert [(a["path"], a["name"]) for a in editor.param_report_view["adapters"]] == [
+        ("hidden", "default"), ("head", "task_a"), ("head", "task_b")]
+    code = editor.export_code()
+    assert "name='task_a'" in code and "name='task_b'" in code and "name=None" in code
+    namespace = {"model": editor.original}
+    exec(code, namespace)  # noqa: S102 - our script
+    assert rw.adapter_names(namespace["model"]) == ["default", "task_a", "task_b"]
+
+
+@pytest.mark.parametrize("name", ["a/b", "2nd", "a b", "x" * 65])
+def test_a_bad_adapter_name_is_refused_with_the_rule_and_changes_nothing(editor, name):
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"name": name},
+                   "targets": ["head"]})
+    assert editor.status["level"] == "error"
+    assert "`name` must be a name of letters, digits, '_' or '-'" in editor.status["message"]
+    assert "e.g. 'task_a'" in editor.status["message"]  # the way out
+    assert editor.model is editor.original and editor.history["index"] == 0

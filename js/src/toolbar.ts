@@ -46,6 +46,11 @@ export function parseParam(p: CatalogParam, raw: string): { value: ParamValue } 
     if (s === "true" || s === "false") return { value: s === "true" };
     return { error: `\`${p.name}\` must be true or false. Received: ${s}` };
   }
+  if (p.type === "str") {
+    // a name (e.g. an adapter's): Python checks what a valid one is; empty is automatic
+    if (s === "") return p.optional ? { value: null } : p.default !== undefined && p.default !== null ? { value: p.default } : { error: `\`${p.name}\` is required.` };
+    return { value: s };
+  }
   if (p.type === "choice") {
     const choices = p.choices ?? [];
     if (s === "") return p.default !== undefined && p.default !== null ? { value: p.default } : p.optional ? { value: null } : { error: `\`${p.name}\` is required.` };
@@ -120,6 +125,9 @@ export function paramControl(p: CatalogParam, typed?: string): ParamControl {
   const base = { "data-param": p.name, "aria-label": p.name, title };
   if (p.type === "bool") {
     return { tag: "input", attrs: { ...base, class: "rw-check-input", type: "checkbox" }, value: initial === "true" ? "true" : "false" };
+  }
+  if (p.type === "str") {
+    return { tag: "input", attrs: { ...base, class: "rw-input rw-name", type: "text", placeholder: p.optional ? "auto" : undefined, spellcheck: "false" }, value: initial };
   }
   if (p.type === "choice") {
     const options = [...(p.optional ? [""] : []), ...(p.choices ?? [])];

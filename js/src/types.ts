@@ -48,8 +48,8 @@ export interface Graph {
 
 export interface CatalogParam {
   name: string;
-  /** `bool`: a checkbox; `choice`: a select over `choices`. */
-  type: "int" | "float" | "bool" | "choice" | string;
+  /** `bool`: a checkbox; `choice`: a select over `choices`; `str`: a text field (a name). */
+  type: "int" | "float" | "bool" | "choice" | "str" | string;
   default?: number | boolean | string | null;
   min?: number;
   max?: number;
