@@ -3,10 +3,15 @@
 A tiny MLP in JupyterLab: click ``head``, LoRA rank 4 from the toolbar, LoRA rank 2 again on
 the same (already adapted) node, both marks listed on the node (``data-patches``, drawn from
 the same list as the canvas badges), Undo leaves one. Each page state is checked against the
-kernel's model.
+kernel's model. The second adapter is named in the toolbar (``name`` field); the Code button
+shows the history as a script (run in the kernel: same adapters, outputs equal to 1e-6 after
+copying the weights) and the Params toggle the parameter report (rows and totals those of
+``rw.param_report``), which follows the undo.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -45,14 +50,50 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     expect(view.role("patch-kind").locator("option[value=lora]")).to_have_count(1)
     view.role("patch-kind").select_option("lora")
     view.root.locator("[data-param=rank]").fill("2")
+    view.root.locator("[data-param=name]").fill("task_b")  # the adapter's name (else lora_1)
     view.click("apply")
-    expect(head).to_have_attribute("data-patches", "lora:default lora:lora_1")
-    expect(head).to_have_text("head (Dense), patched: lora:default + lora:lora_1")
+    expect(head).to_have_attribute("data-patches", "lora:default lora:task_b")
+    expect(head).to_have_text("head (Dense), patched: lora:default + lora:task_b")
     expect(view.role("history")).to_have_attribute("data-index", "2")
     assert nb.execute(
         "layer = editor.model.get_layer('head')\n"
         "print(type(layer).__name__, [(a.adapter_name, a.rank) for a in layer.adapters])"
-    ) == "AdapterStack [('default', 4), ('lora_1', 2)]"
+    ) == "AdapterStack [('default', 4), ('task_b', 2)]"
+
+    # -- Export as code: the panel shows the script, written next to the export path -----
+    view.click("export_code")
+    panel = view.role("code-panel")
+    expect(panel).to_be_visible()
+    expect(panel).to_have_attribute("data-patches", "2")
+    expect(panel).to_have_attribute("data-path", "patched.py")
+    text = view.role("code-text").input_value()
+    assert text.count("rw.add_lora(") == 2 and "name='task_b'" in text, text
+    view.role("code-copy").click()  # the clipboard, or (refused headless) the text selected
+    expect(panel).to_have_attribute("data-copied", re.compile("^(clipboard|selected)$"))
+    assert nb.execute(  # the text shown runs in the kernel and rebuilds the patched model
+        "for v in editor.model.trainable_weights: v.assign(v + 0.1)  # B != 0\n"
+        f"ns = {{'model': editor.original}}; exec({text!r}, ns); scripted = ns['model']\n"
+        "scripted.set_weights(editor.model.get_weights())\n"
+        "import numpy as np; xs = np.random.default_rng(0).normal(size=(8, 4)).astype('float32')\n"
+        "gap = np.abs(scripted.predict(xs, verbose=0)\n"
+        "             - editor.model.predict(xs, verbose=0)).max()\n"
+        "print(sorted(rw.adapter_names(scripted)), gap <= 1e-6,"
+        " open('patched.py').read() == editor.code_view['code'])"
+    ).splitlines()[-1] == "['default', 'task_b'] True True"  # after add_lora's rank warning
+
+    # -- the parameter report: rows and totals are rw.param_report's ---------------------
+    view.role("params-toggle").click()
+    report = view.role("param-report")
+    expect(report).to_be_visible()
+    expect(report).to_have_attribute("data-adapters", "2")
+    # head: Dense(8 -> 2); rank 4: A (8, 4) + B (4, 2) = 40, rank 2: 16 + 4 = 20; the base
+    # 4*8+8 + 8*2+2 = 58, so 60 trainable of 118
+    expect(report).to_have_attribute("data-trainable", "60")
+    expect(report.locator("tr[data-row=adapter]")).to_have_count(2)
+    expect(report.locator("tr[data-row=total]")).to_have_text(re.compile(r"^total\s*60\s*118"))
+    assert nb.execute("r = rw.param_report(editor.model)\n"
+                      "print(r.trainable, r.total, [(a.name, a.trainable) for a in r.adapters])"
+                      ) == "60 118 [('default', 40), ('task_b', 20)]"
 
     view.click("undo")
     expect(head).to_have_attribute("data-patches", "lora:default")
@@ -60,3 +101,6 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     assert nb.execute("print(rw.adapter_names(editor.model), "
                       "type(editor.model.get_layer('head')).__name__)") == (
         "['default'] LoRAAdapter")
+    expect(report).to_have_attribute("data-adapters", "1")  # the open report follows undo
+    expect(report).to_have_attribute("data-trainable", "40")
+    expect(panel).to_have_attribute("data-patches", "1")  # and so does the code panel
