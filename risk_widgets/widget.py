@@ -29,6 +29,7 @@ if not _BUNDLE.exists():  # anywidget reads _esm at class definition: fail with 
 _STR_LIST = "list of str"  # a field type: a list whose items are all strings
 _OPT_INT = "int or null"  # a field type: an integer, or null / absent
 _OPT_STR = "str or null"  # a field type: a string, or null / absent
+_OPT_STR_LIST = "list of str or null"  # a field type: a list of strings, or null / absent
 
 # Every message the front end sends: its fields and their types (docs/architecture.md).
 _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
@@ -46,6 +47,7 @@ _MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
     "code_close": {},
     "param_report": {},
     "param_report_close": {},
+    "set_active": {"names": _OPT_STR_LIST},
 }
 
 
@@ -241,6 +243,20 @@ class GraphEditor(anywidget.AnyWidget):
         self.param_report_view = report_payload(self._state)
         return report
 
+    def set_active(self, names: str | Sequence[str] | None = None) -> list[str]:
+        """Makes the adapters named ``names`` active and every other one inactive
+        (`risk_widgets.set_active` on the current model: its gates change in place, no
+        rebuild; None: all, ``[]``: none); the graph, the report and the risk plot follow.
+        Not a history entry: the gates belong to the adapter layers, which the history's
+        models share. Returns the names now active."""
+        from risk_widgets.engine.operations import set_active
+
+        return self._run(
+            "Set active adapters",
+            lambda: set_active(self.model, names),
+            done=lambda active: f"Active adapters: {', '.join(active) or 'none'}.",
+        )
+
     def fit(
         self,
         x: Any,
@@ -433,6 +449,8 @@ class GraphEditor(anywidget.AnyWidget):
                 from risk_widgets.widget_views import on_view_message
 
                 on_view_message(self, kind, fields)
+            elif kind == "set_active":
+                self.set_active(fields["names"])
             elif kind in ("export_code", "code_close", "param_report", "param_report_close"):
                 from risk_widgets.widget_panels import on_panel_message
 
@@ -451,8 +469,9 @@ def _validate_message(content: Any) -> tuple[str, dict]:
     fields = {}
     for name, expected in _MESSAGE_FIELDS[kind].items():
         value = content.get(name, False if expected is bool else None)
-        if expected == _STR_LIST:
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if expected in (_STR_LIST, _OPT_STR_LIST):
+            ok = (value is None and expected == _OPT_STR_LIST) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value))
         elif expected == _OPT_STR:
             ok = value is None or isinstance(value, str)
         elif expected == _OPT_INT:

@@ -788,6 +788,11 @@ MESSAGES = [
             {"type": "apply", "kind": "lora", "params": {"name": "a/b"}, "targets": ["head"]},
             r"`name` must be a name of letters, digits, '_' or '-'.*Received: name='a/b'",
             r"e\.g\. 'task_a'"),
+    Message("set-active-names-of-a-wrong-type", {"type": "set_active", "names": "default"},
+            r"'set_active' needs field 'names'", r"of type list of str or null"),
+    Message("set-active-without-adapters", {"type": "set_active", "names": ["default"]},
+            r"Set active adapters failed: .*has no adapter named 'default'",
+            r"rw\.adapter_names\(model\)"),
 ]
 
 

@@ -169,3 +169,47 @@ def test_a_bad_adapter_name_is_refused_with_the_rule_and_changes_nothing(editor,
     assert "`name` must be a name of letters, digits, '_' or '-'" in editor.status["message"]
     assert "e.g. 'task_a'" in editor.status["message"]  # the way out
     assert editor.model is editor.original and editor.history["index"] == 0
+
+
+def test_set_active_message_turns_named_adapters_on_and_off_without_a_rebuild(editor):
+    _lora(editor, "head", 2)
+    _send(editor, {"type": "apply", "kind": "lora", "params": {"rank": 1, "name": "b"},
+                   "targets": ["head"]})
+    _send(editor, {"type": "param_report"})
+    model, history = editor.model, editor.history
+    for v in model.trainable_weights:  # B != 0: each adapter changes the outputs
+        v.assign(v + 0.1)
+    both = model.predict(X, verbose=0)
+    _send(editor, {"type": "set_active", "names": ["b"]})
+    assert editor.status == {"level": "info", "message": "Active adapters: b."}
+    assert editor.model is model and editor.history == history  # gates only: no new entry
+    head = next(n for n in editor.graph["nodes"] if n["id"] == "head")
+    assert [(p["name"], p["active"]) for p in head["patches"]] == [("default", False),
+                                                                   ("b", True)]
+    assert [(a["name"], a["active"]) for a in editor.param_report_view["adapters"]] == [
+        ("default", False), ("b", True)]
+    only_b = model.predict(X, verbose=0)
+    with rw.disable_adapters(model):
+        base = model.predict(X, verbose=0)
+    assert np.abs(only_b - both).max() > 1e-3 and np.abs(only_b - base).max() > 1e-3
+    _send(editor, {"type": "set_active", "names": []})
+    assert editor.status["message"] == "Active adapters: none."
+    np.testing.assert_allclose(model.predict(X, verbose=0), editor.original.predict(X, verbose=0),
+                               atol=1e-6)
+    _send(editor, {"type": "set_active", "names": None})  # all again
+    np.testing.assert_allclose(model.predict(X, verbose=0), both, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [({"type": "set_active", "names": "b"}, "'set_active' needs field 'names' of type list of "
+      "str or null"),
+     ({"type": "set_active", "names": ["nope"]}, "Set active adapters failed: set_active(): "
+      "model 'mlp' has no adapter named 'nope'. Its adapters: 'default'")],
+)
+def test_a_bad_set_active_message_changes_no_gate(editor, content, message):
+    _lora(editor, "head", 2)
+    _send(editor, content)
+    assert editor.status["level"] == "error" and message in editor.status["message"], (
+        editor.status)
+    assert rw.active_adapters(editor.model) == ["default"]

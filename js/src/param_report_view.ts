@@ -54,6 +54,21 @@ export function reportRows(v: View): ReportRow[] {
   return rows;
 }
 
+/**
+ * The names a `set_active` message sends when the user turns adapter `name` on or off: the
+ * names active now (adapter names are model-wide: one name may sit on several layers), with
+ * `name` added or removed, in report order. Unnamed patches (risk layers) have no gate.
+ */
+export function nextActive(v: View, name: string, on: boolean): string[] {
+  const names: string[] = [];
+  for (const a of (v && !v.error ? v.adapters : undefined) ?? []) {
+    if (a.name === null || names.includes(a.name)) continue;
+    if (a.name === name ? on : a.active) names.push(a.name);
+  }
+  if (on && !names.includes(name)) names.push(name);
+  return names;
+}
+
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string>, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -82,6 +97,15 @@ export class ParamReportPanel {
     });
   }
 
+  /** The active cell of a named adapter: a checkbox that sends `set_active`. */
+  private gate(cell: HTMLElement, name: string, active: boolean, v: View): void {
+    const box = h("input", { type: "checkbox", "data-role": "adapter-active", "data-name": name,
+      title: `turn adapter '${name}' on or off (every layer holding it; no rebuild)` });
+    box.checked = active;
+    box.addEventListener("change", () => this.send({ type: "set_active", names: nextActive(v, name, box.checked) }));
+    cell.replaceChildren(box);
+  }
+
   /** The `param_report_view` trait changed. */
   update(v: View): void {
     const shown = !!v && Object.keys(v).length > 0;
@@ -98,9 +122,13 @@ export class ParamReportPanel {
     this.el.dataset.trainable = shown && !v?.error ? String(v?.trainable ?? 0) : "";
     this.el.dataset.total = shown && !v?.error ? String(v?.total ?? 0) : "";
     this.el.dataset.adapters = shown && !v?.error ? String(v?.adapters?.length ?? 0) : "";
+    const adapters = (shown && !v?.error ? v?.adapters : undefined) ?? [];
+    let k = 0;
     this.table.replaceChildren(...reportRows(v).map((r) => {
       const tr = h("tr", { "data-row": r.row });
       tr.append(...r.cells.map((c, i) => h(r.row === "head" ? "th" : "td", i > 0 && /^[\d,.—%-]+$/.test(c) ? { class: "rw-numcell" } : {}, c)));
+      const a = r.row === "adapter" ? adapters[k++] : undefined;
+      if (a && a.name !== null) this.gate(tr.children[3] as HTMLElement, a.name, a.active, v);
       return tr;
     }));
   }

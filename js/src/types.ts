@@ -255,4 +255,6 @@ export type OutMessage =
   | { type: "code_close" }
   /** The parameter report (answered in `param_report_view`). */
   | { type: "param_report" }
-  | { type: "param_report_close" };
+  | { type: "param_report_close" }
+  /** Makes these adapters active, every other one inactive (null: all). */
+  | { type: "set_active"; names: string[] | null };

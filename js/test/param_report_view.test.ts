@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCount, reportRows, reportSummary } from "../src/param_report_view";
+import { formatCount, nextActive, reportRows, reportSummary } from "../src/param_report_view";
 import type { ParamReportState } from "../src/types";
 
 // The `param_report_view` of engine/param_report.py's docstring example: two named LoRA
@@ -43,5 +43,21 @@ describe("reportRows", () => {
     expect(reportRows({ error: "x" })).toEqual([]);
     expect(reportRows({})).toEqual([]);
     expect(formatCount(undefined)).toBe("—");
+  });
+});
+
+describe("nextActive", () => {
+  it("adds or removes one name from the active ones (names are model-wide)", () => {
+    expect(nextActive(REPORT, "b", true)).toEqual(["default", "b"]);
+    expect(nextActive(REPORT, "default", false)).toEqual([]);
+    const two: ParamReportState = { ...REPORT, adapters: [
+      { path: "hidden", kind: "lora", name: "b", active: true, trainable: 1 },
+      { path: "head", kind: "svf", name: "default", active: true, trainable: 2 },
+      { path: "head", kind: "lora", name: "b", active: true, trainable: 3 },
+      { path: "out", kind: "vote", name: null, active: true, trainable: 4 },
+    ] };
+    expect(nextActive(two, "b", false)).toEqual(["default"]);
+    expect(nextActive(two, "default", false)).toEqual(["b"]);
+    expect(nextActive({}, "x", true)).toEqual(["x"]);
   });
 });
