@@ -138,7 +138,7 @@ def risk_view(
         keep = np.linspace(0, len(x) - 1, MAX_POINTS).astype(int)
         x, y = x[keep], (None if y is None else y[keep])
     try:
-        y_pred, std = predict_with_risk(model, x)
+        y_pred, std = _risk_as_std(model, *predict_with_risk(model, x))
     except Exception as err:  # a shape mismatch surfaces here, from deep inside Keras
         expected = getattr(model, "input_shape", None)
         raise ValueError(
@@ -178,6 +178,13 @@ def risk_view(
         "layer_risk": _layer_risk(model, x),
         "error": None,
     }
+
+
+def _risk_as_std(model: Any, y_pred: np.ndarray, risk: np.ndarray):
+    """``(y_pred, std)``: a risk that is not a std (a conformal half-width) converted by the
+    model's own ``risk_to_std``, so bands and coverage read the same for every kind."""
+    to_std = getattr(model, "risk_to_std", None)
+    return y_pred, (risk if to_std is None else np.asarray(to_std(risk), dtype=risk.dtype))
 
 
 def calibration_view(y_pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) -> dict | None:

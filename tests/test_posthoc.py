@@ -238,3 +238,20 @@ def test_temperature_warns_when_t_hits_the_search_bound():
     with pytest.warns(UserWarning, match="edge of the search range.*0 of 20"):
         ts = temperature.Wrapper()(model, x, np.array([0, 1] * 10))
     assert ts.temperature < 0.051
+
+
+def test_live_views_read_a_conformal_half_width_as_its_gaussian_std(regressor):
+    """The risk plot and calibration panel draw ``y ± z·std``: a conformal model's risk (the
+    interval half-width) is converted, so the panel's coverage at the target level is the
+    conformal interval's coverage, not that of ``± z·half-width``."""
+    from risk_widgets.live import risk_view
+    from risk_widgets.risk.calibration import NOMINAL_LEVELS
+
+    x_cal, y_cal = demo.cubic_data(n=400, seed=21)
+    x_t, y_t = demo.cubic_data(n=400, seed=22)
+    cp = conformal.Wrapper(coverage=0.9)(regressor, x_cal, y_cal)
+    lo, hi = cp.interval(x_t)
+    covered = float(np.mean((lo <= y_t) & (y_t <= hi)))
+    view = risk_view(cp, x_t, y_t)["calibration"]
+    assert view["kind"] == "regression"
+    assert view["observed"][NOMINAL_LEVELS.index(0.9)] == pytest.approx(covered, abs=1e-6)

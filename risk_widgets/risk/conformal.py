@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import keras
@@ -164,6 +165,25 @@ class ConformalModel(PosthocModel):
             scores = ops.sum(greater * probs[:, None, :], axis=-1)
         top = ops.one_hot(ops.argmax(probs, axis=-1), ops.shape(probs)[-1])
         return ops.logical_or(scores <= q, top > 0)
+
+    def risk_to_std(self, risk: np.ndarray) -> np.ndarray:
+        """Regression: the std of the Gaussian whose central ``coverage`` interval is the
+        conformal one (``half-width / z``), so the live views' ``y ± z·std`` at the target
+        level is exactly ``interval(x)``. Classification set sizes pass through.
+
+        Example:
+            >>> import keras, numpy as np
+            >>> from risk_widgets.risk import conformal
+            >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+            >>> x = np.linspace(-1, 1, 50)[:, None].astype("float32")
+            >>> cp = conformal.Wrapper(coverage=0.9)(model, x, 2 * x)
+            >>> round(float(cp.risk_to_std(np.array([1.6448536]))[0]), 4)
+            1.0
+        """
+        if self.task != "regression":
+            return risk
+        z = statistics.NormalDist().inv_cdf(0.5 + self.coverage / 2)
+        return np.asarray(risk) / z
 
     def interval(self, x) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` of the conformal interval, NumPy (regression)."""

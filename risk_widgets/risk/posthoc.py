@@ -240,6 +240,11 @@ class PosthocModel(keras.Model):
     def forward(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def risk_to_std(self, risk: np.ndarray) -> np.ndarray:
+        """The risk as a Gaussian std, for views that draw ``y ± z·std`` (the live plot and
+        the calibration panel). Most post-hoc risks already are one; conformal overrides."""
+        return risk
+
     def predict_risk(self, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(y, risk)`` as NumPy, in batches.
 

@@ -1,7 +1,7 @@
 """The calibration panel beside the live risk plot, in JupyterLab 4: a ``sample``-patched
 cubic regression with targets shows its interval coverage at 10 nominal levels, the
 numbers the kernel computes, and follows a patch (undo to the plain model: the panel says
-there is no risk output).
+there is no risk output), then takes a post-hoc conformal patch from the toolbar.
 """
 
 from __future__ import annotations
@@ -58,3 +58,23 @@ def test_calibration_panel_shows_the_kernels_coverage_and_follows_undo(notebook,
         "(el) => JSON.parse(el.dataset.summary || '{}').kind === 'none'",
         arg=panel.element_handle())
     expect(view.role("calibration-scores")).to_contain_text("no risk output")
+
+    # post-hoc risk, no retraining: conformal from the toolbar, calibrated on the editor's
+    # sample data; the panel reads its half-width as a std, so at the 0.8 level it shows the
+    # conformal coverage, which on its own calibration rows is >= 0.8 by construction
+    view.role("patch-kind").select_option("conformal")
+    view.root.locator("[data-param=coverage]").fill("0.8")
+    view.click("apply")
+    view.page.wait_for_function(
+        "(el) => JSON.parse(el.dataset.summary || '{}').kind === 'regression'",
+        arg=panel.element_handle())
+    # it replaces the undone sample entry: one entry, at index 1
+    expect(view.role("history")).to_have_attribute("data-index", "1")
+    expect(view.role("history")).to_contain_text("Conformal(coverage=0.8) on whole model")
+    kernel = json.loads(nb.execute(
+        "print(json.dumps([type(editor.model).__name__, editor.model.coverage,"
+        " editor.risk['calibration']['observed']]))"))
+    assert kernel[:2] == ["ConformalModel", 0.8]
+    page = panel_summary(view)
+    assert page["y"] == pytest.approx(kernel[2])
+    assert page["y"][7] >= 0.8  # nominal level 0.8
