@@ -94,6 +94,12 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     assert nb.execute("r = rw.param_report(editor.model)\n"
                       "print(r.trainable, r.total, [(a.name, a.trainable) for a in r.adapters])"
                       ) == "60 118 [('default', 40), ('task_b', 20)]"
+    # a named adapter's checkbox turns it off in place (set_active; no new history entry)
+    report.locator("[data-role=adapter-active][data-name=task_b]").uncheck()
+    expect(view.role("status")).to_have_text("Active adapters: default.")
+    expect(report.locator("[data-role=adapter-active][data-name=task_b]")).not_to_be_checked()
+    expect(view.role("history")).to_have_attribute("data-index", "2")
+    assert nb.execute("print(rw.active_adapters(editor.model))") == "['default']"
 
     view.click("undo")
     expect(head).to_have_attribute("data-patches", "lora:default")
