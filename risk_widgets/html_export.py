@@ -32,7 +32,7 @@ __all__ = ["TRAITS", "page_html", "write_html"]
 
 #: the widget traits the page needs (what the front end reads from its model)
 TRAITS = ("graph", "catalog", "selection", "expanded", "history", "status", "risk",
-          "target_preview", "diff_view")
+          "target_preview", "diff_view", "code_view", "param_report_view")  # open panels too
 
 _BUNDLE = pathlib.Path(__file__).parent / "static" / "widget.js"
 

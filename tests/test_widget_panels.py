@@ -213,3 +213,14 @@ def test_a_bad_set_active_message_changes_no_gate(editor, content, message):
     assert editor.status["level"] == "error" and message in editor.status["message"], (
         editor.status)
     assert rw.active_adapters(editor.model) == ["default"]
+
+
+def test_open_panels_go_into_the_standalone_page(editor, tmp_path):
+    editor.apply("svf", targets=["head"])
+    editor.param_report()
+    editor.export_code()
+    page = (tmp_path / "g.html")
+    editor.export_html(page)
+    text = page.read_text()
+    assert '"param_report_view": {' in text and '"fraction": ' in text
+    assert '"code_view": {"code": "# Reproduces' in text
