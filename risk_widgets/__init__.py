@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "save_adapters": "risk_widgets.engine.adapter_files",
     "load_adapters": "risk_widgets.engine.adapter_files",
     "add_lora": "risk_widgets.adapters.lora",
+    "add_dora": "risk_widgets.adapters.dora",
     "add_svf": "risk_widgets.adapters.svf",
     "GraphEditor": "risk_widgets.widget",
 }

@@ -8,7 +8,7 @@ defaults and limits, which ``add_lora`` checks its arguments against too).
 Example:
     >>> from risk_widgets.catalog import CATALOG, validate_params
     >>> sorted(CATALOG)[:5]
-    ['conformal', 'laplace', 'laplace_diag', 'lora', 'lora_ensemble']
+    ['conformal', 'dora', 'laplace', 'laplace_diag', 'lora']
     >>> validate_params("lora", {"rank": "4"})  # doctest: +NORMALIZE_WHITESPACE
     {'rank': 4, 'alpha': None, 'dropout': 0.0, 'use_rslora': False, 'init': 'he_uniform',
      'name': None}
@@ -54,6 +54,12 @@ def _apply_lora(model, targets, **params):
     from risk_widgets.adapters.lora import add_lora
 
     return add_lora(model, targets=targets, **params)
+
+
+def _apply_dora(model, targets, **params):
+    from risk_widgets.adapters.dora import add_dora
+
+    return add_dora(model, targets=targets, **params)
 
 
 def _apply_svf(model, targets, **params):
@@ -137,6 +143,15 @@ CATALOG: dict[str, PatchKind] = {
         _apply_lora,
         "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
         code="rw.add_lora(model, targets={targets}, {params})",
+    ),
+    "dora": PatchKind(
+        "dora", "DoRA", "layers",
+        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
+         PARAMS["init"], PARAMS["name"]),
+        _apply_dora,
+        "Weight-decomposed LoRA: W' = m·(W + s·AB)/‖W + s·AB‖; A, B and the magnitude m"
+        " train.",
+        code="rw.add_dora(model, targets={targets}, {params})",
     ),
     "svf": PatchKind(
         "svf", "SVF", "layers", (PARAMS["name"],), _apply_svf,

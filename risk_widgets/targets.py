@@ -570,10 +570,10 @@ def warn_partial_targets(model: Any, targets: Any, patch: str | None = None) -> 
         return  # the resolver raises the same error with its full message
     prefix = f"{patch}: " if patch else ""
     for message in explanation.warnings():
-        warnings.warn(prefix + message, TargetWarning, stacklevel=_user_stacklevel())
+        warnings.warn(prefix + message, TargetWarning, stacklevel=user_stacklevel())
 
 
-def _user_stacklevel() -> int:
+def user_stacklevel() -> int:
     """The ``stacklevel`` of the first caller outside the package (the user's line)."""
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame, level = sys._getframe(1), 1

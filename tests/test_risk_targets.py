@@ -22,6 +22,7 @@ from tests import models as M
 # one application of each kind, with the cheapest parameters
 APPLY = {
     "lora": lambda model, path: rw.add_lora(model, [path], rank=1),
+    "dora": lambda model, path: rw.add_dora(model, [path], rank=1),
     "svf": lambda model, path: rw.add_svf(model, [path]),
     "vote": lambda model, path: vote.Wrapper(n_voters=2)(model, targets=[path]),
     "sample": lambda model, path: sample.Wrapper(n_samples=2)(model, targets=[path]),

@@ -1,6 +1,6 @@
-"""Adapters: `add_lora`, `add_svf` and their layers; `PatchLayer` is the patch-layer base.
+"""Adapters: `add_lora`, `add_dora`, `add_svf` and their layers; `PatchLayer`, the base.
 
-Importing this package registers ``"lora"`` and ``"svf"`` as patchable kinds with the
+Importing this package registers ``"lora"``, ``"dora"`` and ``"svf"`` as patchable kinds with the
 patch-kind registry (`risk_widgets.engine.registry.register_patchable`), for the layer types
 of the adapters' dispatch list (not through a risk model, whose body `add_lora` / `add_svf`
 do not reach).
@@ -18,15 +18,18 @@ from risk_widgets.adapters.base import (
     can_adapt,
     supported_types,
 )
+from risk_widgets.adapters.dora import DoRAAdapter, add_dora, can_dora
 from risk_widgets.adapters.lora import LoRAAdapter, add_lora
 from risk_widgets.adapters.svf import SVFAdapter, add_svf
 
 __all__ = [
     "AdapterLayer",
+    "DoRAAdapter",
     "KERNEL_DISPATCH",
     "LoRAAdapter",
     "PatchLayer",
     "SVFAdapter",
+    "add_dora",
     "add_lora",
     "add_svf",
     "can_adapt",
@@ -40,6 +43,7 @@ def _register_with_graph() -> None:
     # adapters patch a graph model itself (`rewire`), not the body inside a risk model
     register_patchable("lora", can_adapt, through_wrappers=False)
     register_patchable("svf", can_adapt, through_wrappers=False)
+    register_patchable("dora", can_dora, through_wrappers=False)
 
 
 _register_with_graph()

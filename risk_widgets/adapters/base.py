@@ -163,6 +163,28 @@ class KernelView:
         hidden = ops.einsum(down_equation, inputs, ops.cast(down, inputs.dtype))
         return ops.einsum(up_equation, hidden, ops.cast(up, inputs.dtype))
 
+    def matrix_apply(self, inputs, matrix):
+        """``inputs`` contracted with an ``(in, out)`` matrix (a tensor) as the base contracts
+        them with its kernel, without bias or activation (DoRA's full-rank update)."""
+        if self.trailing:
+            leading = ops.shape(inputs)[: len(inputs.shape) - len(self.contracted)]
+            flat = ops.reshape(inputs, (-1, self.matrix_shape[0]))
+            out = ops.matmul(flat, ops.cast(matrix, inputs.dtype))
+            return ops.reshape(out, (*leading, *self.up_shape))
+        lhs, out = self.equation.split("->")
+        x_spec = lhs.split(",")[0]
+        equation = f"{x_spec},{''.join(self.contracted + self.produced)}->{out}"
+        if "..." in x_spec:  # letters, not "...": see _explicit_equations
+            free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
+            n_free = len(inputs.shape) - len(_letters(x_spec))
+            equation = equation.replace("...", "".join(free[:n_free]))
+        kernel = ops.reshape(matrix, (*self.down_shape, *self.up_shape))
+        return ops.einsum(equation, inputs, ops.cast(kernel, inputs.dtype))
+
+    def kernel_matrix_tensor(self):
+        """The kernel as an ``(in, out)`` tensor (differentiable; for DoRA's norms)."""
+        return ops.reshape(ops.transpose(self.kernel, self._to_matrix_perm), self.matrix_shape)
+
     def _explicit_equations(self, ndim: int) -> tuple[str, str]:
         """The low-rank equations with ``...`` spelled out for inputs of rank ``ndim``.
 

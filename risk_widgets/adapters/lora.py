@@ -30,9 +30,16 @@ from keras import ops
 
 from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
 from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
-from risk_widgets.params import PARAMS
+from risk_widgets.adapters.patterns import PathValues
+from risk_widgets.params import PARAMS, ParamSpec
+from risk_widgets.targets import user_stacklevel
 
-__all__ = ["LoRAAdapter", "add_lora"]
+#: not a catalog parameter: the editor offers DoRA as its own kind, "dora"
+_USE_DORA = ParamSpec("use_dora", "bool", False, help="DoRA instead of LoRA")
+#: subclasses of `LoRAAdapter` that ``add_lora(use_<name>=True)`` builds (`adapters.dora`)
+LORA_VARIANTS: dict[str, type] = {}
+
+__all__ = ["LoRAAdapter", "add_lora", "lora_replace"]
 
 
 def _check_args(rank, alpha, dropout):
@@ -82,6 +89,7 @@ class LoRAAdapter(AdapterLayer):
 
     patch_kind = "lora"
     accepts_quantized = True  # an int8 Dense / EinsumDense base: quantized forward + float delta
+    accepts_embedding = True
 
     def __init__(
         self, layer, rank=8, alpha=None, dropout=0.0, use_rslora=False, init="he_uniform",
@@ -164,12 +172,13 @@ class LoRAAdapter(AdapterLayer):
 def add_lora(
     model: Any,
     targets: Any,
-    rank: int = 8,
-    alpha: float | None = None,
+    rank: Any = 8,
+    alpha: Any = None,
     dropout: float = 0.0,
     name: str | None = None,
     use_rslora: bool = False,
     init: str = "he_uniform",
+    use_dora: bool = False,
 ) -> Any:
     """Returns a `PatchedModel` with a `LoRAAdapter` around each targeted layer.
 
@@ -183,9 +192,11 @@ def add_lora(
             ``"*/attn/query"``) or `Embedding` layer; int8-quantized Dense / EinsumDense
             layers are taken too (they cannot be folded).
         rank: int in [1, 1024] (the limits of ``risk_widgets.params.PARAMS``, which the
-            editor uses too).
+            editor uses too), or a dict from path globs to ranks, first match wins
+            (``{"*/attn/*": 8, "*": 4}``, PEFT's ``rank_pattern``; paths no key matches get
+            8; see `risk_widgets.adapters.patterns`).
         alpha: non-negative number; the update is scaled by ``alpha / rank`` (default
-            rank).
+            rank); or a dict of path globs as for ``rank``.
         dropout: dropout rate on the adapter input, in [0, 1).
         name: the adapters' name (default ``"default"``, or ``"lora_1"``, … when a target
             already has an adapter): on a layer that already has adapters the new one is
@@ -195,6 +206,7 @@ def add_lora(
             N(0, std 1/rank), B = 0) or ``"pissa"`` (A, B on the kernel's top-``rank``
             singular directions, minus frozen copies, so outputs start unchanged; float
             bases only). See `risk_widgets.adapters.lora_init`.
+        use_dora: DoRA (PEFT's name): the same as `risk_widgets.adapters.dora.add_dora`.
 
     Returns:
         A new `PatchedModel`; raises ValueError/TypeError (naming the path) and changes
@@ -210,31 +222,59 @@ def add_lora(
         >>> sorted(rw.trainable_report(lora)["patched"])
         ['attn/query', 'attn/value']
     """
-    rank, alpha, dropout = _check_args(rank, alpha, dropout)
+    # DoRAAdapter (a subclass, in its own module) registers itself here: no import circle
+    cls = LORA_VARIANTS["dora"] if _USE_DORA.check(use_dora) else LoRAAdapter
+    return lora_replace(
+        cls, "LoRA" if cls is LoRAAdapter else "DoRA", model, targets, rank=rank, alpha=alpha,
+        dropout=dropout, name=name, use_rslora=use_rslora, init=init,
+    )
+
+
+def lora_replace(
+    cls: type, label: str, model: Any, targets: Any, *, rank: Any, alpha: Any,
+    dropout: float, name: str | None, use_rslora: bool, init: str,
+) -> Any:
+    """The shared body of `add_lora` and `add_dora`: checks every argument (patterns
+    included), then patches each target with ``cls`` (`LoRAAdapter` or a subclass)."""
+    ranks, alphas = PathValues("rank", rank), PathValues("alpha", alpha)
+    dropout = PARAMS["dropout"].check(dropout)
     use_rslora = PARAMS["use_rslora"].check(use_rslora)
     init = PARAMS["init"].check(init)
 
     def replace(layer, path):
         # refuses unsupported layers, naming the path; an int8 Dense / EinsumDense is taken
-        view = kernel_view(layer, path, "LoRA", quantized=True)
-        if dropout > 0 and isinstance(layer, keras.layers.Embedding):
-            raise ValueError(
-                f"Cannot add LoRA with dropout={dropout} to Embedding {path!r}: its inputs are "
-                "token ids, which dropout cannot drop. Use dropout=0 for Embedding targets."
-            )
+        # when the adapter class accepts one
+        view = kernel_view(layer, path, label, quantized=cls.accepts_quantized)
+        if isinstance(layer, keras.layers.Embedding):
+            if not cls.accepts_embedding:
+                raise TypeError(
+                    f"Cannot add {label} to Embedding {path!r}: its magnitude is per output "
+                    "unit of a kernel, and an embedding table has none. Use rw.add_lora for "
+                    "Embedding targets, or leave them out of the targets."
+                )
+            if dropout > 0:
+                raise ValueError(
+                    f"Cannot add {label} with dropout={dropout} to Embedding {path!r}: its "
+                    "inputs are token ids, which dropout cannot drop. Use dropout=0 for "
+                    "Embedding targets."
+                )
+        layer_rank = ranks(path)
         limit = min(view.matrix_shape)
-        if rank > limit:  # valid, but the extra rank only adds weights
+        if layer_rank > limit:  # valid, but the extra rank only adds weights
             warnings.warn(
-                f"LoRA rank={rank} is larger than {path!r} allows: its kernel is "
+                f"{label} rank={layer_rank} is larger than {path!r} allows: its kernel is "
                 f"{view.matrix_shape[0]}x{view.matrix_shape[1]}, so an update of it has rank at "
-                f"most {limit}, and rank={rank} only adds weights. Use rank<={limit}.",
-                stacklevel=7,  # the caller of add_lora (through add_adapter and rewire)
+                f"most {limit}, and rank={layer_rank} only adds weights. Use rank<={limit}.",
+                stacklevel=user_stacklevel(),  # the user's line
             )
         if init == "pissa":
             view.check_float("use init='pissa' on")
-        adapter = LoRAAdapter(
-            layer, rank=rank, alpha=alpha, dropout=dropout, use_rslora=use_rslora, init=init
+        return cls(
+            layer, rank=layer_rank, alpha=alphas(path), dropout=dropout,
+            use_rslora=use_rslora, init=init,
         )
-        return adapter
 
-    return add_adapter(model, targets, replace, "lora", name)
+    patched = add_adapter(model, targets, replace, cls.patch_kind, name)
+    for values in (ranks, alphas):
+        values.warn_unmatched(f"add_{cls.patch_kind}")
+    return patched
