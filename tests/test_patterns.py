@@ -53,7 +53,7 @@ def test_keys_that_set_nothing_warn_with_the_reason(model):
         rw.add_lora(model, TARGETS, rank={"*": 2, "*/attn/*": 4})
     with pytest.warns(rw.TargetWarning, match=r"`alpha` pattern '\*/atn/\*' sets nothing: it "
                                               r"matches none of the patched layers"):
-        rw.add_lora(model, TARGETS, alpha={"*/atn/*": 4.0})
+        rw.add_lora(model, TARGETS, rank=2, alpha={"*/atn/*": 4.0})
 
 
 def test_bad_patterns_are_refused_naming_the_key_and_change_nothing(model):
@@ -81,3 +81,27 @@ def test_exported_code_reproduces_a_patterned_patch(model):
     tokens, _ = M.sequences(n=4)
     np.testing.assert_allclose(namespace["model"].predict(tokens, verbose=0),
                                model.predict(tokens, verbose=0), atol=1e-6)
+
+
+def test_lora_ensemble_takes_rank_patterns(model, tmp_path):
+    import keras
+
+    from risk_widgets.risk import lora_ensemble
+
+    wrapper = lora_ensemble.Wrapper(n_members=2, rank={"*/attn/*": 3, "block_1/*": 1})
+    risky = wrapper(model, targets=TARGETS)
+    ranks = {p: info["params"]["rank"] for p, info in risky.patch_info().items()}
+    assert ranks == {"block_0/attn/query": 3, "block_0/attn/value": 3, "block_0/mlp/up": 4,
+                     "block_1/attn/query": 3, "block_1/attn/value": 3, "block_1/mlp/up": 1,
+                     "head": 4}  # unmatched: the ensemble's default rank 4
+    rng = np.random.default_rng(0)
+    for v in risky.trainable_weights:
+        v.assign(0.1 * rng.normal(size=v.shape).astype("float32"))
+    risky.save(tmp_path / "e.keras")
+    reloaded = keras.saving.load_model(tmp_path / "e.keras")
+    tokens, _ = M.sequences(n=4)
+    np.testing.assert_allclose(reloaded.predict(tokens, verbose=0),
+                               risky.predict(tokens, verbose=0), atol=1e-6)
+    assert reloaded.patch_info() == risky.patch_info()
+    with pytest.warns(rw.TargetWarning, match=r"`rank` pattern 'nope/\*' sets nothing"):
+        lora_ensemble.Wrapper(n_members=2, rank={"nope/*": 2})(model, targets=["head"])

@@ -33,6 +33,7 @@ import keras
 from keras import ops
 
 from risk_widgets.adapters.base import can_adapt, kernel_view
+from risk_widgets.adapters.patterns import PathValues
 from risk_widgets.params import PARAMS
 from risk_widgets.risk.compose import (
     Sites,
@@ -148,20 +149,25 @@ class Wrapper:
 
     ``targets`` (path, glob, list, class or predicate; a group stands for the Dense /
     EinsumDense layers in it) default to every Dense / EinsumDense layer. Raises a
-    ValueError naming the layer when a target cannot take LoRA.
+    ValueError naming the layer when a target cannot take LoRA. ``rank`` may be a dict
+    of path globs, as for `risk_widgets.add_lora` (`risk_widgets.adapters.patterns`).
     """
 
     kind = "lora_ensemble"
 
-    def __init__(self, n_members: int = 4, rank: int = 4):
+    def __init__(self, n_members: int = 4, rank: Any = 4):
         self.n_members = check_member_count("n_members", n_members, "one adapter has no spread")
-        self.rank = PARAMS["rank"].check(rank)
+        # a rank, or per-path glob rules as in add_lora (first match wins; unmatched paths: 4)
+        ranks = PathValues("rank", rank, default=4)
+        self.rank = dict(ranks.rules) if ranks.is_pattern else ranks.value
 
     @property
     def params(self) -> dict:
         return {"n_members": self.n_members, "rank": self.rank}
 
     def __call__(self, model: Any, targets: Any = None) -> RiskModel:
+        ranks = PathValues("rank", self.rank, default=4)
+
         def select(leaves, state):
             if targets is None:
                 chosen = [p for p, layer in leaves if _problem(layer) is None]
@@ -179,7 +185,7 @@ class Wrapper:
                                  "on data (or build it) first.")
             base = copy(layer)  # its weights are set from `layer` once the rebuild is done
             base.build_from_config(layer.get_build_config())
-            return LoRAEnsembleLayer(base, n_members=self.n_members, rank=self.rank,
+            return LoRAEnsembleLayer(base, n_members=self.n_members, rank=ranks(path),
                                      stride=stride, name=layer.name)
 
         risky = wrap_model(model, kind=self.kind, params=self.params, n_members=self.n_members,
@@ -187,4 +193,5 @@ class Wrapper:
         for _, layer in leaf_layers(risky.body):  # the risk model's own copies, not the user's
             if not isinstance(layer, LoRAEnsembleLayer) and getattr(layer, "weights", None):
                 layer.trainable = False
+        ranks.warn_unmatched(self.kind)
         return risky
