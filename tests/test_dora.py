@@ -148,6 +148,10 @@ def test_editor_offers_dora_on_kernels_and_its_code_reproduces_it():
     np.testing.assert_allclose(_predict(namespace["model"], tokens), _predict(state.model, tokens),
                                atol=1e-6)
     assert rw.adapter_names(namespace["model"]) == ["d"]
+    # the same kind and parameters per layer (fresh outputs alone cannot tell LoRA from DoRA)
+    exported = {p: a.patch_info() for p, a in rw.patch_layers(namespace["model"]).items()}
+    assert exported == {p: a.patch_info() for p, a in rw.patch_layers(state.model).items()}
+    assert {i["kind"] for i in exported.values()} == {"dora"}
 
 
 def test_bad_dora_targets_and_values_are_refused_and_change_nothing():
