@@ -155,6 +155,9 @@ def test_int8_base_takes_lora_but_not_fold(tmp_path):
         model.get_layer(name).quantize("int8")
     before = M.snapshot(model)
     quantized = _predict(model)
+    # the graph (so the editor's toolbar) offers LoRA on an int8 layer, not SVF or DoRA
+    patchable = {n["id"]: n["patchable"] for n in rw.to_graph(model).to_json()["nodes"]}
+    assert "lora" in patchable["dense"] and not {"svf", "dora"} & set(patchable["dense"])
     lora = rw.add_lora(model, ["dense", "ein"], rank=2)
     np.testing.assert_array_equal(_predict(lora), quantized)  # the quantized forward pass
     _randomise([v for v in lora.trainable_weights if v.name == "lora_b"])

@@ -41,7 +41,8 @@ def _register_with_graph() -> None:
     from risk_widgets.engine.registry import register_patchable
 
     # adapters patch a graph model itself (`rewire`), not the body inside a risk model
-    register_patchable("lora", can_adapt, through_wrappers=False)
+    register_patchable("lora", lambda layer: can_adapt(layer, quantized=True),
+                       through_wrappers=False)
     register_patchable("svf", can_adapt, through_wrappers=False)
     register_patchable("dora", can_dora, through_wrappers=False)
 

@@ -659,11 +659,12 @@ def base_of(layer):
     return layer.layer if isinstance(layer, (AdapterLayer, AdapterStack)) else layer
 
 
-def can_adapt(layer) -> bool:
+def can_adapt(layer, quantized: bool = False) -> bool:
     """True when `add_lora` / `add_svf` accept ``layer`` (the graph's ``patchable``): a
-    supported kernel layer, or one that already holds adapters (a new one stacks)."""
+    supported kernel layer, or one that already holds adapters (a new one stacks).
+    ``quantized``: an int8 Dense / EinsumDense counts too (LoRA takes one, SVF does not)."""
     try:
-        kernel_view(base_of(layer), "")
+        kernel_view(base_of(layer), "", quantized=quantized)
     except (TypeError, ValueError, AttributeError):
         return False
     return True
