@@ -64,12 +64,16 @@ class ParamSpec:
     help: str = ""
     max_exclusive: bool = False
     choices: tuple[str, ...] | None = None
+    #: a number may be given per layer path, ``{glob: value}`` (`adapters.patterns`); the
+    #: toolbar takes it as the text "glob: value, glob: value"
+    patterns: bool = False
 
     def to_json(self) -> dict:
         """The spec as the ``catalog`` trait sends it (absent limits and flags left out)."""
         data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-        if not self.max_exclusive:
-            del data["max_exclusive"]
+        for flag in ("max_exclusive", "patterns"):
+            if not data[flag]:
+                del data[flag]
         if self.choices is not None:
             data["choices"] = list(self.choices)
         return data
@@ -137,7 +141,38 @@ class ParamSpec:
 
     def coerce(self, kind: str, value: Any) -> Any:
         """``value`` (a number or numeric text from the browser) as this parameter's type,
-        or a ValueError whose message starts with the patch ``kind``."""
+        or a ValueError whose message starts with the patch ``kind``. With ``patterns``, a
+        dict ``{glob: value}`` or the text ``"glob: value, glob: value"`` too."""
+        if self.patterns and (isinstance(value, dict) or (isinstance(value, str) and ":" in value)):
+            return self._coerce_patterns(kind, value)
+        return self._coerce_one(kind, value)
+
+    def _coerce_patterns(self, kind: str, value: Any) -> dict:
+        if isinstance(value, str):
+            pairs = []
+            for part in value.split(","):
+                glob, colon, text = part.rpartition(":")
+                if not colon or not glob.strip() or not text.strip():
+                    raise ValueError(
+                        f"{kind}: `{self.name}` patterns read 'glob: value, glob: value' (e.g. "
+                        f"'*/attn/*: 8, *: 4'). Received: {part.strip()!r}"
+                    )
+                pairs.append((glob.strip(), text.strip()))
+            value = dict(pairs)
+        if not value:
+            raise ValueError(f"{kind}: `{self.name}` is an empty dict of patterns.")
+        rules = {}
+        for glob, v in value.items():
+            if not isinstance(glob, str) or not glob:
+                raise ValueError(f"{kind}: the keys of `{self.name}` are path globs (strings). "
+                                 f"Received: {glob!r}")
+            try:
+                rules[glob] = self._coerce_one(kind, v)
+            except ValueError as err:
+                raise ValueError(f"{err} (in the pattern {glob!r})") from None
+        return rules
+
+    def _coerce_one(self, kind: str, value: Any) -> Any:
         if self.type == "str" and isinstance(value, str):
             value = value.strip()  # text from the browser
         if value is None or value == "":
@@ -205,8 +240,10 @@ def _check_other(spec: ParamSpec, value: Any, message: str) -> Any:
 PARAMS: dict[str, ParamSpec] = {
     p.name: p
     for p in (
-        ParamSpec("rank", "int", 8, min=1, max=1024, help="rank of the low-rank update"),
-        ParamSpec("alpha", "float", None, min=0, optional=True, help="scale; defaults to rank"),
+        ParamSpec("rank", "int", 8, min=1, max=1024, help="rank of the low-rank update",
+                  patterns=True),
+        ParamSpec("alpha", "float", None, min=0, optional=True, help="scale; defaults to rank",
+                  patterns=True),
         ParamSpec(
             "dropout", "float", 0.0, min=0, max=1, max_exclusive=True,
             help="dropout on the adapter input",

@@ -73,7 +73,7 @@ def test_catalog_json_lists_every_kind_with_its_params():
     rank = data["lora"]["params"][0]
     assert rank == {
         "name": "rank", "type": "int", "default": 8, "min": 1, "max": 1024,
-        "optional": False, "help": "rank of the low-rank update",
+        "optional": False, "help": "rank of the low-rank update", "patterns": True,
     }
 
 

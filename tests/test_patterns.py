@@ -105,3 +105,27 @@ def test_lora_ensemble_takes_rank_patterns(model, tmp_path):
     assert reloaded.patch_info() == risky.patch_info()
     with pytest.warns(rw.TargetWarning, match=r"`rank` pattern 'nope/\*' sets nothing"):
         lora_ensemble.Wrapper(n_members=2, rank={"nope/*": 2})(model, targets=["head"])
+
+
+def test_the_editor_takes_patterns_as_text_or_a_dict(model):
+    from risk_widgets.catalog import catalog_json, validate_params
+    from risk_widgets.editor import EditorState
+
+    assert catalog_json()["lora"]["params"][0]["patterns"] is True  # the toolbar: a text field
+    assert validate_params("lora", {"rank": " */attn/*: 4 , *: 2"})["rank"] == {
+        "*/attn/*": 4, "*": 2}
+    state = EditorState(model)
+    state.select(TARGETS)
+    state.apply("lora", rank="*/attn/*: 4, *: 2", alpha={"head": "8"})
+    ranks = _ranks(state.model)
+    assert ranks["block_0/attn/query"] == 4 and ranks["block_1/mlp/up"] == 2
+    assert rw.patch_layers(state.model)["head"].alpha == 8.0
+    assert "rank={'*/attn/*': 4, '*': 2}" in state.export_code()
+    for text, message in [
+        ("*/attn/*: 0", r"lora: `rank` must be >= 1.*\(in the pattern '\*/attn/\*'\)"),
+        ("*/attn/*: 4, 2", r"`rank` patterns read 'glob: value, glob: value'.*Received: '2'"),
+        ("*/attn/*: four", r"`rank` must be an integer"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            state.apply("lora", rank=text)
+    assert len(state.history()["entries"]) == 1  # the refusals changed nothing

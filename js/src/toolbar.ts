@@ -57,6 +57,7 @@ export function parseParam(p: CatalogParam, raw: string): { value: ParamValue } 
     if (choices.includes(s)) return { value: s };
     return { error: `\`${p.name}\` must be one of ${choices.join(", ")}. Received: ${s}` };
   }
+  if (p.patterns && s.includes(":")) return parsePatterns(p, s);
   if (s === "") {
     if (p.optional) return { value: null };
     if (p.default !== undefined && p.default !== null) return { value: p.default };
@@ -66,6 +67,24 @@ export function parseParam(p: CatalogParam, raw: string): { value: ParamValue } 
   if (!Number.isFinite(v)) return { error: `\`${p.name}\` must be a number. Received: ${s}` };
   if (p.type === "int" && !Number.isInteger(v)) return { error: `\`${p.name}\` must be an integer. Received: ${s}` };
   return { value: v };
+}
+
+/** Per-path values typed as "glob: value, glob: value" (e.g. "*\/attn/*: 8, *: 4"): an
+ * object from glob to number, each number checked as the parameter itself is. */
+function parsePatterns(p: CatalogParam, s: string): { value: ParamValue } | { error: string } {
+  const rules: Record<string, number> = {};
+  for (const part of s.split(",")) {
+    const at = part.lastIndexOf(":");
+    const glob = at < 0 ? "" : part.slice(0, at).trim();
+    const text = at < 0 ? "" : part.slice(at + 1).trim();
+    if (!glob || !text) {
+      return { error: `\`${p.name}\` patterns read "glob: value, glob: value" (e.g. */attn/*: 8, *: 4). Received: ${part.trim()}` };
+    }
+    const r = parseParam({ ...p, patterns: false }, text);
+    if ("error" in r) return { error: `${r.error} (for ${glob})` };
+    rules[glob] = r.value as number;
+  }
+  return { value: rules };
 }
 
 /**
@@ -132,6 +151,14 @@ export function paramControl(p: CatalogParam, typed?: string): ParamControl {
   if (p.type === "choice") {
     const options = [...(p.optional ? [""] : []), ...(p.choices ?? [])];
     return { tag: "select", attrs: { ...base, class: "rw-select" }, options, value: initial };
+  }
+  if (p.patterns) {  // a number, or "glob: value, ..." per path: a text field
+    const attrs = paramInput(p);
+    return {
+      tag: "input",
+      attrs: { ...base, class: "rw-input rw-num", type: "text", inputmode: "decimal", placeholder: attrs.placeholder, title: `${attrs.title}; per path: */attn/*: 8, *: 4` },
+      value: initial,
+    };
   }
   return { tag: "input", attrs: { ...base, class: "rw-input rw-num", type: "number", ...paramInput(p) }, value: initial };
 }

@@ -59,10 +59,12 @@ export interface CatalogParam {
   help?: string;
   /** The allowed values of a `choice` parameter. */
   choices?: string[];
+  /** A number may also be typed per path: "glob: value, glob: value". */
+  patterns?: boolean;
 }
 
 /** A parameter's value in an "apply" message. */
-export type ParamValue = number | boolean | string | null;
+export type ParamValue = number | boolean | string | null | Record<string, number>;
 
 export interface CatalogEntry {
   label: string;

@@ -77,3 +77,24 @@ describe("bool and choice parameters", () => {
     expect(parseParam(rslora, "yes")).toEqual({ error: "`use_rslora` must be true or false. Received: yes" });
   });
 });
+
+// rank / alpha take per-path patterns (params.py: "patterns": true)
+const rankPatterns: CatalogParam = { ...rank, patterns: true };
+
+describe("per-path patterns", () => {
+  it("parse 'glob: value, ...' into an object, each value checked like the parameter", () => {
+    expect(parseParam(rankPatterns, "*/attn/*: 8, *: 4")).toEqual({ value: { "*/attn/*": 8, "*": 4 } });
+    expect(parseParam(rankPatterns, "4")).toEqual({ value: 4 });
+    expect(parseParam(rankPatterns, "*/attn/*: 2.5")).toEqual({ error: "`rank` must be an integer. Received: 2.5 (for */attn/*)" });
+    expect(parseParam(rankPatterns, "*/attn/*: 8, 4")).toEqual({
+      error: '`rank` patterns read "glob: value, glob: value" (e.g. */attn/*: 8, *: 4). Received: 4',
+    });
+    expect(parseParam(rank, "*: 4")).toEqual({ error: "`rank` must be a number. Received: *: 4" });
+  });
+  it("render as a text field that says how to type them", () => {
+    const control = paramControl(rankPatterns);
+    expect(control.attrs.type).toBe("text");
+    expect(control.attrs.title).toContain("per path: */attn/*: 8, *: 4");
+    expect(control.value).toBe("8");
+  });
+});
