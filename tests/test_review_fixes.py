@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import keras
 import numpy as np
@@ -85,6 +86,7 @@ def test_the_users_layer_flags_never_change_while_a_patched_model_runs():
     def reader():
         while not stop.is_set():
             reads[0] += 1
+            time.sleep(0)  # yield the GIL at every read: a busy loop starved the model 10x
             if not all(bn.trainable for bn in norms):
                 changed[0] += 1
 
@@ -97,7 +99,7 @@ def test_the_users_layer_flags_never_change_while_a_patched_model_runs():
     finally:
         stop.set()
         thread.join()
-    assert reads[0] > 0
+    assert reads[0] > 100  # sampled all along (about 10^4 reads on this machine)
     assert changed[0] == 0, f"{changed[0]} of {reads[0]} reads saw a changed trainable flag"
     assert all(v.trainable for bn in norms for v in bn.trainable_weights)
 
