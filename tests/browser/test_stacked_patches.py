@@ -1,7 +1,7 @@
 """Two adapters stacked on one node from the toolbar, both marked, and undo removing one.
 
-A tiny MLP in JupyterLab: click ``head``, LoRA rank 4 from the toolbar, LoRA rank 2 again on
-the same (already adapted) node, both marks listed on the node (``data-patches``, drawn from
+A tiny MLP in JupyterLab: click ``head``, LoRA from the toolbar with a per-path rank pattern
+(rank 4 on ``head``), DoRA rank 2 on the same (already adapted) node, both marks listed on the node (``data-patches``, drawn from
 the same list as the canvas badges), Undo leaves one. Each page state is checked against the
 kernel's model. The second adapter is named in the toolbar (``name`` field); the Code button
 shows the history as a script (run in the kernel: same adapters, outputs equal to 1e-6 after
@@ -31,7 +31,7 @@ CELLS = [
 ]
 
 
-def test_second_lora_on_a_patched_node_and_undo(notebook):
+def test_dora_stacked_on_a_lora_node_then_code_report_and_undo(notebook):
     nb = notebook(CELLS, app="lab")
     nb.run_all()
     view = nb.editor()
@@ -41,24 +41,25 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     view.click_node("head")
     expect(head).to_have_attribute("data-selected", "true")
     view.role("patch-kind").select_option("lora")
-    view.root.locator("[data-param=rank]").fill("4")
+    view.root.locator("[data-param=rank]").fill("hid*: 2, head: 4")  # per-path ranks
     view.click("apply")
     expect(head).to_have_attribute("data-patches", "lora:default")
     expect(view.role("history")).to_have_attribute("data-index", "1")
 
-    # the adapted node still offers LoRA: a second one stacks on it
+    # the adapted node still offers adapters: a DoRA stacks on the LoRA
     expect(view.role("patch-kind").locator("option[value=lora]")).to_have_count(1)
-    view.role("patch-kind").select_option("lora")
+    view.role("patch-kind").select_option("dora")
     view.root.locator("[data-param=rank]").fill("2")
     view.root.locator("[data-param=name]").fill("task_b")  # the adapter's name (else lora_1)
     view.click("apply")
-    expect(head).to_have_attribute("data-patches", "lora:default lora:task_b")
-    expect(head).to_have_text("head (Dense), patched: lora:default + lora:task_b")
+    expect(head).to_have_attribute("data-patches", "lora:default dora:task_b")
+    expect(head).to_have_text("head (Dense), patched: lora:default + dora:task_b")
     expect(view.role("history")).to_have_attribute("data-index", "2")
     assert nb.execute(
         "layer = editor.model.get_layer('head')\n"
-        "print(type(layer).__name__, [(a.adapter_name, a.rank) for a in layer.adapters])"
-    ) == "AdapterStack [('default', 4), ('task_b', 2)]"
+        "print(type(layer).__name__, [(type(a).__name__, a.adapter_name, a.rank)"
+        " for a in layer.adapters])"
+    ) == "AdapterStack [('LoRAAdapter', 'default', 4), ('DoRAAdapter', 'task_b', 2)]"
 
     # -- Export as code: the panel shows the script, written next to the export path -----
     view.click("export_code")
@@ -67,7 +68,8 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     expect(panel).to_have_attribute("data-patches", "2")
     expect(panel).to_have_attribute("data-path", "patched.py")
     text = view.role("code-text").input_value()
-    assert text.count("rw.add_lora(") == 2 and "name='task_b'" in text, text
+    assert "rw.add_lora(model, targets=['head'], rank={'hid*': 2, 'head': 4}" in text, text
+    assert "rw.add_dora(" in text and "name='task_b'" in text, text
     view.role("code-copy").click()  # the clipboard, or (refused headless) the text selected
     expect(panel).to_have_attribute("data-copied", re.compile("^(clipboard|selected)$"))
     assert nb.execute(  # the text shown runs in the kernel and rebuilds the patched model
@@ -86,14 +88,14 @@ def test_second_lora_on_a_patched_node_and_undo(notebook):
     report = view.role("param-report")
     expect(report).to_be_visible()
     expect(report).to_have_attribute("data-adapters", "2")
-    # head: Dense(8 -> 2); rank 4: A (8, 4) + B (4, 2) = 40, rank 2: 16 + 4 = 20; the base
-    # 4*8+8 + 8*2+2 = 58, so 60 trainable of 118
-    expect(report).to_have_attribute("data-trainable", "60")
+    # head: Dense(8 -> 2); LoRA rank 4: A (8, 4) + B (4, 2) = 40; DoRA rank 2: 16 + 4 and
+    # a magnitude per output unit, 2: 22; the base 4*8+8 + 8*2+2 = 58: 62 trainable of 120
+    expect(report).to_have_attribute("data-trainable", "62")
     expect(report.locator("tr[data-row=adapter]")).to_have_count(2)
-    expect(report.locator("tr[data-row=total]")).to_have_text(re.compile(r"^total\s*60\s*118"))
+    expect(report.locator("tr[data-row=total]")).to_have_text(re.compile(r"^total\s*62\s*120"))
     assert nb.execute("r = rw.param_report(editor.model)\n"
                       "print(r.trainable, r.total, [(a.name, a.trainable) for a in r.adapters])"
-                      ) == "60 118 [('default', 40), ('task_b', 20)]"
+                      ) == "62 120 [('default', 40), ('task_b', 22)]"
     # a named adapter's checkbox turns it off in place (set_active; no new history entry)
     report.locator("[data-role=adapter-active][data-name=task_b]").uncheck()
     expect(view.role("status")).to_have_text("Active adapters: default.")
