@@ -1,12 +1,13 @@
 """Two adapters stacked on one node from the toolbar, both marked, and undo removing one.
 
-A tiny MLP in JupyterLab: click ``head``, LoRA from the toolbar with a per-path rank pattern
-(rank 4 on ``head``), DoRA rank 2 on the same (already adapted) node, both marks listed on the node (``data-patches``, drawn from
-the same list as the canvas badges), Undo leaves one. Each page state is checked against the
-kernel's model. The second adapter is named in the toolbar (``name`` field); the Code button
-shows the history as a script (run in the kernel: same adapters, outputs equal to 1e-6 after
-copying the weights) and the Params toggle the parameter report (rows and totals those of
-``rw.param_report``), which follows the undo.
+A tiny MLP in JupyterLab: click ``head``, LoRA from the toolbar with a per-path rank
+pattern (rank 4 on ``head``), DoRA rank 2 on the same (already adapted) node, both marks
+listed on the node (``data-patches``, drawn from the same list as the canvas badges), Undo
+leaves one. Each page state is checked against the kernel's model. The second adapter is
+named in the toolbar (``name`` field); the Code button shows the history as a script (run in
+the kernel: same adapters, outputs equal to 1e-6 after copying the weights) and the Params
+toggle the parameter report (rows and totals those of ``rw.param_report``), which follows
+the undo.
 """
 
 from __future__ import annotations
