@@ -22,7 +22,10 @@ import numpy as np
 
 # Sample data beyond this is subsampled (evenly) for the plot: the browser stays smooth.
 MAX_POINTS = 20_000
-_BATCH = 2048
+# Rows per forward call: as many as keep the members' copies of the input under this many
+# values (one call of 10k rows beats five of 2k by ~30% on a T=16 `sample` model).
+_CHUNK_VALUES = 1 << 22
+_LAYER_RISK_ROWS = 256
 
 
 def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -66,8 +69,9 @@ def predict_with_risk(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     returns_risk = callable(getattr(model, "call", None)) and _accepts_return_risk(model)
     forward = _forward(model, returns_risk)
     preds, stds = [], []
-    for start in range(0, len(x), _BATCH):
-        batch = x[start : start + _BATCH]
+    chunk = _chunk_rows(x, getattr(model, "members", 1))
+    for start in range(0, len(x), chunk):
+        batch = x[start : start + chunk]
         if returns_risk:
             y_pred, std = forward(batch)
         else:
@@ -79,42 +83,52 @@ def predict_with_risk(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(preds), np.concatenate(stds)
 
 
-# model -> its compiled forward pass, made on the model's second view (see `_forward`)
+def _chunk_rows(x: np.ndarray, members: Any) -> int:
+    members = members if isinstance(members, int) and members > 0 else 1
+    per_row = max(1, int(np.prod(x.shape[1:]))) * members
+    return max(64, _CHUNK_VALUES // per_row)
+
+
+# model -> {what: its compiled function}, made on the model's second view (see `_compiled`)
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SEEN: weakref.WeakSet = weakref.WeakSet()
+_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _forward(model: Any, returns_risk: bool) -> Any:
-    """The forward pass for the plot: eager on a model's first view, a `tf.function` from
-    its second view on (the epochs of a `fit`), where the TensorFlow backend is in use.
-
-    Why: on the 10k-point view of a T=16 `sample` model the eager call was 2.5x slower than
-    the compiled one, but tracing costs more than one eager call, and each patch makes a new
-    model that may be viewed only once.
-    """
+    """The forward pass for the plot (see `_compiled`)."""
     if returns_risk:
         def call(batch):
             return model(batch, return_risk=True)
     else:
         def call(batch):
             return model(batch, training=False)
-    compiled = _COMPILED.get(model)
-    if compiled is not None:
-        return compiled
+    return _compiled(model, "forward", call)
+
+
+def _compiled(model: Any, what: str, call: Any) -> Any:
+    """``call`` eager on a model's first view, a `tf.function` from its second view on (the
+    epochs of a `fit`), where the TensorFlow backend is in use.
+
+    Why: on the 10k-point view of a T=16 `sample` model the eager call was 2.5x slower than
+    the compiled one, but tracing costs more than one eager call, and each patch makes a new
+    model that may be viewed only once.
+    """
     import keras
 
     try:
-        seen_before = model in _SEEN
-        _SEEN.add(model)
+        compiled = _COMPILED.setdefault(model, {})
+        seen = _SEEN.setdefault(model, set())
     except TypeError:  # not weak-referenceable: stay eager
         return call
-    if not seen_before or keras.backend.backend() != "tensorflow":
+    if what in compiled:
+        return compiled[what]
+    if what not in seen or keras.backend.backend() != "tensorflow":
+        seen.add(what)
         return call
     import tensorflow as tf
 
-    compiled = tf.function(call, reduce_retracing=True)
-    _COMPILED[model] = compiled
-    return compiled
+    compiled[what] = tf.function(call, reduce_retracing=True)
+    return compiled[what]
 
 
 def risk_view(
@@ -288,11 +302,12 @@ def _summary(pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) -> dict:
 
 
 def _layer_risk(model: Any, x: np.ndarray) -> dict[str, float]:
-    layer_risk = getattr(model, "layer_risk", None)
-    if not callable(layer_risk):
+    spreads = getattr(model, "layer_spreads", None)
+    if not callable(spreads):
         return {}
-    try:
-        return {str(k): float(v) for k, v in layer_risk(x[:256]).items()}
+    try:  # x is checked already (check_sample_data)
+        values = _compiled(model, "layer_spreads", spreads)(x[:_LAYER_RISK_ROWS])
+        return {str(k): float(v) for k, v in values.items()}
     except Exception:  # the overlay is a nicety: never let it break the plot
         return {}
 

@@ -72,23 +72,40 @@ def test_error_view_keeps_the_last_good_plot():
     assert previous["error"] is None
 
 
-def test_a_model_viewed_again_runs_compiled_with_the_same_numbers():
+def test_a_model_viewed_again_runs_compiled_with_the_same_numbers(monkeypatch):
     from risk_widgets import live
     from risk_widgets.risk import sample
 
+    monkeypatch.setattr(live, "_CHUNK_VALUES", 2048)
     plain = demo.regression_mlp()
-    x = np.linspace(-3, 3, 3000, dtype="float32")[:, None]  # 2 batches: 2048 + 952 rows
+    x = np.linspace(-3, 3, 3000, dtype="float32")[:, None]  # 2 chunks: 2048 + 952 rows
     first = live.predict_with_risk(plain, x)
-    assert plain not in live._COMPILED  # first view: eager (tracing costs more than a call)
+    # first view: eager (tracing costs more than a call)
+    assert "forward" not in live._COMPILED.get(plain, {})
     second = live.predict_with_risk(plain, x)
-    assert plain in live._COMPILED
+    assert "forward" in live._COMPILED[plain]
     np.testing.assert_allclose(second[0], first[0], rtol=1e-5, atol=1e-6)
     # a sampling risk model keeps drawing fresh dropout masks once compiled
     risky = sample.Wrapper(n_samples=8, rate=0.2)(plain)
     live.predict_with_risk(risky, x)
     a, b = live.predict_with_risk(risky, x), live.predict_with_risk(risky, x)
-    assert risky in live._COMPILED
+    assert "forward" in live._COMPILED[risky]
     assert np.all(a[1] > 0) and not np.allclose(a[1], b[1])
+
+
+def test_the_layer_risk_overlay_is_compiled_on_a_second_view_with_the_same_numbers():
+    from risk_widgets import live
+    from risk_widgets.risk import vote
+
+    risky = vote.Wrapper(n_voters=3)(demo.regression_mlp())
+    x = np.linspace(-3, 3, 300, dtype="float32")[:, None]
+    first = risk_view(risky, x)["layer_risk"]
+    assert "layer_spreads" not in live._COMPILED.get(risky, {})
+    second = risk_view(risky, x)["layer_risk"]
+    assert "layer_spreads" in live._COMPILED[risky]
+    assert first.keys() == second.keys() == risky.layer_risk(x).keys() and first
+    for path, value in risky.layer_risk(x[:256]).items():
+        assert second[path] == pytest.approx(value, rel=1e-5) == first[path]
 
 
 def test_the_payload_carries_the_calibration_of_risk_and_of_classifiers():

@@ -273,6 +273,11 @@ class RiskModel(keras.Model):
         """
         _check_inputs(self, x, "layer_risk")
         check_finite(x, "x", "layer_risk")
+        return {path: float(spread) for path, spread in self.layer_spreads(x).items()}
+
+    def layer_spreads(self, x) -> dict[str, Any]:
+        """:meth:`layer_risk` as backend scalars, without the input checks: a function of
+        ``x`` alone, so it can be compiled (the live view does, for a model it shows again)."""
         sites = [
             (path, layer)
             for path, layer in self.risk_paths()
@@ -296,7 +301,7 @@ class RiskModel(keras.Model):
                     ops.mean(ops.std(split_members(value, self.members), axis=1))
                     for value in values
                 ]
-            result[path] = sum(float(v) for v in spreads) / len(spreads)
+            result[path] = ops.mean(ops.stack(spreads))
         return result
 
     def summary(self, *args, **kwargs):

@@ -36,6 +36,7 @@ from risk_widgets.risk.compose import (
     report_output,
     unwrap,
 )
+from risk_widgets.risk.mc_dropout import mc_dropout
 from risk_widgets.risk.model import RiskModel
 from risk_widgets.risk.wrap import last_layers, wrap_model
 
@@ -88,6 +89,8 @@ class SampleLayer(keras.layers.Layer):
         self.layer = layer
         self.rate = _check_rate(rate)
         self.n_samples = _check_n_samples(n_samples)
+        # kept as a sublayer for its seed generator (and the saved files that hold its
+        # state); the mask itself comes from `mc_dropout`, cheaper on TensorFlow
         self.dropout = keras.layers.Dropout(self.rate, name="mc_dropout")
 
     @property
@@ -115,7 +118,8 @@ class SampleLayer(keras.layers.Layer):
 
     def call(self, inputs, *args, **kwargs):
         outputs = self.layer(inputs, *args, **kwargs)
-        dropped = tree.map_structure(lambda t: self.dropout(t, training=True), outputs)
+        seeds = self.dropout.seed_generator
+        dropped = tree.map_structure(lambda t: mc_dropout(t, self.rate, seeds), outputs)
         return report_output(self, dropped)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
