@@ -39,7 +39,10 @@ export interface Overlay {
 export const PREVIEW_COLOR = "#00acc1";
 export const DIFF_COLORS = { added: "#2e7d32", changed: "#f9a825", inside: "#f9a825" } as const;
 
-/** Above this many rows, the mirror's rectangles follow pans and zooms after a short pause. */
+/**
+ * Above this many rows, the mirror's rectangles follow pans and zooms after a short pause,
+ * and a new scene's rows are written just after its first frame.
+ */
 const MIRROR_SYNC_MAX = 300;
 const MIRROR_DELAY_MS = 80;
 /** The first paint zooms out no further than this (then starts at the top). */
@@ -385,8 +388,11 @@ export class CanvasView implements PointerTarget {
 
   request(): void {
     // The mirror follows at once (not on the next frame), so a test that reads it right
-    // after a click or a trait change sees the new state.
-    this.updateMirror();
+    // after a click or a trait change sees the new state. A new scene of a big graph is
+    // the exception: its thousands of rows would hold up the frame (a third of an expand at
+    // 12k nodes), so they are written just after it, with `data-stale="true"` meanwhile.
+    if (this.mirrorAfterFrame()) this.mirror.dataset.stale = "true";
+    else this.updateMirror();
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
@@ -399,10 +405,27 @@ export class CanvasView implements PointerTarget {
     const t0 = performance.now();
     this.drawCanvas();
     const t1 = performance.now();
-    this.updateMirror();
-    const t2 = performance.now();
     this.mirror.dataset.drawMs = (t1 - t0).toFixed(1);
-    this.mirror.dataset.mirrorMs = (t2 - t1).toFixed(1);
+    if (this.mirrorAfterFrame()) {
+      if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
+      this.mirrorTimer = setTimeout(() => this.syncMirror(), 0);  // after this frame shows
+    } else {
+      this.syncMirror();
+    }
+  }
+
+  private syncMirror(): void {
+    this.mirrorTimer = 0;
+    const t0 = performance.now();
+    this.updateMirror();
+    this.mirror.dataset.mirrorMs = (performance.now() - t0).toFixed(1);
+  }
+
+  /** Whether the mirror of the current scene is written after the next frame, not before. */
+  private mirrorAfterFrame(): boolean {
+    const scene = this.scene;
+    return Boolean(scene && !scene.provisional && scene !== this.mirrorScene &&
+      scene.layout.boxes.length > MIRROR_SYNC_MAX);
   }
 
   private drawCanvas(): void {
