@@ -19,6 +19,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from bench_frontend import _UNTIL_PAINTED, server  # noqa: E402
 
+_MIRROR_ROWS = "document.querySelectorAll('[data-role=node-index] [data-node-id]').length"
+
 
 def main(blocks: int = 1500, top: int = 12) -> dict:
     from playwright.sync_api import sync_playwright
@@ -35,12 +37,16 @@ def main(blocks: int = 1500, top: int = 12) -> dict:
         # one expand to warm up, then the profiled one (another block: its shape is cached)
         page.evaluate("__rwBench.expand(['block_3'])")
         page.evaluate("__rwBench.expand([])")
+        rows_before = page.evaluate(_MIRROR_ROWS)
+        children = page.evaluate(
+            "window.__rw.model.state.graph.nodes.filter((n) => n.parent === 'block_7').length")
         cdp = page.context.new_cdp_session(page)
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 200})
         cdp.send("Profiler.start")
         first = page.evaluate("__rwBench.expand(['block_7'])")
         profile = cdp.send("Profiler.stop")["profile"]
+        rows_after = page.evaluate(_MIRROR_ROWS)
         browser.close()
     by_id = {node["id"]: node for node in profile["nodes"]}
     self_us: collections.Counter = collections.Counter()
@@ -58,7 +64,8 @@ def main(blocks: int = 1500, top: int = 12) -> dict:
     print(f"page main thread busy {busy:.0f} ms; top self time:")
     for name, us in self_us.most_common(top):
         print(f"  {us / 1e3:7.1f} ms  {name}")
-    return {"nodes": n, "expand": first, "busy_ms": busy, "top": self_us.most_common(top)}
+    return {"nodes": n, "expand": first, "busy_ms": busy, "top": self_us.most_common(top),
+            "rows_before": rows_before, "rows_after": rows_after, "children": children}
 
 
 if __name__ == "__main__":

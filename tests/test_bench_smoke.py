@@ -85,6 +85,16 @@ def test_bench_frontend_smallest():
 
 @pytest.mark.browser
 @pytest.mark.skipif(not _browser_ready(), reason="needs the built bundle and chromium")
+def test_profile_expand_on_a_graph_whose_node_list_follows_the_frame():
+    # 400 collapsed blocks: over the 300 rows above which a new scene's node list (the DOM
+    # mirror) is written just after its frame; once written it holds the expanded children
+    out = _in_fresh_python("profile_expand.main(400, top=3)")
+    assert out["rows_before"] > 300 and out["children"] > 0
+    assert out["rows_after"] == out["expand"]["nodes"] == out["rows_before"] + out["children"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not _browser_ready(), reason="needs the built bundle and chromium")
 def test_bench_risk_view_smallest():
     _check(_in_fresh_python("bench_risk_view.main(100)"))
 
