@@ -285,8 +285,8 @@ class RiskModel(keras.Model):
         ]
         if not sites:
             return {}
-        # the body runs eagerly once and each risk layer reports its output as it is called:
-        # inside an opaque layer there is no graph to build a probe model from
+        # the body runs once (eagerly, or traced by tf.function) and each risk layer reports
+        # its output as it is called: inside an opaque layer there is no graph to probe
         with capture_outputs([layer for _, layer in sites]) as captured:
             self.body(tile_members(x, self.members), training=False)
         result = {}
