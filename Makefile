@@ -19,7 +19,7 @@ demo-headless: setup
 	$(BIN)/python -m risk_widgets.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
 
 test: setup system-deps lint js-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
