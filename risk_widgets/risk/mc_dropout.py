@@ -7,8 +7,8 @@ machine 36 ms for 10M values, while the 64-unit Dense that feeds them takes 20 m
 32-bit random word gives two 16-bit draws: an element is kept where its draw is
 ``>= round(rate * 2**16)`` and scaled by ``1 / (1 - q)``, with ``q`` the rate so quantised
 (``|q - rate| <= 2**-17``). So each element's expected value is exactly its input, as with
-Keras' dropout. On 160k x 64 values this takes 15 ms, against 43 ms for ``keras.layers.Dropout``
-(`bench/RESULTS.md`, "MC dropout mask").
+Keras' dropout. On 160k x 64 values this took 15 ms, against 43 ms for
+``keras.layers.Dropout`` (one measurement on the 2-core machine; not yet in ``bench/``).
 
 Other backends use ``keras.random.dropout``.
 
