@@ -91,6 +91,10 @@ def test_profile_expand_on_a_graph_whose_node_list_follows_the_frame():
     out = _in_fresh_python("profile_expand.main(400, top=3)")
     assert out["rows_before"] > 300 and out["children"] > 0
     assert out["rows_after"] == out["expand"]["nodes"] == out["rows_before"] + out["children"]
+    # The look-ahead laid out the blocks' inside before the first expand: that expand lays
+    # out only the top level and takes the block's level from the worker's cache.
+    assert out["lookahead"]["shapes"] >= 1
+    assert out["first_expand"]["laidOut"] == 1 and out["first_expand"]["cached"] == 1
 
 
 @pytest.mark.browser

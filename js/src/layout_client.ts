@@ -1,5 +1,6 @@
 // Starts the layout worker from a Blob URL and keeps at most one request in flight (the
-// newest waiting one replaces older ones). Falls back to running ELK on the page.
+// newest waiting one replaces older ones). Falls back to running ELK on the page. Look-ahead
+// layouts (lookahead.ts) wait in a queue of their own and go only when no real one waits.
 import workerCode from "rw:layout-worker";
 import type { Layout, LayoutReply, LayoutRequest } from "./layout";
 
@@ -12,6 +13,10 @@ export class LayoutClient {
   private nextId = 1;
   private busy: { id: number; resolve: (l: Layout | null) => void; reject: (e: Error) => void; req: LayoutRequest } | null = null;
   private waiting: { req: LayoutRequest; resolve: (l: Layout | null) => void; reject: (e: Error) => void } | null = null;
+  /** Look-ahead inputs not sent yet, and what to call once the last of them is laid out. */
+  private ahead: Array<Omit<LayoutRequest, "id">> = [];
+  private aheadDone: ((sent: number) => void) | null = null;
+  private aheadSent = 0;
   /** "worker" or "main-thread", for tests and diagnostics. */
   mode: "worker" | "main-thread" = "worker";
 
@@ -43,6 +48,22 @@ export class LayoutClient {
     });
   }
 
+  /**
+   * Lays out `inputs` when the worker has nothing else to do, only to fill its level cache
+   * (the replies are dropped). Replaces the look-ahead queued before; resolves with how many
+   * were laid out once the queue is empty (or superseded).
+   */
+  lookahead(inputs: Array<Omit<LayoutRequest, "id">>): Promise<number> {
+    this.aheadDone?.(this.aheadSent);
+    // On the page (no worker) a look-ahead would block the page it is meant to spare.
+    this.ahead = this.worker ? [...inputs] : [];
+    this.aheadSent = 0;
+    return new Promise((resolve) => {
+      this.aheadDone = resolve;
+      this.pump();
+    });
+  }
+
   dispose(): void {
     this.worker?.terminate();
     this.worker = null;
@@ -51,13 +72,34 @@ export class LayoutClient {
     this.waiting?.resolve(null);
     this.busy?.resolve(null);
     this.waiting = this.busy = null;
+    this.ahead = [];
+    this.aheadDone?.(this.aheadSent);
+    this.aheadDone = null;
   }
 
   private pump(): void {
-    if (this.busy || !this.waiting) return;
+    if (this.busy) return;
+    if (!this.waiting) {
+      const next = this.ahead.shift();
+      if (!next) {
+        this.aheadDone?.(this.aheadSent);
+        this.aheadDone = null;
+        return;
+      }
+      this.aheadSent++;
+      const req = { ...next, id: this.nextId++ };
+      // A failed look-ahead only means a cold layout later: nothing to report.
+      this.busy = { id: req.id, resolve: () => {}, reject: () => {}, req };
+      this.send(req);
+      return;
+    }
     const { req, resolve, reject } = this.waiting;
     this.waiting = null;
     this.busy = { id: req.id, resolve, reject, req };
+    this.send(req);
+  }
+
+  private send(req: LayoutRequest): void {
     if (this.worker) this.worker.postMessage(req);
     else void this.fallback!(req).then((r) => this.settle(r));
   }
@@ -75,6 +117,7 @@ export class LayoutClient {
     this.worker?.terminate();
     this.worker = null;
     this.mode = "main-thread";
+    this.ahead = [];
     const g = globalThis as unknown as { __rwLayout?: Run };
     if (!g.__rwLayout) new Function(workerCode)();
     this.fallback = g.__rwLayout!;

@@ -10,6 +10,7 @@ import {
 } from "./graph_model";
 import { buildLayoutInput, LayoutEngine, type Layout } from "./layout";
 import { LayoutClient } from "./layout_client";
+import { lookaheadInputs } from "./lookahead";
 import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
 import { attachPointer } from "./selection";
 import { Toolbar } from "./toolbar";
@@ -215,6 +216,7 @@ class Editor {
         }
         this.refresh(anchor);
         this.scrollToTarget();
+        void this.lookahead(seq, vis);
       },
       (err: Error) => {
         if (seq !== this.layoutSeq) return;
@@ -222,6 +224,26 @@ class Editor {
         this.toolbar.showLocal({ level: "error", message: err.message });
       },
     );
+  }
+
+  /**
+   * Once a layout is on screen: lays out the insides of its collapsed groups in idle time
+   * (lookahead.ts), so that the first expand of each group shape finds it in the worker's
+   * cache. `data-lookahead` says where that stands, for tests and benchmarks.
+   */
+  private async lookahead(seq: number, vis: VisibleGraph): Promise<void> {
+    const stale = () => seq !== this.layoutSeq;
+    const t0 = performance.now();
+    this.root.dataset.lookahead = "scanning";
+    const open = new Set(vis.containers);
+    const collapsed = vis.nodes.filter((n) => isGroup(n) && !open.has(n.id)).map((n) => n.id);
+    const inputs = await lookaheadInputs(this.index, collapsed, this.view.measure, { stale });
+    if (inputs === null || stale()) return;
+    this.root.dataset.lookahead = "running";
+    const done = await this.client.lookahead(inputs);
+    if (stale()) return;
+    Object.assign(this.root.dataset, { lookahead: "done", lookaheadShapes: String(done),
+      lookaheadMs: (performance.now() - t0).toFixed(0) });
   }
 
   /** Redraws with the current state (no new layout). */
