@@ -126,6 +126,11 @@ def main() -> int:
             text, n = pattern.subn(lambda _m, b=block: b, text)
             if not n:
                 raise SystemExit(f"no section {title!r} in {RESULTS}")
+        # The hand-written analysis follows the rerun sections' numbers: take it from NOTES.md.
+        if notes_path().exists():
+            notes = notes_path().read_text().strip() + "\n\n"
+            pattern = re.compile(r"^## Targets missed, and why\n.*?(?=^## |\Z)", re.S | re.M)
+            text = pattern.sub(lambda _m: notes, text)
         if not args.no_write:
             RESULTS.write_text(text)
             print(f"wrote {RESULTS} (sections {sorted(keys)} rerun)")

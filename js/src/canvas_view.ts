@@ -415,6 +415,9 @@ export class CanvasView implements PointerTarget {
   }
 
   private syncMirror(): void {
+    // Called by its own timer or straight from a draw: either way no other write may stay
+    // armed (a forgotten one fires mid-zoom and costs a frame at 10k rows).
+    if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
     this.mirrorTimer = 0;
     const t0 = performance.now();
     this.updateMirror();
@@ -724,7 +727,14 @@ export class CanvasView implements PointerTarget {
     }
     const transform = `${this.k}/${this.tx}/${this.ty}/${this.cssW}/${this.cssH}`;
     const onlyMoved = this.mirrorScene === scene && this.mirrorTransform !== transform;
-    if (this.mirrorScene === scene && !onlyMoved) return;
+    if (this.mirrorScene === scene && !onlyMoved) {
+      // Back where the rows were written (a zoom in and out again): they are right as they
+      // are, so a write still waiting would only cost a frame.
+      if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
+      this.mirrorTimer = 0;
+      this.mirror.dataset.stale = "false";
+      return;
+    }
     if (onlyMoved && rows.size > MIRROR_SYNC_MAX) {
       this.mirror.dataset.stale = "true";
       if (this.mirrorTimer) clearTimeout(this.mirrorTimer);
