@@ -152,7 +152,7 @@ class VoteLayer(keras.layers.Layer):
     def _stackable(self, inputs: Any) -> bool:
         """Whether every voter is a plain float Dense (no LoRA, not quantized, this layer's
         dtype policy), so that one einsum over the stacked kernels computes them all."""
-        if not _is_tensor(inputs):
+        if not _is_tensor(inputs) or len(inputs.shape) - 2 > len(_MID_AXES):
             return False
         policy, first = self.dtype_policy.name, self.voters[0]
         return all(
@@ -176,7 +176,7 @@ class VoteLayer(keras.layers.Layer):
         call). The letters are spelled out: TF's einsum gradient with ``...`` broadcasts.
         """
         dims = trailing_dims(inputs)
-        mid = "".join("cdefghjklm"[i] for i in range(len(dims) - 1))
+        mid = _MID_AXES[: len(dims) - 1]
         grouped = ops.reshape(inputs, (-1, self.n_voters, self.stride, *dims))
         kernels = ops.stack([v.kernel.value for v in self.voters])
         out = ops.einsum(f"bns{mid}i,nio->bns{mid}o", grouped, kernels)
@@ -213,6 +213,10 @@ class VoteLayer(keras.layers.Layer):
             for v in config["voters"]
         ]
         return cls(**config)
+
+
+#: einsum letters for the axes between the batch and the features (none of b, n, s, i, o)
+_MID_AXES = "cdefghjklm"
 
 
 def _is_tensor(value: Any) -> bool:
