@@ -9,32 +9,16 @@ the built bundle with a stand-in model), no kernel needed.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import pathlib
-import threading
+import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "risk_widgets" / "static" / "widget.js"
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-@contextlib.contextmanager
-def _serve_repository():
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-
+from bench_frontend import server  # noqa: E402  (serves the repository root, as the bench does)
 
 # Zooms in a little on every frame for `frames` frames (about 0.4 s, longer than the 80 ms
 # pause after which the rows follow), counting writes to the rows' rectangles meanwhile.
@@ -53,14 +37,13 @@ _ZOOM_AND_COUNT = """async (frames) => {
   }
   await new Promise((res) => setTimeout(res, 0));  // a timer due now would run here
   mo.disconnect();
-  return { writes, ms: performance.now() - t0, stale: index.dataset.stale,
-           zoom: Number(index.dataset.zoom) };
+  return { writes, ms: performance.now() - t0, stale: index.dataset.stale };
 }"""
 
 
 @pytest.mark.skipif(not BUNDLE.exists(), reason="needs the built bundle (npm run build)")
 def test_rows_of_a_big_graph_follow_a_zoom_only_once_it_stops(page):
-    with _serve_repository() as port:
+    with server() as port:
         # 400 collapsed blocks: 402 rows, over the 300 above which rows follow after a pause
         page.goto(f"http://127.0.0.1:{port}/js/dev/harness.html?blocks=400&risk=0")
         page.wait_for_function("window.__rw?.ready")
