@@ -2,10 +2,12 @@
 
 Kept to show what they hold; rerunning it with a later release makes new files, not old ones.
 """
-import numpy as np, keras
+import keras
+import numpy as np
+
 import risk_widgets as rw
 from risk_widgets import demo
-from risk_widgets.risk import vote, sample, sculpt
+from risk_widgets.risk import sculpt, vote
 
 keras.utils.set_random_seed(0)
 model = demo.transformer()
@@ -17,7 +19,7 @@ svf = rw.add_svf(lora, targets=["*/attn/key"])
 for v in svf.trainable_weights:
     v.assign(v.numpy() + np.random.default_rng(1).normal(0, 0.05, v.shape).astype(v.dtype))
 mlp = demo.regression_mlp()
-risky = vote.Wrapper(n_voters=3)(sculpt.Wrapper()(mlp)) 
+risky = vote.Wrapper(n_voters=3)(sculpt.Wrapper()(mlp))
 xs = x[:4]
 xm, _ = demo.cubic_data(n=8)
 svf.save("tests/data/release_0_1_adapters.keras")
@@ -26,4 +28,4 @@ y_svf = keras.ops.convert_to_numpy(svf(xs))
 y_r, r_r = risky(xm, return_risk=True)
 np.savez("tests/data/release_0_1_expected.npz", x_seq=xs, y_adapters=y_svf, x_reg=xm,
          y_risk=keras.ops.convert_to_numpy(y_r), risk=keras.ops.convert_to_numpy(r_r))
-print(svf.__class__, risky.__class__, [l.__class__.__name__ for l in svf.layers][:8])
+print("saved", type(svf).__name__, type(risky).__name__)
