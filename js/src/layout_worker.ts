@@ -1,11 +1,12 @@
-// The layout worker: runs the hierarchical, cached layout (layout.ts: ELK layered per level,
+// The layout worker: runs the hierarchical, cached layout (layout_engine.ts: ELK layered per level,
 // a quick layered layout for levels over 100 nodes) off the main thread; the level cache lives here, so
 // it survives from one request to the next. build.mjs
 // bundles this file to a string; layout_client.ts starts it from a Blob URL (anywidget
 // imports our bundle from a blob URL, so `new URL("./x.js", import.meta.url)` cannot work).
 // Without Worker support the same string is evaluated on the page and registers a function.
 import ELK from "elkjs/lib/elk.bundled.js";
-import { LayoutEngine, runLayout, type LayoutRequest } from "./layout";
+import type { LayoutRequest } from "./layout";
+import { LayoutEngine, runLayout } from "./layout_engine";
 
 const engine = new LayoutEngine(new ELK());
 const scope = globalThis as unknown as {

@@ -1,5 +1,5 @@
 // Look-ahead layout: the inside of every collapsed group on screen, laid out in idle time so
-// that expanding a group finds its level in the worker's cache (layout.ts caches each level
+// that expanding a group finds its level in the worker's cache (layout_engine.ts caches each level
 // by its structure). Without it the first expand of a group shape pays ELK on that level in a
 // cold worker (50-200 ms); with it, an expand only re-lays out the levels that hold the group.
 //

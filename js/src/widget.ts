@@ -8,10 +8,13 @@ import {
   asGraph, boxSelect, clickSelect, indexGraph, isGroup, pruneSelection, reveal, sameIds,
   toggleExpanded, validKinds, visibleGraph, type GraphIndex, type VisibleGraph,
 } from "./graph_model";
-import { buildLayoutInput, LayoutEngine, type Layout } from "./layout";
+import { buildLayoutInput, type Layout } from "./layout";
+import { LayoutEngine } from "./layout_engine";
 import { LayoutClient } from "./layout_client";
 import { lookaheadInputs } from "./lookahead";
-import { CanvasView, patchColor, patchLabel, type Scene } from "./canvas_view";
+import { CanvasView } from "./canvas_view";
+import { patchColor, patchLabel } from "./patch_marks";
+import type { Overlay, Scene } from "./scene";
 import { attachPointer } from "./selection";
 import { Toolbar } from "./toolbar";
 import { RiskPlot } from "./risk_plot";
@@ -19,7 +22,6 @@ import { TargetPreview } from "./target_preview";
 import { DiffPanel, diffMarks, diffNote } from "./diff_view";
 import { CodePanel } from "./code_export_view";
 import { ParamReportPanel } from "./param_report_view";
-import type { Overlay } from "./canvas_view";
 
 /** Browser writes to Python are debounced by this many milliseconds. */
 const SAVE_DELAY_MS = 120;

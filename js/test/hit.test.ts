@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hitTest, toggleRect } from "../src/canvas_view";
+import { hitTest, toggleRect } from "../src/hit";
 import { HEADER_H } from "../src/layout";
 import type { Box } from "../src/layout";
 import { parseParam } from "../src/toolbar";

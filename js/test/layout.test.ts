@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import ELK from "elkjs/lib/elk.bundled.js";
 import { indexGraph, syntheticGraph, visibleGraph } from "../src/graph_model";
 import type { Graph } from "../src/types";
-import {
-  approxMeasure, buildLayoutInput, containerMinWidth, LayoutEngine, quickLevel, runLayout, type Elk,
-  type ElkNode, type Layout,
-} from "../src/layout";
+import { approxMeasure, buildLayoutInput, containerMinWidth, type Layout } from "../src/layout";
+import { LayoutEngine, runLayout } from "../src/layout_engine";
+import { quickLevel } from "../src/quick_level";
+import type { Elk, ElkNode } from "../src/elk_level";
 
 const elk = new ELK();
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import ELK from "elkjs/lib/elk.bundled.js";
 import { indexGraph, syntheticGraph, visibleGraph } from "../src/graph_model";
 import type { Graph } from "../src/types";
-import { approxMeasure, buildLayoutInput, LayoutEngine, type Layout } from "../src/layout";
+import { approxMeasure, buildLayoutInput, type Layout } from "../src/layout";
+import { LayoutEngine } from "../src/layout_engine";
 import { edgesByNode, groupInside, lookaheadInputs } from "../src/lookahead";
 
 const elk = new ELK();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { markLabel, nodePatches } from "../src/canvas_view";
+import { markLabel, nodePatches } from "../src/patch_marks";
 import type { GraphNode } from "../src/types";
 
 const node = (extra: Partial<GraphNode>): GraphNode => ({
