@@ -16,7 +16,7 @@ demo: setup
 	$(BIN)/jupyter lab notebooks/quickstart.ipynb $(ROOT_FLAG)
 
 demo-headless: setup
-	$(BIN)/python -m risk_widgets.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
+	$(BIN)/python -m risk_widgets.demo.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
 
 test: setup system-deps lint js-test
 	$(BIN)/python -m pytest -n 2 --dist loadfile

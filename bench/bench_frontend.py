@@ -156,7 +156,7 @@ def bench_model(
     page, port: int, label: str, model, *, expand_all: bool, paints: int = 3
 ) -> list[dict]:
     """Every front-end measure for one model; returns the result rows."""
-    from risk_widgets.graph import to_graph
+    from risk_widgets.graph.build import to_graph
 
     start = time.perf_counter()
     graph = to_graph(model).to_json()

@@ -15,7 +15,7 @@ SIZES = (10, 100, 1000, 2000, 10_000)
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> list[dict]:
-    from risk_widgets.graph import to_graph
+    from risk_widgets.graph.build import to_graph
 
     rows = []
     for n in sizes:

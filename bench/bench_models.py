@@ -17,7 +17,7 @@ def stacked(n_layers: int, width: int = 8):
     """
     import keras
 
-    from risk_widgets.composite import CompositeLayer
+    from risk_widgets.core.composite import CompositeLayer
 
     def block(x):
         h = x
@@ -36,7 +36,7 @@ def nested(depth: int = 8, width: int = 8):
     """CompositeLayers nested ``depth`` deep, each level: Dense -> inner level -> Dense."""
     import keras
 
-    from risk_widgets.composite import CompositeLayer
+    from risk_widgets.core.composite import CompositeLayer
 
     def level(d: int):
         def fn(x):
@@ -60,7 +60,7 @@ def transformer(n_blocks: int = 24, dim: int = 64):
 
 def n_layers(model) -> int:
     """Leaf layers of the model (what the graph draws as boxes, inputs and outputs excluded)."""
-    from risk_widgets.graph import to_graph
+    from risk_widgets.graph.build import to_graph
 
     return sum(n["kind"] == "layer" for n in to_graph(model).to_json()["nodes"])
 

@@ -34,7 +34,7 @@ def _data(batch: int = 32):
 
 def _keras_lora(n_blocks: int, weights):
     """The same transformer with Keras' own LoRA on every Dense / EinsumDense."""
-    from risk_widgets.walk import iter_layers
+    from risk_widgets.core.walk import iter_layers
 
     model = models.transformer(n_blocks)
     model.set_weights(weights)

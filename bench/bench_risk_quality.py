@@ -100,7 +100,7 @@ RECIPES = {
 
 
 def _fit(model: keras.Model, data: dict, epochs: int, lr: float = 1e-2) -> keras.Model:
-    from risk_widgets.training import decaying_adam  # as the notebook and the tests train
+    from risk_widgets.editor.training import decaying_adam  # as the notebook and the tests train
 
     steps = epochs * math.ceil(len(data["x"]) / 64)
     model.compile(optimizer=decaying_adam(lr, steps), loss="mse")

@@ -36,7 +36,8 @@ def main(n: int = 10_000) -> list[dict]:
     from bench_frontend import server
     from playwright.sync_api import sync_playwright
 
-    from risk_widgets import demo, live
+    from risk_widgets import demo
+    from risk_widgets.editor import live
     from risk_widgets.risk import sample
 
     model = sample.Wrapper(n_samples=16, rate=0.1)(demo.regression_mlp())

@@ -18,12 +18,12 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
-    "CompositeLayer": "risk_widgets.composite",
-    "to_graph": "risk_widgets.graph",
-    "Graph": "risk_widgets.graph",
-    "find_layers": "risk_widgets.targets",
-    "TargetWarning": "risk_widgets.targets",
-    "diff": "risk_widgets.patch_diff",
+    "CompositeLayer": "risk_widgets.core.composite",
+    "to_graph": "risk_widgets.graph.build",
+    "Graph": "risk_widgets.graph.build",
+    "find_layers": "risk_widgets.core.targets",
+    "TargetWarning": "risk_widgets.core.targets",
+    "diff": "risk_widgets.editor.patch_diff",
     "rewire": "risk_widgets.engine.rewiring",
     "PatchedModel": "risk_widgets.engine.models",
     "unpatch": "risk_widgets.engine.operations",
@@ -40,7 +40,7 @@ _LAZY: dict[str, str] = {
     "add_lora": "risk_widgets.adapters.lora",
     "add_dora": "risk_widgets.adapters.dora",
     "add_svf": "risk_widgets.adapters.svf",
-    "GraphEditor": "risk_widgets.widget",
+    "GraphEditor": "risk_widgets.ui.widget",
 }
 # public submodules, imported on first attribute access
 _SUBMODULES = {"demo", "risk"}
@@ -65,13 +65,13 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register ``%risk_edit`` (``%load_ext risk_widgets``); imports no TensorFlow."""
-    from risk_widgets.magics import register
+    from risk_widgets.ui.magics import register
 
     register(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove ``%risk_edit`` (``%unload_ext risk_widgets``)."""
-    from risk_widgets.magics import unregister
+    from risk_widgets.ui.magics import unregister
 
     unregister(ipython)

@@ -53,7 +53,7 @@ def attention(seq=6, dim=8, heads=2, seed=0):
 
 def block(dim, heads, name):
     """A transformer block as a CompositeLayer: ``attn`` + an ``mlp`` composite."""
-    from risk_widgets.composite import CompositeLayer
+    from risk_widgets.core.composite import CompositeLayer
 
     def fn(x):
         attended = keras.layers.MultiHeadAttention(heads, dim // heads, name="attn")(x, x)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import risk_widgets as rw
 from risk_widgets.adapters import LoRAAdapter, SVFAdapter
-from risk_widgets.adapters.base import EinsumDenseView
+from risk_widgets.adapters.kernel_views import EinsumDenseView
 from risk_widgets.engine.models import PatchedModel
 from tests import models as M
 

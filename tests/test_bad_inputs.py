@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import risk_widgets as rw
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 from risk_widgets.risk import RiskModel, sample, sculpt, vote
 from tests import models as M
 

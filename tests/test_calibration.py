@@ -82,7 +82,7 @@ def test_ood_probes_give_the_panel_the_auroc_of_the_models_risk():
 
     import risk_widgets as rw
     from risk_widgets import demo
-    from risk_widgets.live import predict_with_risk, risk_view
+    from risk_widgets.editor.live import predict_with_risk, risk_view
     from risk_widgets.risk import metrics, sample
 
     keras.utils.set_random_seed(0)

@@ -5,8 +5,8 @@ import pathlib
 
 import pytest
 
-from risk_widgets.catalog import CATALOG, catalog_json, validate_params
-from risk_widgets.params import PARAMS
+from risk_widgets.core.params import PARAMS
+from risk_widgets.editor.catalog import CATALOG, catalog_json, validate_params
 
 
 def test_defaults_are_filled_in():

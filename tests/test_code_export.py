@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
-from risk_widgets.catalog import CATALOG, validate_params
-from risk_widgets.code_export import call_code
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.catalog import CATALOG, validate_params
+from risk_widgets.editor.code_export import call_code
+from risk_widgets.editor.state import EditorState
 
 
 def _mlp():

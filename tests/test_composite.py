@@ -1385,7 +1385,7 @@ class RiskWidgetsCompositeTest(testing.TestCase):
     def test_docstring_examples_run(self):
         import doctest
 
-        import risk_widgets.composite as module
+        import risk_widgets.core.composite as module
 
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         self.assertGreater(result.attempted, 10)

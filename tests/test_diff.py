@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 from risk_widgets.risk import vote
 
 
@@ -134,7 +134,7 @@ def test_editor_diff_between_history_entries(model, xs):
 
 
 def test_widget_diff_messages(model, xs):
-    from risk_widgets.widget import GraphEditor
+    from risk_widgets.ui.widget import GraphEditor
 
     editor = GraphEditor(model, data=xs[:64])
     editor._on_message(editor, {"type": "diff"})

@@ -11,7 +11,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets.adapters.dora import DoRAAdapter
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 from tests import models as M
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets import demo
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 
 
 @pytest.fixture

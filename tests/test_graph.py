@@ -1,4 +1,4 @@
-"""risk_widgets.graph.to_graph: nodes, parents, edges and the Graph JSON contract."""
+"""risk_widgets.graph.build.to_graph: nodes, parents, edges and the Graph JSON contract."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 import keras
 import pytest
 
-from risk_widgets.composite import CompositeLayer
+from risk_widgets.core.composite import CompositeLayer
 from risk_widgets.engine import registry
-from risk_widgets.graph import (
+from risk_widgets.graph.build import (
     Graph,
     register_patch_inspector,
     register_patchable,

@@ -11,7 +11,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets import demo
-from risk_widgets.html_export import TRAITS
+from risk_widgets.ui.html_export import TRAITS
 
 
 @pytest.fixture(scope="module")

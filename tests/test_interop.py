@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 from tests import models as M
 
 RNG = np.random.default_rng(0)
@@ -227,7 +227,7 @@ def test_embedding_is_offered_and_takes_svf():
 
 
 def test_param_report_in_the_editor_and_of_a_risk_model():
-    from risk_widgets.editor import EditorState
+    from risk_widgets.editor.state import EditorState
     from risk_widgets.risk import vote
 
     state = EditorState(_model())

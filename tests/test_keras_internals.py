@@ -1,7 +1,7 @@
-"""risk_widgets.keras_internals: every Keras internal risk_widgets uses, on the installed Keras.
+"""core.keras_internals: every Keras internal risk_widgets uses, on the installed Keras.
 
 Issue 19 item 9: ``keras.src`` imports and private attributes were spread over 7 modules.
-They now live in `risk_widgets.keras_internals`; this file imports every name it provides
+They now live in `risk_widgets.core.keras_internals`; this file imports every name it provides
 and exercises it, so a Keras upgrade that breaks one shows here first. Checked on Keras
 3.15.1 (``KERAS_VERSIONS_CHECKED``).
 """
@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from risk_widgets import keras_internals as ki
-from risk_widgets.composite import CompositeLayer
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.composite import CompositeLayer
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "risk_widgets"
 
@@ -39,7 +39,7 @@ ALLOWED = {
 
 def test_checked_on_this_keras_version():
     assert keras.__version__ in ki.KERAS_VERSIONS_CHECKED, (
-        f"risk_widgets.keras_internals was checked on Keras {ki.KERAS_VERSIONS_CHECKED}, "
+        f"risk_widgets.core.keras_internals was checked on Keras {ki.KERAS_VERSIONS_CHECKED}, "
         f"this is {keras.__version__}: run tests/test_keras_internals.py (and the suite), fix "
         "keras_internals.py where it fails, then add the version to KERAS_VERSIONS_CHECKED."
     )
@@ -189,8 +189,9 @@ def test_only_keras_internals_imports_keras_src():
             elif (isinstance(node, ast.Attribute) and node.attr == "src"
                   and isinstance(node.value, ast.Name) and node.value.id == "keras"):
                 found.append(f"{path.name}:{node.lineno} keras.src")
-    assert not found, "import Keras internals through risk_widgets.keras_internals:\n" + "\n".join(
-        found)
+    assert not found, (
+        "import Keras internals through risk_widgets.core.keras_internals:\n" + "\n".join(found)
+    )
 
 
 def test_only_keras_internals_touches_private_keras_attributes():
@@ -207,4 +208,4 @@ def test_only_keras_internals_touches_private_keras_attributes():
                 name = node.args[1].value
             if name and name not in allowed:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {name}")
-    assert not found, "use risk_widgets.keras_internals for:\n" + "\n".join(found)
+    assert not found, "use risk_widgets.core.keras_internals for:\n" + "\n".join(found)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from risk_widgets import demo
-from risk_widgets.live import check_sample_data, error_view, risk_view
+from risk_widgets.editor.live import check_sample_data, error_view, risk_view
 
 
 def _floats(buffer):
@@ -73,7 +73,7 @@ def test_error_view_keeps_the_last_good_plot():
 
 
 def test_a_model_viewed_again_runs_compiled_with_the_same_numbers(monkeypatch):
-    from risk_widgets import live
+    from risk_widgets.editor import live
     from risk_widgets.risk import sample
 
     monkeypatch.setattr(live, "_CHUNK_VALUES", 2048)
@@ -94,7 +94,7 @@ def test_a_model_viewed_again_runs_compiled_with_the_same_numbers(monkeypatch):
 
 
 def test_the_layer_risk_overlay_is_compiled_on_a_second_view_with_the_same_numbers():
-    from risk_widgets import live
+    from risk_widgets.editor import live
     from risk_widgets.risk import vote
 
     risky = vote.Wrapper(n_voters=3)(demo.regression_mlp())

@@ -13,7 +13,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 from tests import models as M
 
 

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.testing.globalipapp import get_ipython
 
 from risk_widgets import demo
-from risk_widgets.magics import risk_edit
+from risk_widgets.ui.magics import risk_edit
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from risk_widgets.run_notebook import run_notebook
+from risk_widgets.demo.run_notebook import run_notebook
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

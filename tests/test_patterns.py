@@ -70,7 +70,7 @@ def test_bad_patterns_are_refused_naming_the_key_and_change_nothing(model):
 
 
 def test_exported_code_reproduces_a_patterned_patch(model):
-    from risk_widgets.code_export import history_code
+    from risk_widgets.editor.code_export import history_code
 
     pattern = {"*/attn/*": 4, "*": 2}
     code = history_code([("lora", TARGETS, {"rank": pattern, "alpha": None, "dropout": 0.0})])
@@ -108,8 +108,8 @@ def test_lora_ensemble_takes_rank_patterns(model, tmp_path):
 
 
 def test_the_editor_takes_patterns_as_text_or_a_dict(model):
-    from risk_widgets.catalog import catalog_json, validate_params
-    from risk_widgets.editor import EditorState
+    from risk_widgets.editor.catalog import catalog_json, validate_params
+    from risk_widgets.editor.state import EditorState
 
     assert catalog_json()["lora"]["params"][0]["patterns"] is True  # the toolbar: a text field
     assert validate_params("lora", {"rank": " */attn/*: 4 , *: 2"})["rank"] == {

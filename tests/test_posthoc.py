@@ -188,8 +188,8 @@ def test_mismatched_lengths_and_bad_heads_are_refused(regressor, digits):
 
 
 def test_editor_applies_posthoc_kinds_on_its_sample_data(regressor, digits):
-    from risk_widgets.code_export import call_code
-    from risk_widgets.editor import EditorState
+    from risk_widgets.editor.code_export import call_code
+    from risk_widgets.editor.state import EditorState
 
     x_cal, y_cal = demo.cubic_data(n=200, seed=9)
     bare = EditorState(regressor)
@@ -239,7 +239,7 @@ def test_live_views_read_a_conformal_half_width_as_its_gaussian_std(regressor):
     """The risk plot and calibration panel draw ``y ± z·std``: a conformal model's risk (the
     interval half-width) is converted, so the panel's coverage at the target level is the
     conformal interval's coverage, not that of ``± z·half-width``."""
-    from risk_widgets.live import risk_view
+    from risk_widgets.editor.live import risk_view
     from risk_widgets.risk.calibration import NOMINAL_LEVELS
 
     x_cal, y_cal = demo.cubic_data(n=400, seed=21)

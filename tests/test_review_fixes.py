@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
-from risk_widgets.composite import CompositeLayer
+from risk_widgets.core.composite import CompositeLayer
 from tests import models as M
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import risk_widgets as rw
+from risk_widgets.core.walk import iter_layers
 from risk_widgets.engine.models import PatchedModel
-from risk_widgets.walk import iter_layers
 from tests import models as M
 
 
@@ -147,7 +147,7 @@ def test_opaque_parent_is_recreated_with_its_original_sublayers():
 
 
 def test_composite_layers_keep_class_and_untouched_blocks_are_shared():
-    from risk_widgets.composite import CompositeLayer
+    from risk_widgets.core.composite import CompositeLayer
 
     model = M.transformer()
     new = rw.add_lora(model, "block_0/mlp/up", rank=2)

@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import pytest
 
+from risk_widgets.editor.training import decaying_adam
 from risk_widgets.risk import RiskModel, metrics, sample, sculpt, vote
 from risk_widgets.risk.compose import total_variance_np
-from risk_widgets.training import decaying_adam
 
 EPOCHS = 25
 
@@ -583,7 +583,7 @@ def test_risk_layers_inside_attention_round_trip_keras_files(tmp_path):
 def test_layer_risk_reports_risk_layers_at_any_depth_by_path():
     """Voters inside CompositeLayers and attention are keyed by their graph paths."""
     from risk_widgets import demo
-    from risk_widgets.walk import iter_layers
+    from risk_widgets.core.walk import iter_layers
 
     model = demo.transformer(n_blocks=1, dim=16)
     tokens, _ = demo.toy_sequences(n=4)

@@ -15,7 +15,7 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets import demo
-from risk_widgets.graph import to_graph
+from risk_widgets.graph.build import to_graph
 from risk_widgets.risk import lora_ensemble, sample, vote
 from tests import models as M
 

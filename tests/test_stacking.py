@@ -11,7 +11,7 @@ from keras import ops
 
 import risk_widgets as rw
 from risk_widgets.adapters.base import AdapterLayer, AdapterStack, add_adapter
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.state import EditorState
 from tests import models as M
 
 

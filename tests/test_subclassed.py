@@ -18,8 +18,8 @@ import pytest
 
 import risk_widgets as rw
 from risk_widgets import demo
+from risk_widgets.core.walk import get_layer_by_path, iter_layers
 from risk_widgets.risk import sample, vote
-from risk_widgets.walk import get_layer_by_path, iter_layers
 from tests import models as M
 
 BLOCK = "backbone/transformer_layer_0"

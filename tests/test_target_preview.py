@@ -9,8 +9,9 @@ import keras
 import pytest
 
 import risk_widgets as rw
-from risk_widgets.composite import CompositeLayer
-from risk_widgets.targets import TargetWarning, parse_target_text
+from risk_widgets.core.composite import CompositeLayer
+from risk_widgets.core.target_text import parse_target_text
+from risk_widgets.core.targets import TargetWarning
 
 N_BLOCKS = 6
 
@@ -116,7 +117,7 @@ def test_parse_target_text(model):
 
 
 def test_widget_preview_message(model):
-    from risk_widgets.widget import GraphEditor
+    from risk_widgets.ui.widget import GraphEditor
 
     editor = GraphEditor(model)
     status = dict(editor.status)

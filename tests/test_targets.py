@@ -1,12 +1,12 @@
-"""risk_widgets.targets.find_layers: every target form and every error."""
+"""risk_widgets.core.targets.find_layers: every target form and every error."""
 
 from __future__ import annotations
 
 import keras
 import pytest
 
-from risk_widgets.composite import CompositeLayer
-from risk_widgets.targets import find_layers
+from risk_widgets.core.composite import CompositeLayer
+from risk_widgets.core.targets import find_layers
 
 ALL = [
     "embed",

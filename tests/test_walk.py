@@ -1,12 +1,12 @@
-"""risk_widgets.walk: paths, parents and kinds (docs/architecture.md "Paths")."""
+"""risk_widgets.core.walk: paths, parents and kinds (docs/architecture.md "Paths")."""
 
 from __future__ import annotations
 
 import keras
 import pytest
 
-from risk_widgets.composite import CompositeLayer
-from risk_widgets.walk import (
+from risk_widgets.core.composite import CompositeLayer
+from risk_widgets.core.walk import (
     LayerRef,
     container_chain,
     get_layer_by_path,

@@ -1,6 +1,6 @@
 """The code export and parameter report panels of the widget, without a browser: the
 ``export_code`` / ``code_close`` / ``param_report`` / ``param_report_close`` messages and the
-``code_view`` / ``param_report_view`` traits (risk_widgets/widget_panels.py)."""
+``code_view`` / ``param_report_view`` traits (risk_widgets/ui/panels.py)."""
 
 import json
 

@@ -31,8 +31,8 @@ from keras import ops
 from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
 from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
 from risk_widgets.adapters.patterns import PathValues
-from risk_widgets.params import PARAMS, ParamSpec
-from risk_widgets.targets import user_stacklevel
+from risk_widgets.core.params import PARAMS, ParamSpec
+from risk_widgets.core.targets import user_stacklevel
 
 #: not a catalog parameter: the editor offers DoRA as its own kind, "dora"
 _USE_DORA = ParamSpec("use_dora", "bool", False, help="DoRA instead of LoRA")
@@ -191,7 +191,7 @@ def add_lora(
             target must be a `Dense`, `EinsumDense` (also inside `MultiHeadAttention`:
             ``"*/attn/query"``) or `Embedding` layer; int8-quantized Dense / EinsumDense
             layers are taken too (they cannot be folded).
-        rank: int in [1, 1024] (the limits of ``risk_widgets.params.PARAMS``, which the
+        rank: int in [1, 1024] (the limits of ``risk_widgets.core.params.PARAMS``, which the
             editor uses too), or a dict from path globs to ranks, first match wins
             (``{"*/attn/*": 8, "*": 4}``, PEFT's ``rank_pattern``; paths no key matches get
             8; see `risk_widgets.adapters.patterns`).

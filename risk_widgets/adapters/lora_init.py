@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["INITS", "lora_scale", "pissa_factors"]
 
-#: the values of ``init=`` (also `risk_widgets.params.PARAMS["init"].choices`)
+#: the values of ``init=`` (also `risk_widgets.core.params.PARAMS["init"].choices`)
 INITS = ("he_uniform", "gaussian", "pissa")
 
 

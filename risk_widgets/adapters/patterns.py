@@ -5,7 +5,7 @@ every target, or a dict from a path glob (the target syntax of `risk_widgets.fin
 `fnmatch`, ``*`` also crosses ``/``; an exact path matches itself) to a value. For each
 patched layer the **first** key, in dict order, whose glob matches its path wins; a path no
 key matches gets the parameter's default (as in PEFT). Every value is checked against
-`risk_widgets.params.PARAMS` up front, naming its key. A key that matches none of the patched
+`risk_widgets.core.params.PARAMS` up front, naming its key. A key that matches none of the patched
 layers is almost always a typo: `PathValues.warn_unmatched` says so (`TargetWarning`).
 
 Example:
@@ -23,7 +23,7 @@ import fnmatch
 import warnings
 from typing import Any
 
-from risk_widgets.params import PARAMS
+from risk_widgets.core.params import PARAMS
 
 __all__ = ["PathValues"]
 
@@ -89,7 +89,7 @@ class PathValues:
     def warn_unmatched(self, patch: str) -> None:
         """Warns (`TargetWarning`) for each rule that set no patched layer's value: it
         matched none of them (a typo?), or an earlier key always won (order matters)."""
-        from risk_widgets.targets import TargetWarning, user_stacklevel
+        from risk_widgets.core.targets import TargetWarning, user_stacklevel
 
         for key, _ in self.rules or []:
             if key in self.matched:

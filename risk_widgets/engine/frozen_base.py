@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from keras import Sequential, tree
 
-from risk_widgets import keras_internals as ki
-from risk_widgets.walk import graph_of, is_graph_container, is_patch_layer
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.walk import graph_of, is_graph_container, is_patch_layer
 
 __all__ = ["FrozenBase", "has_state"]
 

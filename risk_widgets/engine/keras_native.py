@@ -37,8 +37,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from risk_widgets.core.walk import is_patch_layer, iter_layers
 from risk_widgets.engine.registry import register_patch_inspector
-from risk_widgets.walk import is_patch_layer, iter_layers
 
 __all__ = ["folded", "lora_info", "lora_layers", "lora_weights", "unpatched"]
 

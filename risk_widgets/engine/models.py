@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import keras
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.keras_internals import Functional
+from risk_widgets.core.walk import is_patch_layer, iter_layers
 from risk_widgets.engine.frozen_base import FrozenBase
 from risk_widgets.engine.patch_layer import TrainableSubset
 from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like
-from risk_widgets.keras_internals import Functional
-from risk_widgets.walk import is_patch_layer, iter_layers
 
 __all__ = ["PatchedModel", "RewiredModel"]
 

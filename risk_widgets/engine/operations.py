@@ -23,12 +23,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.keras_internals import Functional
+from risk_widgets.core.walk import graph_of, is_patch_layer, iter_layers
 from risk_widgets.engine import keras_native
 from risk_widgets.engine.models import PatchedModel
 from risk_widgets.engine.rebuild import rebuild
-from risk_widgets.keras_internals import Functional
-from risk_widgets.walk import graph_of, is_patch_layer, iter_layers
 
 __all__ = [
     "active_adapters",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import keras
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 
 __all__ = ["PatchLayer", "TrainableSubset"]
 

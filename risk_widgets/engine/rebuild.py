@@ -26,10 +26,10 @@ import keras
 from keras import Sequential, tree
 from keras.layers import InputLayer
 
-from risk_widgets import keras_internals as ki
-from risk_widgets.composite import CompositeLayer
-from risk_widgets.keras_internals import Functional
-from risk_widgets.walk import children, graph_of, is_graph_container
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.composite import CompositeLayer
+from risk_widgets.core.keras_internals import Functional
+from risk_widgets.core.walk import children, graph_of, is_graph_container
 
 __all__ = ["SUBLAYER_PATCHES", "Rebuilder", "build_like", "rebuild"]
 

@@ -1,7 +1,7 @@
 """The patch-kind registry: which patch a layer carries, and which kinds apply where.
 
 Patch kinds (`risk_widgets.adapters`, `risk_widgets.risk`, your own) register themselves
-here when imported; the graph view (`risk_widgets.graph`) reads the registry and imports no
+here when imported; the graph view (`risk_widgets.graph.build`) reads the registry and imports no
 patch kind. This is the one place allowed to import a higher layer, and only by name:
 `load_builtin_kinds` imports the packages in `BUILTIN_KINDS` so that a graph drawn before
 any adapter was used still offers them (docs/architecture.md, "Layers").
@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from risk_widgets.walk import is_patch_layer
+from risk_widgets.core.walk import is_patch_layer
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -113,7 +113,7 @@ def register_patchable(
     True for the node's layer object. Registering a kind again replaces its predicate.
     ``through_wrappers=False`` declares a kind that applies only to a graph model itself,
     not through a model that wraps one (a `RiskModel`, see
-    `risk_widgets.walk.register_graph_root`): the graph of such a model does not offer it.
+    `risk_widgets.core.walk.register_graph_root`): the graph of such a model does not offer it.
     Returns ``predicate``.
 
     Example:

@@ -25,11 +25,11 @@ from typing import Any
 
 import keras
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.targets import find_layers, warn_partial_targets
+from risk_widgets.core.walk import get_layer_by_path, graph_of
 from risk_widgets.engine.models import PatchedModel, RewiredModel
 from risk_widgets.engine.rebuild import build_like, rebuild
-from risk_widgets.targets import find_layers, warn_partial_targets
-from risk_widgets.walk import get_layer_by_path, graph_of
 
 __all__ = ["Replace", "rewire"]
 

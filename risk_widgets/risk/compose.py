@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from risk_widgets.params import PARAMS
+from risk_widgets.core.params import PARAMS
 
 __all__ = [
     "capture_outputs",
@@ -156,8 +156,8 @@ def capture_outputs(layers: Sequence[Any]):
 
 def leaf_layers(model: Any) -> list[tuple[str, Any]]:
     """``[(path, layer)]`` of every leaf layer (risk and other patch layers are leaves), in
-    graph order, as :func:`risk_widgets.walk.iter_layers` names them."""
-    from risk_widgets.walk import iter_layers
+    graph order, as :func:`risk_widgets.core.walk.iter_layers` names them."""
+    from risk_widgets.core.walk import iter_layers
 
     return [(ref.path, ref.layer) for ref in iter_layers(model) if ref.kind == "layer"]
 
@@ -173,7 +173,7 @@ class Sites:
     """Where a risk wrapper goes for given ``targets``: the one rule behind applying it
     (:meth:`choose`) and behind the graph's ``patchable`` for it (:meth:`offers`).
 
-    Targets are resolved by :func:`risk_widgets.targets.find_layers` in its leaves mode: a
+    Targets are resolved by :func:`risk_widgets.core.targets.find_layers` in its leaves mode: a
     leaf named by the targets must take the wrapper (``problem(layer)`` is None, otherwise a
     ValueError says why); a group named by the targets stands for the leaves inside it that
     ``in_group`` accepts (each of which must have no problem), and must hold one.
@@ -191,8 +191,8 @@ class Sites:
 
     def choose(self, model: Any, targets: Any) -> list[str]:
         """The leaf paths of ``model`` that ``targets`` give this wrapper, in graph order."""
-        from risk_widgets.targets import find_layers
-        from risk_widgets.walk import iter_layers
+        from risk_widgets.core.targets import find_layers
+        from risk_widgets.core.walk import iter_layers
 
         paths = find_layers(model, targets, leaves=self.in_group, patch=self.kind)
         layers = {ref.path: ref.layer for ref in iter_layers(model)}
@@ -204,7 +204,7 @@ class Sites:
 
     def offers(self, layer: Any) -> bool:
         """Whether :meth:`choose` accepts the path of ``layer`` (a leaf or a group)."""
-        from risk_widgets.walk import children, iter_layers
+        from risk_widgets.core.walk import children, iter_layers
 
         if not children(layer):
             return self.problem(layer) is None
@@ -292,7 +292,7 @@ def rebuild(model: Any, replacements: dict[str, Replace]) -> Any:
 
 def model_io(model: Any) -> tuple[Any, list[Any]]:
     """``(input structure, flat output list)`` of a built Functional or Sequential model."""
-    from risk_widgets.keras_internals import inputs_struct
+    from risk_widgets.core.keras_internals import inputs_struct
 
     struct = inputs_struct(model)
     if struct is None:
@@ -302,7 +302,7 @@ def model_io(model: Any) -> tuple[Any, list[Any]]:
 
 def check_member_count(name: str, value: Any, reason: str) -> int:
     """``value`` if it is an integer >= 2 (members to take a std over) within the limits of
-    `risk_widgets.params.PARAMS` (the editor's), else a ValueError."""
+    `risk_widgets.core.params.PARAMS` (the editor's), else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 2:
         raise ValueError(
             f"Received an invalid value for `{name}`, expected an integer >= 2 ({reason}). "

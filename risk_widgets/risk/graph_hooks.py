@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from risk_widgets.core.walk import register_graph_root
 from risk_widgets.engine.registry import register_patchable
 from risk_widgets.risk import sample, vote
 from risk_widgets.risk.model import RiskModel
 from risk_widgets.risk.posthoc import posthoc_base
-from risk_widgets.walk import register_graph_root
 
 
 def risk_model_body(model: Any) -> Any:

@@ -34,7 +34,8 @@ from keras import ops
 
 from risk_widgets.adapters.base import can_adapt, kernel_view
 from risk_widgets.adapters.patterns import PathValues
-from risk_widgets.params import PARAMS
+from risk_widgets.core.params import PARAMS
+from risk_widgets.core.walk import is_patch_layer
 from risk_widgets.risk.compose import (
     Sites,
     check_member_count,
@@ -44,7 +45,6 @@ from risk_widgets.risk.compose import (
 )
 from risk_widgets.risk.model import RiskModel
 from risk_widgets.risk.wrap import wrap_model
-from risk_widgets.walk import is_patch_layer
 
 __all__ = ["LoRAEnsembleLayer", "SITES", "Wrapper"]
 

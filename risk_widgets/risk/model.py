@@ -40,7 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 from risk_widgets.risk.compose import (
     capture_outputs,
     check_finite,
@@ -256,7 +256,7 @@ class RiskModel(keras.Model):
 
         Risk layers at any depth count (inside CompositeLayers, nested models and opaque
         layers such as `MultiHeadAttention`), keyed by their full paths as
-        :func:`risk_widgets.walk.iter_layers` names them (``"block_0/attn/query"``), the ids
+        :func:`risk_widgets.core.walk.iter_layers` names them (``"block_0/attn/query"``), the ids
         of the graph's nodes. For vote and sample sites: the std across members of the
         layer's output, averaged over examples and units. For a sculpt head: the mean
         predicted std. A risk layer called more than once gets the mean over its calls

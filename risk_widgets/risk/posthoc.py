@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 from risk_widgets.risk.model import RiskModel
 
 __all__ = ["FinalDense", "PosthocModel", "check_calibration_data", "final_dense", "task_of"]

@@ -29,7 +29,7 @@ from typing import Any
 import keras
 from keras import tree
 
-from risk_widgets.params import PARAMS
+from risk_widgets.core.params import PARAMS
 from risk_widgets.risk.compose import (
     Sites,
     check_member_count,
@@ -44,7 +44,7 @@ __all__ = ["SITES", "SampleLayer", "Wrapper", "DROPOUT_SITES"]
 
 
 def _dropout_site_classes() -> tuple[type, ...]:
-    from risk_widgets.keras_internals import BaseConv
+    from risk_widgets.core.keras_internals import BaseConv
 
     return (keras.layers.Dense, keras.layers.EinsumDense, BaseConv)
 

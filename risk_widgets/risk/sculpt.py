@@ -98,7 +98,7 @@ class SculptHead(keras.layers.Layer):
 
 def _producer(tensor: Any) -> tuple[Any, list[Any]]:
     """(operation, its input tensors) that produced ``tensor`` in a functional graph."""
-    from risk_widgets.keras_internals import producer_node
+    from risk_widgets.core.keras_internals import producer_node
 
     node = producer_node(tensor)
     return node.operation, list(node.input_tensors)

@@ -24,7 +24,7 @@ from typing import Any
 import keras
 from keras import tree
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 from risk_widgets.engine.models import RewiredModel
 from risk_widgets.risk.compose import leaf_layers, model_io, rebuild, unwrap
 from risk_widgets.risk.model import RiskModel
@@ -163,7 +163,7 @@ def _rnn_layers(base: Any, paths: list[str]) -> list[str]:
     """``paths`` with each RNN step cell replaced by its outermost RNN layer (``"bi"`` for
     ``"bi/forward_lstm/lstm_cell"``): the recurrent loop reads its cell's attributes, so a
     wrapped cell cannot run, and the RNN layer holds exactly the cells' weights."""
-    from risk_widgets.walk import container_chain
+    from risk_widgets.core.walk import container_chain
 
     chosen: list[str] = []
     for path in paths:

@@ -153,8 +153,8 @@ def diff(before: Any, after: Any, x: Any = None) -> ModelDiff:
         <ModelDiff: 0 added, 0 removed, 1 changed; trainable 8 -> 2 (-6)
           ~ head: class, patch, weights>
     """
+    from risk_widgets.core.walk import iter_layers
     from risk_widgets.engine.registry import load_builtin_kinds, patches_of
-    from risk_widgets.walk import iter_layers
 
     _check_model(before, "before")
     _check_model(after, "after")

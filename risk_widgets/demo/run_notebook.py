@@ -1,7 +1,7 @@
-"""Run a notebook headless and save it with outputs: ``python -m risk_widgets.run_notebook``.
+"""Run a notebook headless and save it with outputs: ``python -m risk_widgets.demo.run_notebook``.
 
 Example:
-    python -m risk_widgets.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
+    python -m risk_widgets.demo.run_notebook notebooks/quickstart.ipynb artifacts/quickstart.ipynb
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def run_notebook(
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m risk_widgets.run_notebook SOURCE.ipynb TARGET.ipynb")
+        print("usage: python -m risk_widgets.demo.run_notebook SOURCE.ipynb TARGET.ipynb")
         return 2
     seconds = run_notebook(argv[0], argv[1])
     print(f"Executed {argv[0]} in {seconds:.0f} s; outputs saved to {argv[1]}")

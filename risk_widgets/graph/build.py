@@ -1,6 +1,6 @@
 """`to_graph(model) -> Graph`: nodes, edges and nested groups of a Keras model.
 
-The nodes are the model's inputs, every layer of `risk_widgets.walk.iter_layers` (groups
+The nodes are the model's inputs, every layer of `risk_widgets.core.walk.iter_layers` (groups
 for containers, layers for leaves and ops such as ``x + y``) and one node per model output;
 their ids are paths (docs/architecture.md "Paths" and "Graph JSON"). Edges connect leaf
 producers to leaf consumers through the boundaries of nested graphs (their inputs and
@@ -14,7 +14,7 @@ register functions are re-exported here.
 
 Example:
     >>> import json, keras
-    >>> from risk_widgets.graph import to_graph
+    >>> from risk_widgets.graph.build import to_graph
     >>> x = keras.Input((4,), name="x")
     >>> model = keras.Model(x, keras.layers.Dense(2, name="head")(x), name="tiny")
     >>> graph = to_graph(model)
@@ -34,19 +34,19 @@ from typing import Any
 from keras import tree
 from keras.layers import InputLayer, Layer
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.walk import (
+    graph_of,
+    is_graph_container,
+    iter_layers,
+    resolve_root,
+)
 from risk_widgets.engine import registry
 from risk_widgets.engine.registry import (
     register_patch_inspector,
     register_patchable,
     unregister_patch_inspector,
     unregister_patchable,
-)
-from risk_widgets.walk import (
-    graph_of,
-    is_graph_container,
-    iter_layers,
-    resolve_root,
 )
 
 __all__ = [
@@ -393,7 +393,7 @@ def to_graph(model: Any) -> Graph:
 
     Example:
         >>> import keras
-        >>> from risk_widgets.graph import to_graph
+        >>> from risk_widgets.graph.build import to_graph
         >>> inner = keras.Sequential([keras.layers.Dense(4, name="dense")], name="inner")
         >>> x = keras.Input((3,), name="x")
         >>> model = keras.Model(x, keras.layers.Dense(2, name="head")(inner(x)), name="m")

@@ -2,11 +2,11 @@
 
 One entry per kind; the editor, the widget's toolbar (through the ``catalog`` trait) and the
 parameter validation all read this table, so a new kind is added here and nowhere else.
-A kind's parameters are specs from :data:`risk_widgets.params.PARAMS` (one table of types,
+A kind's parameters are specs from :data:`risk_widgets.core.params.PARAMS` (one table of types,
 defaults and limits, which ``add_lora`` checks its arguments against too).
 
 Example:
-    >>> from risk_widgets.catalog import CATALOG, validate_params
+    >>> from risk_widgets.editor.catalog import CATALOG, validate_params
     >>> sorted(CATALOG)[:5]
     ['conformal', 'dora', 'laplace', 'laplace_diag', 'lora']
     >>> validate_params("lora", {"rank": "4"})  # doctest: +NORMALIZE_WHITESPACE
@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from risk_widgets.params import PARAMS, ParamSpec
+from risk_widgets.core.params import PARAMS, ParamSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +96,7 @@ def posthoc_data(kind: str, data: Any) -> tuple[Any, Any]:
     """``(x_cal, y_cal)`` from the editor's sample data, or a ValueError with the way out.
 
     Example:
-        >>> from risk_widgets.catalog import posthoc_data
+        >>> from risk_widgets.editor.catalog import posthoc_data
         >>> try:
         ...     posthoc_data("conformal", None)
         ... except ValueError as err:

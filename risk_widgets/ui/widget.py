@@ -1,4 +1,4 @@
-"""The anywidget class: traitlets and message handling over :mod:`risk_widgets.editor`.
+"""The anywidget class: traitlets and message handling over :mod:`risk_widgets.editor.state`.
 
 State lives in traits (they survive views opening late); user intent arrives as messages,
 validated on arrival. The trait and message contract is in docs/architecture.md.
@@ -15,41 +15,18 @@ from typing import Any
 import anywidget
 import traitlets
 
-from risk_widgets.catalog import CATALOG, catalog_json
-from risk_widgets.editor import EditorState
+from risk_widgets.editor.catalog import catalog_json
+from risk_widgets.editor.state import EditorState
+from risk_widgets.ui.fit_scope import distributed_scope
+from risk_widgets.ui.messages import validate_message
 
-_STATIC = pathlib.Path(__file__).parent / "static"
+_STATIC = pathlib.Path(__file__).parents[1] / "static"
 _BUNDLE = _STATIC / "widget.js"
 if not _BUNDLE.exists():  # anywidget reads _esm at class definition: fail with the fix
     raise ImportError(
         f"The risk_widgets front-end bundle is missing ({_BUNDLE}). Build it with "
         "`cd js && npm ci && npm run build`, or reinstall with `pip install .`."
     )
-
-_STR_LIST = "list of str"  # a field type: a list whose items are all strings
-_OPT_INT = "int or null"  # a field type: an integer, or null / absent
-_OPT_STR = "str or null"  # a field type: a string, or null / absent
-_OPT_STR_LIST = "list of str or null"  # a field type: a list of strings, or null / absent
-
-# Every message the front end sends: its fields and their types (docs/architecture.md).
-_MESSAGE_FIELDS: dict[str, dict[str, type | str]] = {
-    "apply": {"kind": str, "params": dict, "targets": _STR_LIST},
-    "undo": {},
-    "redo": {},
-    "reset": {},
-    "export": {"path": str, "fold": bool},
-    "export_svg": {"path": str},
-    "export_html": {"path": str},
-    "preview": {"targets": str, "seq": _OPT_INT},
-    "diff": {"i": _OPT_INT, "j": _OPT_INT},
-    "diff_close": {},
-    "export_code": {"path": _OPT_STR},  # widget_panels.py
-    "code_close": {},
-    "param_report": {},
-    "param_report_close": {},
-    "set_active": {"names": _OPT_STR_LIST},
-}
-
 
 class GraphEditor(anywidget.AnyWidget):
     """Interactive graph editor for a Keras 3 model, in Jupyter.
@@ -124,7 +101,7 @@ class GraphEditor(anywidget.AnyWidget):
 
     @property
     def editor_state(self) -> EditorState:
-        """The headless editor state behind the widget (`risk_widgets.editor.EditorState`)."""
+        """The headless editor state behind the widget (`risk_widgets.editor.state.EditorState`)."""
         return self._state
 
     @property
@@ -135,7 +112,7 @@ class GraphEditor(anywidget.AnyWidget):
     def preview(self, targets: str) -> dict:
         """Shows on the graph what a typed target (``"*/query, Dense"``) matches, per rule,
         before anything is patched (the ``target_preview`` trait); returns that JSON."""
-        from risk_widgets.widget_views import preview_payload
+        from risk_widgets.ui.views import preview_payload
 
         self.target_preview = preview_payload(self._state, targets)
         return self.target_preview
@@ -143,9 +120,10 @@ class GraphEditor(anywidget.AnyWidget):
     def diff(self, i: int | None = None, j: int | None = None) -> Any:
         """What the patches between history positions ``i`` and ``j`` changed (default: the
         current patch against the previous entry), with the output delta on the sample
-        data; shown on the graph (``diff_view``). Returns a `risk_widgets.patch_diff.ModelDiff`.
+        data; shown on the graph (``diff_view``). Returns a
+        `risk_widgets.editor.patch_diff.ModelDiff`.
         """
-        from risk_widgets.widget_views import diff_payload
+        from risk_widgets.ui.views import diff_payload
 
         result = self._state.diff(i, j, x=self.sample_x)  # raises with the reason
         self.diff_view = diff_payload(self._state, self.sample_x, i, j, result=result)
@@ -207,8 +185,8 @@ class GraphEditor(anywidget.AnyWidget):
 
     def export_html(self, path: str | os.PathLike, overwrite: bool = True) -> str:
         """Writes a standalone HTML page of the graph (with its patch marks), the risk plot
-        and the calibration panel, viewable without a kernel (`risk_widgets.html_export`)."""
-        from risk_widgets.html_export import write_html
+        and the calibration panel, viewable without a kernel (`risk_widgets.ui.html_export`)."""
+        from risk_widgets.ui.html_export import write_html
 
         return self._run(
             "Export HTML",
@@ -220,7 +198,7 @@ class GraphEditor(anywidget.AnyWidget):
     def export_code(self, path: str | os.PathLike | None = None) -> str:
         """The patch history in effect as a short runnable script (`EditorState.export_code`),
         shown in the page's code panel (``code_view``); written to ``path`` (``.py``) too."""
-        from risk_widgets.widget_panels import code_payload
+        from risk_widgets.ui.panels import code_payload
 
         def export() -> dict:
             self.code_view = code_payload(self._state, path)
@@ -237,7 +215,7 @@ class GraphEditor(anywidget.AnyWidget):
         """Trainable parameters per adapter and per block of the current model
         (`risk_widgets.engine.param_report.ParamReport`), shown in the page's parameter
         report panel (``param_report_view``)."""
-        from risk_widgets.widget_panels import report_payload
+        from risk_widgets.ui.panels import report_payload
 
         report = self._state.param_report()  # raises with the reason
         self.param_report_view = report_payload(self._state)
@@ -272,7 +250,7 @@ class GraphEditor(anywidget.AnyWidget):
         When the patched model is not compiled yet (or the editor compiled it for an earlier
         ``fit``), compiles it with the original model's loss (MSE if it had none) and Adam
         whose learning rate decays from 1e-2 over this run
-        (:func:`risk_widgets.training.decaying_adam`).
+        (:func:`risk_widgets.editor.training.decaying_adam`).
         Interrupting (Ctrl-C / kernel interrupt) stops after the current batch and leaves a
         consistent model.
 
@@ -288,8 +266,8 @@ class GraphEditor(anywidget.AnyWidget):
         otherwise a ValueError says so and nothing is trained. See the README,
         "Distributed fine-tuning".
         """
-        from risk_widgets.live import check_sample_data, make_live_callback
-        from risk_widgets.training import decaying_adam, n_rows
+        from risk_widgets.editor.live import check_sample_data, make_live_callback
+        from risk_widgets.editor.training import decaying_adam, n_rows
 
         def on_epoch(epoch: int, logs: dict) -> None:
             self._loss.append(float(logs.get("loss", float("nan"))))
@@ -301,7 +279,7 @@ class GraphEditor(anywidget.AnyWidget):
         def train() -> tuple[Any, bool]:  # (history, interrupted)
             xs, ys = check_sample_data(x, y)
             model = self.model
-            with _distributed_scope(model, strategy, distribution):
+            with distributed_scope(model, strategy, distribution):
                 return compile_and_fit(model, xs, ys)
 
         def compile_and_fit(model: Any, xs: Any, ys: Any) -> tuple[Any, bool]:
@@ -376,10 +354,10 @@ class GraphEditor(anywidget.AnyWidget):
     def _refresh(self) -> None:
         self.graph = self._state.graph()
         self.history = self._state.history()
-        from risk_widgets.widget_views import refresh_views
+        from risk_widgets.ui.views import refresh_views
 
         refresh_views(self)  # the target preview and the diff follow the new model
-        from risk_widgets.widget_panels import refresh_panels
+        from risk_widgets.ui.panels import refresh_panels
 
         refresh_panels(self)  # so do the code and parameter report panels
         self._set_selection(self._state.selection)
@@ -388,7 +366,7 @@ class GraphEditor(anywidget.AnyWidget):
     def _refresh_risk(self, epoch: int | None = None, epochs: int | None = None) -> None:
         if self._data is None:
             return
-        from risk_widgets.live import error_view, risk_view
+        from risk_widgets.editor.live import error_view, risk_view
 
         x, y = self._data
         try:
@@ -430,7 +408,7 @@ class GraphEditor(anywidget.AnyWidget):
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
         try:
-            kind, fields = _validate_message(content)
+            kind, fields = validate_message(content)
         except ValueError as err:
             self._set_status("error", f"Ignored a malformed message: {err}")
             return
@@ -446,104 +424,20 @@ class GraphEditor(anywidget.AnyWidget):
             elif kind == "export_html":
                 self.export_html(fields["path"])
             elif kind in ("preview", "diff", "diff_close"):
-                from risk_widgets.widget_views import on_view_message
+                from risk_widgets.ui.views import on_view_message
 
                 on_view_message(self, kind, fields)
             elif kind == "set_active":
                 self.set_active(fields["names"])
             elif kind in ("export_code", "code_close", "param_report", "param_report_close"):
-                from risk_widgets.widget_panels import on_panel_message
+                from risk_widgets.ui.panels import on_panel_message
 
                 on_panel_message(self, kind, fields)
         except Exception:  # already in `status` (the page shows it); the kernel stays alive
             pass
 
 
-def _validate_message(content: Any) -> tuple[str, dict]:
-    if not isinstance(content, dict):
-        raise ValueError(f"expected an object, got {type(content).__name__}")
-    kind = content.get("type")
-    if kind not in _MESSAGE_FIELDS:
-        expected = sorted(_MESSAGE_FIELDS)
-        raise ValueError(f"unknown message type {kind!r}; expected one of {expected}")
-    fields = {}
-    for name, expected in _MESSAGE_FIELDS[kind].items():
-        value = content.get(name, False if expected is bool else None)
-        if expected in (_STR_LIST, _OPT_STR_LIST):
-            ok = (value is None and expected == _OPT_STR_LIST) or (
-                isinstance(value, list) and all(isinstance(v, str) for v in value))
-        elif expected == _OPT_STR:
-            ok = value is None or isinstance(value, str)
-        elif expected == _OPT_INT:
-            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-        else:
-            ok = isinstance(value, expected)
-        if not ok:
-            type_name = expected if isinstance(expected, str) else expected.__name__
-            raise ValueError(f"'{kind}' needs field '{name}' of type {type_name}")
-        fields[name] = value
-    if kind == "apply" and fields["kind"] not in CATALOG:
-        raise ValueError(
-            f"unknown patch kind {fields['kind']!r}; expected one of {sorted(CATALOG)}"
-        )
-    return kind, fields
-
-
 _EDITOR_COMPILED = "_rw_editor_compiled"
-
-
-def _distributed_scope(model: Any, strategy: Any, distribution: Any) -> Any:
-    """The scope ``GraphEditor.fit`` trains in; checks that ``model`` was made under it."""
-    import contextlib
-
-    if strategy is not None and distribution is not None:
-        raise ValueError("Pass `strategy` (tf.distribute) or `distribution` (Keras), not both.")
-    if strategy is None and distribution is None:
-        return contextlib.nullcontext()
-    import keras
-
-    how = (
-        "Create the patch inside the scope: `with {s}.scope(): editor.apply(...)` (or open "
-        "the editor on a model built or loaded inside it, e.g. "
-        "`keras.saving.load_model('patched.keras')`), then call fit again."
-    )
-    if strategy is not None:
-        if keras.backend.backend() != "tensorflow" or not hasattr(strategy, "extended"):
-            raise ValueError(
-                "`strategy` must be a tf.distribute.Strategy, used with the TensorFlow "
-                f"backend (the backend is {keras.backend.backend()!r}). Received: {strategy!r}"
-            )
-        outside = [v.path for v in model.trainable_variables
-                   if not strategy.extended.variable_created_in_scope(v.value)]
-        if outside:
-            raise ValueError(
-                f"Cannot train {model.name!r} under {type(strategy).__name__}: its trainable "
-                f"variables were created outside `strategy.scope()` ({_few(outside)}), and "
-                "tf.distribute can only update variables created in its scope. "
-                + how.format(s="strategy")
-            )
-        return strategy.scope()
-    if keras.backend.backend() != "jax":
-        raise ValueError(
-            "`distribution` (keras.distribution) distributes only on the JAX backend; on "
-            f"{keras.backend.backend()!r} Keras would train on one device. Use "
-            "`strategy=tf.distribute.MirroredStrategy()` with TensorFlow, or KERAS_BACKEND=jax."
-        )
-    devices = len(distribution.device_mesh.devices.flatten())
-    outside = [v.path for v in model.variables
-               if len(getattr(v.value, "devices", lambda: ())()) != devices]
-    if outside:
-        raise ValueError(
-            f"Cannot train {model.name!r} under {type(distribution).__name__}: some "
-            f"variables were not created under it ({_few(outside)}), and JAX cannot mix "
-            "them with the distributed ones. " + how.format(s="distribution")
-        )
-    return distribution.scope()
-
-
-def _few(items: list[str], n: int = 5) -> str:
-    shown = ", ".join(items[:n])
-    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 def _selected(paths: list[str]) -> str:
@@ -558,7 +452,7 @@ def _selected(paths: list[str]) -> str:
 def _split_data(data: Any) -> tuple[Any, Any] | None:
     if data is None:
         return None
-    from risk_widgets.live import check_sample_data
+    from risk_widgets.editor.live import check_sample_data
 
     if isinstance(data, tuple) and len(data) == 2:
         return check_sample_data(*data)

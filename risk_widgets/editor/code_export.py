@@ -1,7 +1,7 @@
 """The editor's patch history as a short runnable Python script (`export_code`).
 
 Each catalog kind says how its call is written (``PatchKind.code``, see
-`risk_widgets.catalog`): a template such as
+`risk_widgets.editor.catalog`): a template such as
 ``"rw.add_lora(model, targets={targets}, {params})"`` — ``{targets}`` becomes the list of
 layer paths (``None`` when the patch ignores or has no selection), ``{params}`` the kind's
 typed parameters as ``name=value`` pairs — or a function ``code(targets, params) -> str``
@@ -16,7 +16,7 @@ ones predict. Trained weights are not in the script: save them with `rw.save_ada
 ``editor.export``.
 
 Example:
-    >>> from risk_widgets.code_export import history_code
+    >>> from risk_widgets.editor.code_export import history_code
     >>> print(history_code([("lora", ["head"], {"rank": 4, "alpha": None, "dropout": 0.0})]))
     # Reproduces the GraphEditor's patch history (1 patch) on the original model.
     # `model` is the model the editor was opened on (a built Keras model).
@@ -70,7 +70,7 @@ def call_code(kind: str, targets: Sequence[str] | None, params: dict[str, Any]) 
         >>> call_code("vote", None, {"n_voters": 3})
         'rw.risk.vote.Wrapper(n_voters=3)(model, targets=None)'
     """
-    from risk_widgets.catalog import CATALOG
+    from risk_widgets.editor.catalog import CATALOG
 
     if kind not in CATALOG:
         raise ValueError(
@@ -85,7 +85,7 @@ def call_code(kind: str, targets: Sequence[str] | None, params: dict[str, Any]) 
         raise ValueError(
             f"Patch kind {kind!r} cannot be exported as code: its catalog entry has no "
             "`code` (a template such as \"rw.add_lora(model, targets={targets}, {params})\" "
-            "or a function (targets, params) -> str). Add one in risk_widgets/catalog.py."
+            "or a function (targets, params) -> str). Add one in risk_widgets/editor/catalog.py."
         )
     shown = ", ".join(f"{name}={python_literal(value)}" for name, value in params.items())
     expression = code.format(targets=python_literal(chosen), params=shown)
@@ -110,7 +110,7 @@ def history_code(
     else:
         lines += ["import keras", "import risk_widgets as rw", "",
                   f"model = keras.saving.load_model({python_literal(str(model_path))})"]
-    from risk_widgets.catalog import CATALOG
+    from risk_widgets.editor.catalog import CATALOG
 
     if any(kind in CATALOG and CATALOG[kind].needs_data for kind, _, _ in entries):
         lines.append("# `x_cal, y_cal`: the held-out rows the post-hoc patches are calibrated on "

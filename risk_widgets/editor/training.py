@@ -1,7 +1,7 @@
 """Training defaults shared by the editor, the notebooks, the tests and the benchmarks.
 
 Example:
-    >>> from risk_widgets.training import n_rows
+    >>> from risk_widgets.editor.training import n_rows
     >>> import numpy as np
     >>> n_rows(np.zeros((5, 2)))
     5
@@ -22,7 +22,7 @@ def decaying_adam(learning_rate: float, total_steps: int) -> Any:
     (10 seeds) were measured with.
 
     Example:
-        >>> from risk_widgets.training import decaying_adam
+        >>> from risk_widgets.editor.training import decaying_adam
         >>> round(float(decaying_adam(1e-2, 100).learning_rate), 4)
         0.01
     """

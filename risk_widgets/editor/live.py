@@ -6,7 +6,7 @@ docs/architecture.md (arrays as float32 bytes, so they travel as binary buffers)
 
 Example:
     >>> import numpy as np, keras
-    >>> from risk_widgets.live import risk_view
+    >>> from risk_widgets.editor.live import risk_view
     >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     >>> view = risk_view(model, np.linspace(-1, 1, 5)[:, None])
     >>> view["mode"], view["n"], len(view["x"])  # 5 float32 values = 20 bytes

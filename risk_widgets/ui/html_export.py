@@ -9,7 +9,7 @@ toolbar (patching, export, fit) is hidden, since nothing would answer it.
 Example:
     >>> import keras, tempfile, os
     >>> import risk_widgets as rw
-    >>> from risk_widgets.html_export import write_html
+    >>> from risk_widgets.ui.html_export import write_html
     >>> inputs = keras.Input((2,))
     >>> editor = rw.GraphEditor(keras.Model(inputs, keras.layers.Dense(1, name="head")(inputs)))
     >>> path = write_html(editor, os.path.join(tempfile.mkdtemp(), "graph.html"))
@@ -34,7 +34,7 @@ __all__ = ["TRAITS", "page_html", "write_html"]
 TRAITS = ("graph", "catalog", "selection", "expanded", "history", "status", "risk",
           "target_preview", "diff_view", "code_view", "param_report_view")  # open panels too
 
-_BUNDLE = pathlib.Path(__file__).parent / "static" / "widget.js"
+_BUNDLE = pathlib.Path(__file__).parents[1] / "static" / "widget.js"
 
 # Revives {"$bytes": base64} into DataViews, gives the bundle a model that answers get/on/set,
 # and renders it. Runs from file:// too (the bundle is loaded from a Blob URL, as anywidget

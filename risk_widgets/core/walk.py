@@ -18,7 +18,7 @@ ever called in.
 
 Example:
     >>> import keras
-    >>> from risk_widgets.walk import iter_layers, get_layer_by_path
+    >>> from risk_widgets.core.walk import iter_layers, get_layer_by_path
     >>> inner = keras.Sequential([keras.layers.Dense(4, name="dense")], name="inner")
     >>> x = keras.Input((3,), name="x")
     >>> model = keras.Model(x, keras.layers.Dense(2, name="head")(inner(x)), name="m")
@@ -36,7 +36,7 @@ from typing import Any, Literal, NamedTuple
 
 import keras
 
-from risk_widgets import keras_internals as ki
+from risk_widgets.core import keras_internals as ki
 
 __all__ = [
     "LayerRef",
@@ -84,7 +84,7 @@ def register_graph_root(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     repeats until none applies. Returns ``fn`` (usable as a decorator).
 
     Example:
-        >>> from risk_widgets.walk import register_graph_root, unregister_graph_root
+        >>> from risk_widgets.core.walk import register_graph_root, unregister_graph_root
         >>> resolver = register_graph_root(lambda m: getattr(m, "my_body", None))
         >>> unregister_graph_root(resolver)
     """
@@ -121,7 +121,7 @@ def resolve_root(model: Any) -> Any:
 
 def _composite_class() -> type | None:
     try:
-        from risk_widgets.composite import CompositeLayer
+        from risk_widgets.core.composite import CompositeLayer
     except ImportError:  # pragma: no cover - composite.py ships with the package
         return None
     return CompositeLayer
@@ -226,7 +226,7 @@ def iter_layers(model: Any) -> Iterator[LayerRef]:
 
     Example:
         >>> import keras
-        >>> from risk_widgets.walk import iter_layers
+        >>> from risk_widgets.core.walk import iter_layers
         >>> x = keras.Input((6, 8), name="x")
         >>> y = keras.layers.MultiHeadAttention(2, 4, name="attn")(x, x)
         >>> model = keras.Model(x, y)
@@ -258,7 +258,7 @@ def _path_error(model: Any, path: str, reason: str) -> ValueError:
     name = getattr(model, "name", type(model).__name__)
     return ValueError(
         f"No layer at path {path!r} in model {name!r}: {reason}.{hint} List every path with "
-        "`[ref.path for ref in risk_widgets.walk.iter_layers(model)]` or "
+        "`[ref.path for ref in risk_widgets.core.walk.iter_layers(model)]` or "
         "`risk_widgets.find_layers(model, '*')`."
     )
 
@@ -276,7 +276,7 @@ def container_chain(model: Any, path: str) -> list[tuple[Any, Any]]:
 
     Example:
         >>> import keras
-        >>> from risk_widgets.walk import container_chain
+        >>> from risk_widgets.core.walk import container_chain
         >>> inner = keras.Sequential([keras.layers.Dense(4, name="dense")], name="inner")
         >>> x = keras.Input((3,), name="x")
         >>> model = keras.Model(x, inner(x), name="m")
@@ -319,7 +319,7 @@ def get_layer_by_path(model: Any, path: str) -> Any:
 
     Example:
         >>> import keras
-        >>> from risk_widgets.walk import get_layer_by_path
+        >>> from risk_widgets.core.walk import get_layer_by_path
         >>> x = keras.Input((6, 8), name="x")
         >>> model = keras.Model(x, keras.layers.MultiHeadAttention(2, 4, name="attn")(x, x))
         >>> get_layer_by_path(model, "attn/query").__class__.__name__

@@ -56,7 +56,7 @@ def risk_edit(line: str, namespace: dict) -> Any:
         raise UsageError(
             f"%risk_edit: {args.model!r} is a {type(model).__name__}, not a Keras model."
         )
-    from risk_widgets.widget import GraphEditor
+    from risk_widgets.ui.widget import GraphEditor
 
     try:
         return GraphEditor(model, data=data)

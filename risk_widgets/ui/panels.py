@@ -1,14 +1,14 @@
 """The widget's two panels: the exported code and the trainable-parameter report.
 
-JSON payloads for traits of `risk_widgets.widget.GraphEditor` (``code_view`` and
+JSON payloads for traits of `risk_widgets.ui.widget.GraphEditor` (``code_view`` and
 ``param_report_view``, docs/architecture.md "Code export and parameter report panels"),
-built from `risk_widgets.editor.EditorState`: plain data, nothing about pixels. An open
+built from `risk_widgets.editor.state.EditorState`: plain data, nothing about pixels. An open
 panel is made again after every change of the model (patch, undo, redo, reset).
 
 Example:
     >>> import keras
-    >>> from risk_widgets.editor import EditorState
-    >>> from risk_widgets.widget_panels import code_payload, report_payload
+    >>> from risk_widgets.editor.state import EditorState
+    >>> from risk_widgets.ui.panels import code_payload, report_payload
     >>> inputs = keras.Input((4,))
     >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
     >>> _ = state.apply("svf", ["head"])

@@ -16,7 +16,7 @@ named in :data:`LAYER_HOOKS`; the test checks Keras still has them.
 
 Example:
     >>> import keras
-    >>> from risk_widgets import keras_internals as ki
+    >>> from risk_widgets.core import keras_internals as ki
     >>> x = keras.Input((3,), name="x")
     >>> y = keras.layers.Dense(2, name="head")(x)
     >>> ki.keras_history(y).operation.name
@@ -91,7 +91,7 @@ __all__ = [
 KERAS_VERSIONS_CHECKED = ("3.15.1",)
 
 #: The attributes of a `keras.Function` that describe its graph; a CompositeLayer traces a
-#: throw-away `Function` and adopts them (`risk_widgets.composite`).
+#: throw-away `Function` and adopts them (`risk_widgets.core.composite`).
 GRAPH_ATTRS = (
     "_inputs_struct",
     "_outputs_struct",

@@ -5,7 +5,7 @@ can click is also scriptable and testable without a browser.
 
 Example:
     >>> import keras
-    >>> from risk_widgets.editor import EditorState
+    >>> from risk_widgets.editor.state import EditorState
     >>> inputs = keras.Input((4,))
     >>> outputs = keras.layers.Dense(2, name="head")(keras.layers.Dense(8, name="body")(inputs))
     >>> state = EditorState(keras.Model(inputs, outputs))
@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from risk_widgets.catalog import CATALOG, validate_params
+from risk_widgets.editor.catalog import CATALOG, validate_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +103,7 @@ class EditorState:
 
     def graph(self) -> dict:
         """The graph JSON of the current model (see docs/architecture.md)."""
-        from risk_widgets.graph import to_graph
+        from risk_widgets.graph.build import to_graph
 
         return to_graph(self.model).to_json()
 
@@ -113,18 +113,18 @@ class EditorState:
         Position 0 is the original model and position ``n`` the model after entry ``n``
         (the widget numbers entries from 1). By default ``j`` is the current position and
         ``i`` the one before it: the current patch against the previous entry. With sample
-        data ``x`` the output delta is measured too (see `risk_widgets.patch_diff.diff`).
+        data ``x`` the output delta is measured too (see `risk_widgets.editor.patch_diff.diff`).
 
         Example:
             >>> import keras
-            >>> from risk_widgets.editor import EditorState
+            >>> from risk_widgets.editor.state import EditorState
             >>> inputs = keras.Input((4,))
             >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
             >>> _ = state.apply("lora", ["head"], rank=2)
             >>> state.diff().changed
             ['head']
         """
-        from risk_widgets.patch_diff import diff
+        from risk_widgets.editor.patch_diff import diff
 
         n = len(self._entries)
         if n == 0:
@@ -149,8 +149,8 @@ class EditorState:
 
     def preview(self, text: str) -> dict:
         """What a typed target (``"*/query, Dense"``) matches in the current model, per rule:
-        `risk_widgets.targets.preview_json`. Changes nothing (not even the selection)."""
-        from risk_widgets.targets import preview_json
+        `risk_widgets.core.targets.preview_json`. Changes nothing (not even the selection)."""
+        from risk_widgets.core.target_text import preview_json
 
         return preview_json(self.model, text)
 
@@ -163,7 +163,7 @@ class EditorState:
         if targets is None or (isinstance(targets, (list, tuple)) and not targets):
             self.selection = []
             return []
-        from risk_widgets.targets import find_layers
+        from risk_widgets.core.targets import find_layers
 
         self.selection = list(find_layers(self.model, targets))
         return list(self.selection)
@@ -174,7 +174,7 @@ class EditorState:
         Args:
             kind: a catalog kind (lora, svf, sample, vote, sculpt).
             targets: the layer paths (graph node ids) to patch; None patches the selection.
-            **params: the kind's parameters (see ``risk_widgets.params.PARAMS``).
+            **params: the kind's parameters (see ``risk_widgets.core.params.PARAMS``).
 
         Raises ValueError/TypeError (from validation or the patch itself, or naming the
         targets that are not layers of the current model) and leaves the state exactly as
@@ -259,7 +259,7 @@ class EditorState:
 
     def export_svg(self, path: str | os.PathLike) -> str:
         """Writes the current model's graph as SVG (needs graphviz's ``dot``)."""
-        from risk_widgets.graph import to_graph
+        from risk_widgets.graph.build import to_graph
 
         path = os.fspath(path)
         _check_folder(path, "write the graph SVG")
@@ -274,12 +274,12 @@ class EditorState:
         """The patch history in effect (undone entries left out) as a runnable script.
 
         The script applies the same calls, in order, to ``model`` (the original model, or
-        the one it loads from ``model_path``); see `risk_widgets.code_export` for what it
+        the one it loads from ``model_path``); see `risk_widgets.editor.code_export` for what it
         reproduces. With ``path`` (a ``.py`` file) it is also written there.
 
         Example:
             >>> import keras
-            >>> from risk_widgets.editor import EditorState
+            >>> from risk_widgets.editor.state import EditorState
             >>> inputs = keras.Input((4,))
             >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
             >>> _ = state.apply("lora", ["head"], rank=2)
@@ -287,7 +287,7 @@ class EditorState:
             "model = rw.add_lora(model, targets=['head'], rank=2, alpha=None, dropout=0.0,
             use_rslora=False, init='he_uniform', name=None)"
         """
-        from risk_widgets.code_export import history_code
+        from risk_widgets.editor.code_export import history_code
 
         code = history_code(
             [(e.kind, list(e.targets), e.params) for e in self._entries[: self._index]],
@@ -308,7 +308,7 @@ class EditorState:
 
         Example:
             >>> import keras
-            >>> from risk_widgets.editor import EditorState
+            >>> from risk_widgets.editor.state import EditorState
             >>> inputs = keras.Input((4,))
             >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
             >>> _ = state.apply("lora", ["head"], rank=2)
@@ -322,7 +322,7 @@ class EditorState:
     # -- helpers ---------------------------------------------------------------------
     def _check_targets(self, targets: Sequence[str]) -> list[str]:
         """``targets`` as a list if every one is a layer path of the current model."""
-        from risk_widgets.walk import iter_layers
+        from risk_widgets.core.walk import iter_layers
 
         targets = [targets] if isinstance(targets, str) else list(targets)
         known = {ref.path for ref in iter_layers(self.model)}
@@ -336,7 +336,7 @@ class EditorState:
         return targets
 
     def _exists(self, path: str) -> bool:
-        from risk_widgets.walk import get_layer_by_path
+        from risk_widgets.core.walk import get_layer_by_path
 
         try:
             get_layer_by_path(self.model, path)

@@ -10,11 +10,20 @@ from __future__ import annotations
 import inspect
 
 import keras
-from keras import Function, Input, InputSpec, Model, Operation, tree
+from keras import Function, InputSpec, Model, tree
 from keras.layers import Layer
 
-from risk_widgets import keras_internals as ki
-from risk_widgets.keras_internals import (
+from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.composite_trace import (
+    NotBuiltError,
+    check_layers_arg,
+    describe,
+    is_keras_tensor_structure,
+    split_graph_args,
+    symbolic_inputs,
+    trace,
+)
+from risk_widgets.core.keras_internals import (
     Functional,
     clone_graph_nodes,
     functional_from_config,
@@ -27,110 +36,6 @@ __all__ = ["CompositeLayer"]
 # that describe its graph (`keras_internals.GRAPH_ATTRS`, see `_adopt_graph`).
 # Keys of `get_config()` that hold the serialized graph.
 _GRAPH_CONFIG_KEYS = ("layers", "input_layers", "output_layers")
-
-
-class _NotBuiltError(ValueError, AttributeError):
-    """Raised when the graph of an unbuilt CompositeLayer is asked for.
-
-    It is a `ValueError` (as in Keras) and an `AttributeError`, so that
-    `hasattr(layer, "inputs")` and `getattr(layer, "inputs", None)` stay safe.
-    """
-
-
-def _is_keras_tensor_structure(x):
-    if isinstance(x, keras.KerasTensor):
-        return True
-    if not isinstance(x, (list, tuple, dict)):
-        return False
-    flat = tree.flatten(x)
-    return bool(flat) and all(isinstance(t, keras.KerasTensor) for t in flat)
-
-
-def _split_graph_args(args, kwargs):
-    """Detects the graph form `(inputs, outputs, name=None, **kwargs)`.
-
-    Returns `(inputs, outputs, kwargs)` or `None` when the arguments are
-    not KerasTensor structures (the user form `(layers, name=None, ...)`).
-    """
-    kwargs = dict(kwargs)
-    if "inputs" in kwargs and "outputs" in kwargs and not args:
-        inputs, outputs = kwargs.pop("inputs"), kwargs.pop("outputs")
-    elif len(args) >= 2 and "outputs" not in kwargs:
-        inputs, outputs = args[0], args[1]
-        if len(args) > 3:
-            return None
-        if len(args) == 3:
-            if "name" in kwargs:
-                return None
-            kwargs["name"] = args[2]
-    else:
-        return None
-    if not (_is_keras_tensor_structure(inputs) and _is_keras_tensor_structure(outputs)):
-        return None
-    return inputs, outputs, kwargs
-
-
-class _InputNames:
-    """Stable names for the inputs a CompositeLayer traces its graph on."""
-
-    def __init__(self, prefix):
-        self.prefix = prefix
-        self.count = 1
-        self.index = 0
-
-    def next(self):
-        index, self.index = self.index, self.index + 1
-        if self.count == 1:
-            return f"{self.prefix}_input"
-        return f"{self.prefix}_input_{index}"
-
-
-def _describe(value):
-    text = repr(value)
-    if len(text) > 120:
-        text = text[:117] + "..."
-    return f"{text} (of type {type(value).__name__})"
-
-
-def _check_layers_arg(layers):
-    """Validates the user form `layers` argument (a function or a list)."""
-    if isinstance(layers, (list, tuple)) and len(layers) > 0:
-        for index, item in enumerate(layers):
-            if not isinstance(item, Operation):
-                raise ValueError(
-                    "Every element of the `layers` list of a CompositeLayer must be a "
-                    f"Keras layer. Received at index {index}: {_describe(item)}. Wrap "
-                    "plain functions in a `layer_fn(inputs) -> outputs` and pass that "
-                    "instead of a list."
-                )
-        return
-    if callable(layers) and not isinstance(layers, Layer):
-        try:
-            params = list(inspect.signature(layers).parameters.values())
-        except (TypeError, ValueError):  # some builtins have no signature
-            return
-        positional = [
-            p
-            for p in params
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        ]
-        if not positional:
-            raise ValueError(
-                "The function used to initialize a CompositeLayer must take the "
-                "layer's inputs as its first argument: `layer_fn(inputs) -> outputs`. "
-                "Additional arguments (with defaults) may be used for configuration; "
-                "if the layer needs several inputs at runtime, pass them as one list "
-                f"or dict. Received a function with parameters {[p.name for p in params]}: "
-                f"{_describe(layers)}"
-            )
-        return
-    raise ValueError(
-        "Must provide a layers parameter that is either a function "
-        "`layer_fn(inputs) -> outputs` that defines the layer's computation graph "
-        "or a non-empty list of layers (applied in sequence). "
-        f"Received: layers={_describe(layers)}. "
-        "Example: `CompositeLayer([keras.layers.Dense(8), keras.layers.Dense(4)])`."
-    )
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
@@ -219,7 +124,7 @@ class CompositeLayer(Functional):
 
     def __init__(self, layers=None, *args, **kwargs):
         positional = args if layers is None else (layers, *args)
-        graph = _split_graph_args(positional, kwargs)
+        graph = split_graph_args(positional, kwargs)
         if graph is not None:
             inputs, outputs, kwargs = graph
             self._init_from_graph(inputs, outputs, **kwargs)
@@ -231,7 +136,7 @@ class CompositeLayer(Functional):
                 raise TypeError(
                     "CompositeLayer takes `(layers, name=None, **kwargs)`, or the graph "
                     "form `(inputs, outputs, name=None)` with symbolic tensors. "
-                    f"Received extra positional arguments: {_describe(args)}. "
+                    f"Received extra positional arguments: {describe(args)}. "
                     "Pass base layer arguments by keyword, e.g. `trainable=False`."
                 )
             if "name" in kwargs:
@@ -240,7 +145,7 @@ class CompositeLayer(Functional):
                     f"{args[0]!r} (positional) and {kwargs['name']!r} (keyword)."
                 )
             kwargs["name"] = args[0]
-        _check_layers_arg(layers)
+        check_layers_arg(layers)
         self._init_base(**kwargs)
         spec = list(layers) if isinstance(layers, (list, tuple)) else layers
         object.__setattr__(self, "_layer_spec", spec)
@@ -287,7 +192,7 @@ class CompositeLayer(Functional):
             return
 
         def __init__(self, *args, **kwargs):
-            graph = _split_graph_args(args, kwargs)
+            graph = split_graph_args(args, kwargs)
             if graph is None:
                 original(self, *args, **kwargs)
                 return
@@ -355,11 +260,11 @@ class CompositeLayer(Functional):
         (True, True)
         """
         for label, value in (("inputs", inputs), ("outputs", outputs)):
-            if not _is_keras_tensor_structure(value):
+            if not is_keras_tensor_structure(value):
                 raise ValueError(
                     f"CompositeLayer.from_graph expects `{label}` to be a KerasTensor "
                     "or a (nested) list/tuple/dict of KerasTensors, e.g. from "
-                    f"`keras.Input(...)`. Received: {label}={_describe(value)}. To "
+                    f"`keras.Input(...)`. Received: {label}={describe(value)}. To "
                     "build from layers instead, use `CompositeLayer(layer_fn)` or "
                     "`CompositeLayer([layer, ...])`."
                 )
@@ -410,67 +315,17 @@ class CompositeLayer(Functional):
                 "argument to build one. Create it with `CompositeLayer(layer_fn)`, "
                 "`CompositeLayer([layers...])` or `CompositeLayer.from_graph(...)`."
             )
-        # Traced inputs get stable names ("<name>_input", "<name>_input_<k>"):
-        # unnamed `keras.Input`s are named from a global counter.
-        names = _InputNames(self.name)
-        if "_manual_input_spec" in self.__dict__ and self._manual_input_spec is not None:
-            specs = self._manual_input_spec
-            names.count = len(tree.flatten(specs))
-            inputs = tree.map_structure(lambda spec: self._spec_to_input(spec, names), specs)
-        else:
-            if input_shape is None:
-                raise ValueError(
-                    f"CompositeLayer '{self.name}' needs an input shape to trace its "
-                    "graph. Call it on inputs, or call `build(input_shape)` with a "
-                    "shape (or a list/dict of shapes) including the batch dimension, "
-                    "e.g. `build((None, 16))`."
-                )
-            names.count = len(tree.flatten(tree.map_shape_structure(lambda s: 0, input_shape)))
-            inputs = tree.map_shape_structure(
-                lambda shape: self._shape_to_input(shape, names), input_shape
-            )
-        if callable(spec) and not isinstance(spec, list):
-            outputs = spec(inputs)
-        else:
-            outputs = inputs
-            for layer in spec:
-                outputs = layer(outputs)
-        if not _is_keras_tensor_structure(outputs):
-            raise ValueError(
-                f"The graph of CompositeLayer '{self.name}' must return symbolic "
-                "tensors computed from its inputs (a tensor or a list/tuple/dict of "
-                f"them). Received: {_describe(outputs)}. Return the outputs of the "
-                "layers or `keras.ops` called on `inputs`."
-            )
+        manual = self.__dict__.get("_manual_input_spec")
+        inputs = symbolic_inputs(self.name, self.input_dtype, input_shape, manual)
+        outputs = trace(self.name, spec, inputs)
         self._adopt_graph(inputs, outputs)
         if not self.trainable:
             self.trainable = False  # freeze the layers just traced
 
-    def _shape_to_input(self, shape, names):
-        shape = tuple(shape)
-        name = names.next()
-        if not shape:  # A scalar without batch dimension (e.g. an index).
-            return Input(batch_shape=(), dtype=self.input_dtype, name=name)
-        return Input(shape=shape[1:], dtype=self.input_dtype, name=name)
-
-    def _spec_to_input(self, spec, names):
-        if spec is None or spec.shape is None:
-            raise ValueError(
-                f"A manual input_spec of CompositeLayer '{self.name}' must give a "
-                f"shape for every input, e.g. InputSpec(shape=(None, 4)). Received: "
-                f"{spec}."
-            )
-        shape = tuple(spec.shape)
-        dtype = spec.dtype or self.input_dtype
-        name = spec.name or names.next()
-        if not shape:
-            return Input(batch_shape=(), dtype=dtype, name=name, optional=spec.optional)
-        return Input(shape=shape[1:], dtype=dtype, name=name, optional=spec.optional)
-
     # ------------------------------------------------------------ accessors
 
     def _not_built(self, what):
-        return _NotBuiltError(
+        return NotBuiltError(
             f"CompositeLayer '{self.name}' has no graph of layers yet (asked for "
             f"`{what}`): this model has no graph of layers. It is probably not built. "
             "Call it on inputs, or call `build(input_shape)`, first."

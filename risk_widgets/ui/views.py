@@ -1,14 +1,14 @@
 """The widget's two read-only views of the editor: the target preview and the patch diff.
 
-Both are JSON payloads for traits of `risk_widgets.widget.GraphEditor` (``target_preview``
+Both are JSON payloads for traits of `risk_widgets.ui.widget.GraphEditor` (``target_preview``
 and ``diff_view``, docs/architecture.md "Target preview and patch diff"), built from
-`risk_widgets.editor.EditorState` and never raising: a problem becomes the payload's
+`risk_widgets.editor.state.EditorState` and never raising: a problem becomes the payload's
 ``error`` text, which the page shows inline.
 
 Example:
     >>> import keras
-    >>> from risk_widgets.editor import EditorState
-    >>> from risk_widgets.widget_views import diff_payload, preview_payload
+    >>> from risk_widgets.editor.state import EditorState
+    >>> from risk_widgets.ui.views import diff_payload, preview_payload
     >>> inputs = keras.Input((4,))
     >>> state = EditorState(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)))
     >>> preview_payload(state, "Dense", seq=3)["paths"]

@@ -1,6 +1,6 @@
 """Every patch parameter with its type, default and limits: one table for the whole package.
 
-The editor's validation (:mod:`risk_widgets.catalog`), the toolbar (the table travels in
+The editor's validation (:mod:`risk_widgets.editor.catalog`), the toolbar (the table travels in
 the ``catalog`` trait), ``add_lora``'s argument checks and docs/architecture.md
 ("Patch parameters", checked by a test) all read :data:`PARAMS`, so a limit is changed
 here and nowhere else.
@@ -13,7 +13,7 @@ Two checks per parameter, with the same limits:
   message starts with the patch kind.
 
 Example:
-    >>> from risk_widgets.params import PARAMS
+    >>> from risk_widgets.core.params import PARAMS
     >>> PARAMS["rank"].min, PARAMS["rank"].max
     (1, 1024)
     >>> PARAMS["rank"].check(4), PARAMS["rank"].coerce("lora", "4")

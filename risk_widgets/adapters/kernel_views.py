@@ -1,0 +1,349 @@
+"""Kernel views: one layer type's kernel seen as a matrix, and the dispatch list.
+
+Adapters (`LoRAAdapter`, `SVFAdapter`, `DoRAAdapter`) support `Dense`, `EinsumDense` and
+`Embedding` through `KernelView`, chosen by `KERNEL_DISPATCH` (first match wins); the
+"unsupported layer" message is built from that list.
+
+Example:
+    >>> import keras
+    >>> from risk_widgets.adapters.kernel_views import kernel_view
+    >>> dense = keras.layers.Dense(3)
+    >>> dense.build((None, 4))
+    >>> view = kernel_view(dense, "head")
+    >>> view.equation, view.matrix_shape
+    ('...i,io->...o', (4, 3))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from risk_widgets.core import keras_internals as ki
+
+
+def _letters(spec: str) -> list[str]:
+    return [c for c in spec.replace("...", "") if c.isalpha()]
+
+
+class KernelView:
+    """A kernel layer seen as ``y = act(einsum(equation, x, kernel) + bias)``.
+
+    Gives the kernel as a matrix ``(in, out)`` (contracted axes first, output axes
+    second) and the einsum equations of a low-rank path ``x -> (…, r) -> y``.
+
+    Args:
+        layer: a built `Dense` or `EinsumDense` layer.
+        equation: its einsum equation (``"...i,io->...o"`` for Dense).
+        path: the layer's path (for messages).
+    """
+
+    def __init__(self, layer, equation: str, path: str):
+        self.layer = layer
+        self.path = path
+        self.equation = equation
+        #: the base's quantization mode ("int8") or None; see `kernel_view(quantized=)`
+        self.quantized = quantization_mode(layer)
+        lhs, out = equation.split("->")
+        x_spec, k_spec = lhs.split(",")
+        x_letters, k_letters, out_letters = _letters(x_spec), _letters(k_spec), _letters(out)
+        shared = [c for c in k_letters if c in x_letters and c in out_letters]
+        lonely = [c for c in k_letters if c not in x_letters and c not in out_letters]
+        if shared or lonely or len(set(k_letters)) != len(k_letters):
+            raise ValueError(
+                f"Cannot adapt {type(layer).__name__} at {path!r}: its equation "
+                f"{equation!r} has kernel axes that are neither only contracted nor only "
+                "output axes. Supported equations contract input axes with the kernel and "
+                "produce new output axes (e.g. 'abc,cde->abde')."
+            )
+        self.contracted = [c for c in k_letters if c in x_letters]
+        self.produced = [c for c in k_letters if c not in x_letters]
+        kernel_shape = tuple(int(d) for d in self.kernel.shape)
+        self.dims = dict(zip(k_letters, kernel_shape, strict=True))
+        self.kernel_letters = k_letters
+        self.kernel_shape = kernel_shape
+        self.matrix_shape = (
+            math.prod(self.dims[c] for c in self.contracted),
+            math.prod(self.dims[c] for c in self.produced),
+        )
+        r = next(c for c in "rstuvwxyzqponmlkjihgfedcba" if c not in equation)
+        kept = "".join(c for c in out if c not in self.produced)  # keeps "..."
+        mid = kept + r
+        self.down_equation = f"{x_spec},{''.join(self.contracted)}{r}->{mid}"
+        self.up_equation = f"{mid},{r}{''.join(self.produced)}->{out}"
+        self._equations_by_ndim: dict[int, tuple[str, str]] = {}
+        n_in, n_out = len(self.contracted), len(self.produced)
+        # contracted axes last in x (in kernel order), produced axes last in y, the same
+        # leading axes in both: the low-rank path is a matmul of x as a (batch, in) matrix
+        self.trailing = (
+            n_in > 0 and n_out > 0
+            and list(x_spec[-n_in:]) == self.contracted
+            and list(out[-n_out:]) == self.produced
+            and x_spec[:-n_in] == out[:-n_out]
+        )
+        self.down_shape = tuple(self.dims[c] for c in self.contracted)
+        self.up_shape = tuple(self.dims[c] for c in self.produced)
+        order = self.contracted + self.produced
+        self._to_matrix_perm = [k_letters.index(c) for c in order]
+        self._from_matrix_perm = [order.index(c) for c in k_letters]
+
+    @property
+    def kernel(self):
+        return self.layer.kernel
+
+    def linear(self, inputs):
+        """The base layer's output before its activation (same ops as its ``call``; a
+        quantized base runs its own quantized forward pass)."""
+        if self.quantized:
+            return ki.quantized_linear(self.layer, inputs)
+        return self.float_linear(inputs)
+
+    def float_linear(self, inputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_float(self, what: str) -> None:
+        """Raises a TypeError naming the layer and the way out when the base is quantized
+        (its int8 kernel cannot hold ``W + delta`` exactly)."""
+        if self.quantized:
+            raise TypeError(
+                f"Cannot {what} {self.path!r}: its base {type(self.layer).__name__} is "
+                f"quantized ({self.quantized}), and {self.quantized} weights cannot hold the "
+                "merged float kernel exactly. Drop the adapters with rw.unpatch(model), or "
+                "fold before quantizing: add LoRA to the float model, train, rw.fold(model), "
+                "then quantize the folded model (layer.quantize('int8'))."
+            )
+
+    def kernel_variable(self):
+        """The variable that holds the kernel (written by `plain_layer`)."""
+        return ki.kernel_variable(self.layer)
+
+    def activate(self, outputs):
+        activation = getattr(self.layer, "activation", None)
+        return outputs if activation is None else activation(outputs)
+
+    def low_rank(self, inputs, down, up):
+        """``einsum`` of ``inputs`` with ``down`` (in, r) then ``up`` (r, out) matrices."""
+        rank = down.shape[-1]
+        if self.trailing:  # two plain matmuls on 2-D views: the cheapest gradient
+            leading = ops.shape(inputs)[: len(inputs.shape) - len(self.contracted)]
+            flat = ops.reshape(inputs, (-1, self.matrix_shape[0]))
+            hidden = ops.matmul(flat, ops.cast(down, inputs.dtype))
+            delta = ops.matmul(hidden, ops.cast(up, inputs.dtype))
+            return ops.reshape(delta, (*leading, *self.up_shape))
+        down = ops.reshape(down, (*self.down_shape, rank))
+        up = ops.reshape(up, (rank, *self.up_shape))
+        down_equation, up_equation = self._explicit_equations(len(inputs.shape))
+        hidden = ops.einsum(down_equation, inputs, ops.cast(down, inputs.dtype))
+        return ops.einsum(up_equation, hidden, ops.cast(up, inputs.dtype))
+
+    def matrix_apply(self, inputs, matrix):
+        """``inputs`` contracted with an ``(in, out)`` matrix (a tensor) as the base contracts
+        them with its kernel, without bias or activation (DoRA's full-rank update)."""
+        if self.trailing:
+            leading = ops.shape(inputs)[: len(inputs.shape) - len(self.contracted)]
+            flat = ops.reshape(inputs, (-1, self.matrix_shape[0]))
+            out = ops.matmul(flat, ops.cast(matrix, inputs.dtype))
+            return ops.reshape(out, (*leading, *self.up_shape))
+        lhs, out = self.equation.split("->")
+        x_spec = lhs.split(",")[0]
+        equation = f"{x_spec},{''.join(self.contracted + self.produced)}->{out}"
+        if "..." in x_spec:  # letters, not "...": see _explicit_equations
+            free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
+            n_free = len(inputs.shape) - len(_letters(x_spec))
+            equation = equation.replace("...", "".join(free[:n_free]))
+        kernel = ops.reshape(matrix, (*self.down_shape, *self.up_shape))
+        return ops.einsum(equation, inputs, ops.cast(kernel, inputs.dtype))
+
+    def kernel_matrix_tensor(self):
+        """The kernel as an ``(in, out)`` tensor (differentiable; for DoRA's norms)."""
+        return ops.reshape(ops.transpose(self.kernel, self._to_matrix_perm), self.matrix_shape)
+
+    def _explicit_equations(self, ndim: int) -> tuple[str, str]:
+        """The low-rank equations with ``...`` spelled out for inputs of rank ``ndim``.
+
+        Why: TensorFlow's einsum gradient treats ``...`` as broadcasting, so the gradient of
+        the small ``(in, r)`` factor materialised an ``(in, r, batch, seq)`` tensor before
+        summing it (a LoRA train step was 1.6x Keras' ``enable_lora``); with letters it is
+        one plain contraction.
+        """
+        cached = self._equations_by_ndim.get(ndim)
+        if cached is None:
+            x_spec = self.down_equation.split(",")[0]
+            if "..." not in x_spec:
+                cached = (self.down_equation, self.up_equation)
+            else:
+                n_free = ndim - len(_letters(x_spec))
+                used = set(self.down_equation + self.up_equation)
+                free = "".join([c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used][:n_free])
+                cached = (self.down_equation.replace("...", free),
+                          self.up_equation.replace("...", free))
+            self._equations_by_ndim[ndim] = cached
+        return cached
+
+    def kernel_matrix(self) -> np.ndarray:
+        """The kernel as an ``(in, out)`` float64 NumPy matrix."""
+        self.check_float("fold the adapters of")
+        kernel = np.asarray(keras.ops.convert_to_numpy(self.kernel), dtype="float64")
+        return kernel.transpose(self._to_matrix_perm).reshape(self.matrix_shape)
+
+    def matrix_to_kernel(self, matrix: np.ndarray) -> np.ndarray:
+        shaped = np.asarray(matrix).reshape(
+            [self.dims[c] for c in self.contracted + self.produced]
+        )
+        return shaped.transpose(self._from_matrix_perm)
+
+    def plain_layer(self, kernel: np.ndarray) -> keras.layers.Layer:
+        """A new plain layer of the base's class with ``kernel`` and the base's bias."""
+        self.check_float("fold the adapters of")
+        base = self.layer
+        new = type(base).from_config(base.get_config())
+        new.build_from_config(base.get_build_config())
+        old_kernel = self.kernel_variable()
+        for new_v, old_v in zip(new.weights, base.weights, strict=True):
+            if old_v is old_kernel:
+                new_v.assign(kernel.astype(new_v.dtype))
+            else:
+                new_v.assign(keras.ops.convert_to_numpy(old_v))
+        return new
+
+
+class DenseView(KernelView):
+    def __init__(self, layer, path):
+        super().__init__(layer, "...i,io->...o", path)
+
+    def float_linear(self, inputs):
+        x = ops.matmul(inputs, self.kernel)
+        if self.layer.bias is not None:
+            x = ops.add(x, self.layer.bias)
+        return x
+
+
+class EinsumDenseView(KernelView):
+    def __init__(self, layer, path):
+        super().__init__(layer, layer.equation, path)
+
+    def float_linear(self, inputs):
+        x = ops.einsum(self.layer.equation, inputs, self.kernel)
+        if self.layer.bias is not None:
+            x = ops.add(x, self.layer.bias)
+        return x
+
+
+class EmbeddingView(KernelView):
+    """An `Embedding` seen as a kernel layer: ``y = embeddings[ids]``, as the one-hot
+    matmul ``onehot(ids) @ E`` (``in`` = vocabulary, ``out`` = dimension). The low-rank
+    path is ``A[ids] @ B``; folding writes ``E + delta`` into a new `Embedding`."""
+
+    def __init__(self, layer, path):
+        if layer.mask_zero:
+            raise TypeError(
+                f"Cannot adapt Embedding {path!r}: it has mask_zero=True, and the adapted "
+                "layer would not pass its mask on. Use an Embedding with mask_zero=False "
+                "(and keras.layers.Masking after it), or target other layers."
+            )
+        super().__init__(layer, "...i,io->...o", path)
+        self.trailing = False
+
+    @property
+    def kernel(self):
+        return self.layer.embeddings
+
+
+    @staticmethod
+    def _ids(inputs):
+        return inputs if inputs.dtype in ("int32", "int64") else ops.cast(inputs, "int32")
+
+    def float_linear(self, inputs):
+        return ops.cast(
+            ops.take(self.layer.embeddings, self._ids(inputs), axis=0), self.layer.compute_dtype
+        )
+
+    def activate(self, outputs):
+        return outputs
+
+    def low_rank(self, inputs, down, up):
+        hidden = ops.take(down, self._ids(inputs), axis=0)  # (..., r)
+        return ops.matmul(hidden, up)
+
+
+#: (layer class, view factory): the first class the layer is an instance of wins.
+KERNEL_DISPATCH: list[tuple[type, Callable[[Any, str], KernelView]]] = [
+    (keras.layers.EinsumDense, EinsumDenseView),
+    (keras.layers.Dense, DenseView),
+    (keras.layers.Embedding, EmbeddingView),
+]
+
+
+def quantization_mode(layer) -> str | None:
+    """The layer's quantization mode (``"int8"``, …) or None for a float layer."""
+    return getattr(layer, "quantization_mode", None) or getattr(
+        getattr(layer, "dtype_policy", None), "quantization_mode", None
+    )
+
+
+def supported_types() -> list[str]:
+    """Names of the layer classes adapters support, from `KERNEL_DISPATCH`."""
+    return [cls.__name__ for cls, _ in KERNEL_DISPATCH]
+
+
+def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False) -> KernelView:
+    """Returns the `KernelView` of ``layer`` or raises a TypeError naming what works.
+
+    ``quantized=True`` (LoRA) accepts an ``int8``-quantized `Dense` / `EinsumDense`: the
+    view's ``linear`` runs the layer's quantized forward pass (the float delta is added).
+    """
+    if is_patch(layer):
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: it is already patched "
+            f"({type(layer).__name__}). Call rw.unpatch(model) first, or target "
+            "another layer."
+        )
+    factory = next((f for cls, f in KERNEL_DISPATCH if isinstance(layer, cls)), None)
+    if factory is None:
+        inner = getattr(layer, "layer", None)  # TimeDistributed, Bidirectional, ...
+        hint = (
+            f" It wraps a {type(inner).__name__}: target {path + '/' + inner.name!r} instead."
+            if isinstance(layer, keras.layers.Wrapper) and _viewable(inner)
+            else ""
+        )
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: {type(layer).__name__} is not supported.{hint} "
+            f"Supported layer types: {', '.join(supported_types())}. Choose targets of "
+            "those types (e.g. targets=keras.layers.Dense), or add a (class, view) entry "
+            "to risk_widgets.adapters.kernel_views.KERNEL_DISPATCH."
+        )
+    if not layer.built:
+        raise ValueError(f"Cannot add {kind} to {path!r}: the layer is not built yet.")
+    mode = quantization_mode(layer)
+    if mode and not (
+        quantized and mode == "int8" and not isinstance(layer, keras.layers.Embedding)
+    ):
+        also = " LoRA takes int8 Dense / EinsumDense layers." if kind != "LoRA" else ""
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: its {type(layer).__name__} is quantized "
+            f"({mode}), which {kind} does not support.{also} Patch the float model, then "
+            "quantize the folded one."
+        )
+    if getattr(layer, "lora_enabled", False):
+        raise TypeError(
+            f"Cannot add {kind} to {path!r}: Keras' built-in LoRA is enabled on this "
+            "layer (enable_lora). Use a layer without it."
+        )
+    return factory(layer, path)
+
+
+def _viewable(layer) -> bool:
+    try:
+        kernel_view(layer, "")
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def is_patch(layer) -> bool:
+    return bool(getattr(layer, "is_patch_layer", False))
