@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "add_dora": "risk_widgets.adapters.dora",
     "add_svf": "risk_widgets.adapters.svf",
     "GraphEditor": "risk_widgets.ui.widget",
+    "load_model": "risk_widgets.engine.registry",
 }
 # public submodules, imported on first attribute access
 _SUBMODULES = {"demo", "risk"}

@@ -25,6 +25,7 @@ import keras
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.keras_internals import Functional
 from risk_widgets.core.walk import is_patch_layer, iter_layers
+from risk_widgets.engine import registry
 from risk_widgets.engine.frozen_base import FrozenBase
 from risk_widgets.engine.patch_layer import TrainableSubset
 from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like
@@ -74,6 +75,7 @@ class RewiredModel(Functional):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        registry.load_builtin_kinds()  # the adapter / risk classes the config names
         config = dict(config)
         patches = config.pop("sublayer_patches", {})
         model = ki.functional_from_config(cls, config, custom_objects=custom_objects)

@@ -48,7 +48,10 @@ __all__ = [
 #: modules that register the built-in patch kinds when imported (by name: most sit above;
 #: engine.keras_native recognises Keras' own enable_lora)
 BUILTIN_KINDS = (
-    "risk_widgets.adapters", "risk_widgets.risk", "risk_widgets.engine.keras_native"
+    "risk_widgets.adapters", "risk_widgets.risk", "risk_widgets.engine.keras_native",
+    # and the modules whose Keras classes a saved `.keras` file may name
+    "risk_widgets.risk.sculpt", "risk_widgets.risk.conformal", "risk_widgets.risk.temperature",
+    "risk_widgets.risk.laplace",
 )
 
 PatchInspector = Callable[[Any], "dict | None"]
@@ -190,6 +193,30 @@ def load_builtin_kinds() -> None:
     """Imports the packages in `BUILTIN_KINDS`, which register their inspectors and kinds."""
     for name in BUILTIN_KINDS:
         importlib.import_module(name)
+
+
+def load_model(path: Any, **kwargs: Any) -> Any:
+    """`keras.saving.load_model` with every risk_widgets class registered first.
+
+    Keras finds a custom class only once its module was imported; a file saved from a
+    patched or risk model names adapter and risk layers that a fresh session has not
+    imported yet. ``kwargs`` go to `keras.saving.load_model` (``compile``, ``safe_mode``).
+
+    Example:
+        >>> import keras, os, tempfile
+        >>> import risk_widgets as rw
+        >>> inputs = keras.Input((4,))
+        >>> lora = rw.add_lora(keras.Model(inputs, keras.layers.Dense(2, name="head")(inputs)),
+        ...                    "head", rank=2)
+        >>> path = os.path.join(tempfile.mkdtemp(), "lora.keras")
+        >>> lora.save(path)
+        >>> rw.adapter_names(rw.load_model(path))
+        ['default']
+    """
+    import keras
+
+    load_builtin_kinds()
+    return keras.saving.load_model(path, **kwargs)
 
 
 def patchable_kinds(layer: Any, wrapped: bool) -> list[str]:

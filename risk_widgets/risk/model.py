@@ -335,6 +335,9 @@ class RiskModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        from risk_widgets.engine import registry
+
+        registry.load_builtin_kinds()  # the adapter / risk classes the body names
         config = dict(config)
         config["body"] = keras.saving.deserialize_keras_object(
             config["body"], custom_objects=custom_objects
