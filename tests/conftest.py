@@ -10,8 +10,10 @@ import pytest  # noqa: E402
 
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
 
-# a script run in a fresh Python by test_distributed.py (it configures devices on import)
-collect_ignore = ["distributed_run.py"]
+# distributed_run.py: a script run in a fresh Python by test_distributed.py (it configures
+# devices on import); data/: make_release_files.py rewrites the .keras files beside it when
+# imported, which --doctest-modules would do while collecting
+collect_ignore = ["distributed_run.py", "data"]
 
 
 @pytest.fixture(autouse=True)
