@@ -267,7 +267,7 @@ def test_path_must_be_a_string():
         container_chain(functional_with_sequential(), ["enc"])
 
 
-@pytest.mark.parametrize("module", ["walk", "targets", "graph"])
+@pytest.mark.parametrize("module", ["core.walk", "core.targets", "graph.build"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib
