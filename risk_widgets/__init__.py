@@ -1,7 +1,8 @@
 """risk_widgets: see and change any Keras 3 model from Jupyter.
 
 Heavy parts (Keras, TensorFlow) are imported lazily on first use, so that
-``%load_ext risk_widgets`` is instant.
+``%load_ext risk_widgets`` is instant; TensorFlow's start-up lines stay out of the
+notebook when it is first imported after this package (``risk_widgets.quiet_start``).
 
 Example:
     >>> import risk_widgets as rw
@@ -13,6 +14,10 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from risk_widgets import quiet_start
+
+quiet_start.install()
 
 __version__ = "0.1.0"
 

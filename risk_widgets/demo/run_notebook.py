@@ -9,12 +9,19 @@ from __future__ import annotations
 import pathlib
 import sys
 import time
+from collections.abc import Mapping
 
 
 def run_notebook(
-    source: str | pathlib.Path, target: str | pathlib.Path, timeout: int = 900
+    source: str | pathlib.Path,
+    target: str | pathlib.Path,
+    timeout: int = 900,
+    env: Mapping[str, str] | None = None,
 ) -> float:
-    """Executes ``source`` top to bottom in its own folder, writes ``target``; returns seconds."""
+    """Executes ``source`` top to bottom in its own folder, writes ``target``; returns seconds.
+
+    ``env``: the kernel's whole environment (default: this process's).
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -25,7 +32,7 @@ def run_notebook(
         NotebookClient(
             notebook, timeout=timeout, kernel_name="python3",
             resources={"metadata": {"path": str(source.parent.resolve())}},
-        ).execute()
+        ).execute(**({} if env is None else {"env": dict(env)}))
     finally:  # keep the outputs, failing cell included: they say what went wrong
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
