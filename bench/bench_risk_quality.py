@@ -4,7 +4,8 @@ Two recipes, the exact ones whose numbers are asserted elsewhere:
 
 - ``notebook``: ``notebooks/risk_regression.ipynb`` (the demo MLP, 2048 heteroscedastic cubic
   points, 30 epochs);
-- ``suite``: the module fixtures of ``tests/test_risk.py`` (a 32-unit MLP on 512 points).
+- ``suite``: the module fixtures of ``tests/test_risk_quality.py`` (a 32-unit MLP on 512
+  points).
 
 For every seed the script trains each wrapper from ``keras.utils.set_random_seed(seed)`` and
 measures OOD AUROC of the std (in-distribution test points vs probes beyond the training
@@ -60,7 +61,7 @@ def _suite_data() -> dict:
     import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    from test_risk import _cubic, _ood  # the suite's own data, not a copy of it
+    from risk_helpers import _cubic, _ood  # the suite's own data, not a copy of it
 
     x, y = _cubic(512, 0)
     x_test, y_test = _cubic(512, 1)
@@ -68,7 +69,7 @@ def _suite_data() -> dict:
 
 
 def _suite_model() -> keras.Model:
-    from test_risk import mlp
+    from risk_helpers import mlp
 
     return mlp()
 
@@ -80,7 +81,7 @@ def _notebook_noise_std(x: np.ndarray) -> np.ndarray:
 
 
 def _suite_noise_std(x: np.ndarray) -> np.ndarray:
-    from test_risk import _noise_std
+    from risk_helpers import _noise_std
 
     return _noise_std(x)
 

@@ -2,7 +2,7 @@
 a fresh browser context per test, screenshots and logs in ``artifacts/browser/``.
 
 Fixtures:
-    jupyter_server   (session)  harness.JupyterServer: .base_url, .root_dir, .url(), .api()
+    jupyter_server   (session)  JupyterServer: .base_url, .root_dir, .url(), .api()
     browser          (session)  playwright Browser on the system Chromium
     page             (function) a fresh Page (own context); screenshot saved at teardown
     notebook         (function) factory: notebook(cells, app="lab", name=None) -> Notebook
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from . import harness
+from .chromium import CHROMIUM_ARGS, chromium_executable
+from .jupyter_server import JupyterServer, launch_jupyter_server
+from .notebook_page import App, Notebook, _safe, open_notebook, write_notebook
 
 _FAILED_KEY = pytest.StashKey[bool]()
 _REPORTS_KEY = pytest.StashKey[dict]()
@@ -70,8 +72,8 @@ def browser_artifacts(artifacts_dir) -> Path:
 _EARLY_KEY = pytest.StashKey[tuple]()
 
 
-def _launch(workdir: Path) -> harness.JupyterServer:
-    return harness.launch_jupyter_server(workdir)
+def _launch(workdir: Path) -> JupyterServer:
+    return launch_jupyter_server(workdir)
 
 
 def pytest_collection_finish(session):
@@ -145,14 +147,14 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _unavailable(f"playwright is not installed: {exc}")
-    executable = harness.chromium_executable()
+    executable = chromium_executable()
     if executable is None:
         _unavailable("no chromium on PATH (apt-get install chromium)")
     playwright = sync_playwright().start()
     try:
         # Playwright gives the browser a fresh temp profile (user-data-dir) itself.
         chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=harness.CHROMIUM_ARGS)
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS)
     except Exception as exc:
         playwright.stop()
         _unavailable(f"chromium ({executable}) did not start under playwright: {exc}")
@@ -169,7 +171,7 @@ def _final_screenshot(request, page, folder: Path) -> None:
         return
     request.node.stash[_SHOT_KEY] = True
     console = request.node.stash.get(_CONSOLE_KEY, [])
-    name = harness._safe(request.node.name)
+    name = _safe(request.node.name)
     try:
         page.screenshot(path=str(folder / f"{name}.png"))
     except Exception as exc:  # a crashed page must not hide the test's own failure
@@ -198,23 +200,22 @@ def page(request, browser, browser_artifacts):
 def notebook(request, page, jupyter_server, browser_artifacts):
     """Factory: write a notebook of code cells, open it, wait for an idle kernel.
 
-    ``notebook(cells, app="lab" | "notebook", name=None) -> harness.Notebook``; its
+    ``notebook(cells, app="lab" | "notebook", name=None) -> Notebook``; its
     kernels are shut down after the test (after the screenshot). On failure the server
     log is copied to ``artifacts/browser/<test>.server.log``.
     """
-    opened: list[harness.Notebook] = []
+    opened: list[Notebook] = []
 
-    def make(cells, app: harness.App = "lab", name: str | None = None) -> harness.Notebook:
-        name = name or f"{harness._safe(request.node.name)}_{len(opened)}.ipynb"
-        harness.write_notebook(jupyter_server.root_dir, name, list(cells))
-        nb = harness.open_notebook(page, jupyter_server, name, app,
-                                   artifacts_dir=browser_artifacts)
+    def make(cells, app: App = "lab", name: str | None = None) -> Notebook:
+        name = name or f"{_safe(request.node.name)}_{len(opened)}.ipynb"
+        write_notebook(jupyter_server.root_dir, name, list(cells))
+        nb = open_notebook(page, jupyter_server, name, app, artifacts_dir=browser_artifacts)
         opened.append(nb)
         return nb
 
     yield make
     _final_screenshot(request, page, browser_artifacts)
     if _failed(request):
-        log = browser_artifacts / f"{harness._safe(request.node.name)}.server.log"
+        log = browser_artifacts / f"{_safe(request.node.name)}.server.log"
         shutil.copy(jupyter_server.log_path, log)
     jupyter_server.shutdown_kernels()
