@@ -9,6 +9,7 @@ import json
 import keras
 
 from risk_widgets.core.composite import CompositeLayer
+from risk_widgets.graph.details import FAMILIES
 from risk_widgets.graph.build import (
     Graph,
 )
@@ -19,7 +20,11 @@ NODE_KEYS = [
     "class_name",
     "kind",
     "parent",
+    "family",
+    "input_shape",
     "output_shape",
+    "config",
+    "weights",
     "params",
     "trainable_params",
     "patch",
@@ -50,7 +55,8 @@ def check_contract(graph: Graph) -> None:
     by_id = {n["id"]: n for n in data["nodes"]}
     assert len(by_id) == len(data["nodes"]), "node ids must be unique"
     for n in data["nodes"]:
-        assert list(n) == NODE_KEYS
+        assert [k for k in n if k != "weights_more"] == NODE_KEYS  # weights_more: when cut
+        assert n["family"] in FAMILIES
         assert n["kind"] in ("input", "layer", "group", "output")
         assert n["parent"] is None or by_id[n["parent"]]["kind"] == "group"
         assert n["opaque"] is False or n["kind"] == "group"

@@ -19,13 +19,30 @@ export interface PatchMark extends Patch {
   active: boolean;
 }
 
+/** One weight of a layer (`weights` in the graph JSON). */
+export interface WeightInfo {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** Whether the model as a whole trains it. */
+  trainable: boolean;
+}
+
 export interface GraphNode {
   id: string;
   name: string;
   class_name: string;
   kind: NodeKind;
   parent: string | null;
+  /** Layer family for the colours (graph/details.py FAMILIES); absent in old graphs. */
+  family?: string;
+  input_shape?: Shape;
   output_shape: Shape;
+  /** Key config fields (units, filters, kernel_size, num_heads, activation, dtype, ...). */
+  config?: Record<string, unknown>;
+  /** The layer's weights (leaves only), at most 16; `weights_more` counts the rest. */
+  weights?: WeightInfo[];
+  weights_more?: number;
   params: number;
   trainable_params: number;
   patch: Patch | null;
@@ -222,6 +239,13 @@ export interface ParamReportState {
   error?: string | null;
 }
 
+/** One per-layer overlay of the `overlays` trait (`editor.overlay(name, values)`). */
+export interface OverlayData {
+  /** Layer path -> number. A group without its own value shows its children's `agg`. */
+  values: Record<string, number>;
+  agg: "sum" | "max";
+}
+
 /** All synced traits of the GraphEditor widget. */
 export interface WidgetState {
   graph: Graph | Record<string, never>;
@@ -235,6 +259,10 @@ export interface WidgetState {
   diff_view: DiffViewState | Record<string, never>;
   code_view: CodeViewState | Record<string, never>;
   param_report_view: ParamReportState | Record<string, never>;
+  /** Overlays sent from Python (editor.overlay, the gradient norm after editor.fit). */
+  overlays?: Record<string, OverlayData>;
+  /** The overlay shown ("" for the layer families); written by both sides (editor.overlay). */
+  overlay_shown?: string;
 }
 
 /** Every message the front end sends to Python (one tagged union). */

@@ -48,6 +48,13 @@ from risk_widgets.engine.registry import (
     unregister_patch_inspector,
     unregister_patchable,
 )
+from risk_widgets.graph.details import key_config, layer_family, weight_rows
+from risk_widgets.graph.shapes import (
+    input_shape_without_node,
+    output_shape_without_node,
+    shape_list,
+    shapes_of,
+)
 
 __all__ = [
     "Graph",
@@ -91,39 +98,6 @@ def _jsonable(value: Any) -> Any:
         except (TypeError, ValueError):
             pass
     return str(value)
-
-
-def _shape(shape: Any) -> list | None:
-    if shape is None:
-        return None
-    try:
-        return [None if d is None else int(d) for d in shape]
-    except TypeError:
-        return None
-
-
-def _shapes_of(tensors: list) -> Any:
-    """One shape as a list, or a list of shapes for several tensors; None if unknown."""
-    shapes = [_shape(getattr(t, "shape", None)) for t in tensors]
-    if not shapes:
-        return None
-    return shapes[0] if len(shapes) == 1 else shapes
-
-
-def _shape_without_node(layer: Any) -> Any:
-    """Output shape of a layer that has no node in any walked graph (opaque children)."""
-    build_shapes = ki.build_shapes(layer)
-    if not isinstance(layer, Layer) or not build_shapes or len(build_shapes) != 1:
-        return None
-    try:
-        out = layer.compute_output_shape(*build_shapes.values())
-    except Exception:  # noqa: BLE001 - a layer that cannot say: shape unknown
-        return None
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], (tuple, list)):
-        return [_shape(s) for s in out]
-    if isinstance(out, dict):
-        return [_shape(s) for s in tree.flatten(out)]
-    return _shape(out)
 
 
 def _size(variable: Any, sizes: dict[int, int]) -> int:
@@ -295,6 +269,7 @@ class _Builder:
     def __init__(self) -> None:
         self.edges: dict[tuple[str, str], None] = {}  # ordered set
         self.shapes: dict[str, Any] = {}
+        self.input_shapes: dict[str, Any] = {}
 
     def flow(self, graph: Any, prefix: str, sources: list[tuple[str, ...]]) -> list:
         """Propagates leaf sources through ``graph``; returns the sources of its outputs.
@@ -323,7 +298,8 @@ class _Builder:
                         self.edges[(src, path)] = None
                     outs = [(path,)] * len(node.outputs)
                 if path not in self.shapes:
-                    self.shapes[path] = _shapes_of(node.outputs)
+                    self.shapes[path] = shapes_of(node.outputs)
+                    self.input_shapes[path] = shapes_of(list(node.input_tensors))
                 for tensor, src in zip(node.outputs, outs, strict=False):
                     srcs[id(tensor)] = src
         return [srcs.get(id(t), ()) for t in graph.outputs]
@@ -358,7 +334,11 @@ def _node(id_: str, name: str, class_name: str, kind: str, parent: str | None, s
         "class_name": class_name,
         "kind": kind,
         "parent": parent,
+        "family": "io" if kind in ("input", "output") else "other",
+        "input_shape": None,
         "output_shape": shape,
+        "config": {},
+        "weights": [],
         "params": 0,
         "trainable_params": 0,
         "patch": None,
@@ -421,14 +401,14 @@ def to_graph(model: Any) -> Graph:
             label = origin.name if isinstance(origin, InputLayer) else tensor.name
             id_ = _unique(label, taken)
             taken.add(id_)
-            inputs.append(_node(id_, label, "InputLayer", "input", None, _shape(tensor.shape)))
+            inputs.append(_node(id_, label, "InputLayer", "input", None, shape_list(tensor.shape)))
             sources.append((id_,))
         outs = builder.flow(graph, "", sources)
         for i, (tensor, src) in enumerate(zip(graph.outputs, outs, strict=True)):
             id_ = _unique(f"output_{i}", taken)
             taken.add(id_)
             outputs.append(
-                _node(id_, f"output_{i}", "Output", "output", None, _shape(tensor.shape))
+                _node(id_, f"output_{i}", "Output", "output", None, shape_list(tensor.shape))
             )
             for s in src:
                 builder.edges[(s, id_)] = None
@@ -444,9 +424,20 @@ def to_graph(model: Any) -> Graph:
             _class_name(layer),
             ref.kind,
             ref.parent,
-            builder.shapes[ref.path] if ref.path in builder.shapes else _shape_without_node(layer),
+            builder.shapes[ref.path]
+            if ref.path in builder.shapes
+            else output_shape_without_node(layer),
         )
         node["params"], node["trainable_params"] = _params(layer, sizes, trainable_ids)
+        node["family"] = layer_family(layer, ref.kind)
+        node["input_shape"] = builder.input_shapes.get(ref.path) or input_shape_without_node(
+            layer
+        )
+        node["config"] = key_config(layer)
+        if ref.kind == "layer":  # a group's weights are its children's (the panel sums them)
+            node["weights"], more = weight_rows(layer, trainable_ids)
+            if more:
+                node["weights_more"] = more
         patch = registry.patch_of(layer, ref.path)
         node["patch"] = None if patch is None else _jsonable(patch)
         node["patches"] = _jsonable(registry.patches_of(layer, ref.path))
