@@ -9,10 +9,10 @@ import json
 import keras
 
 from risk_widgets.core.composite import CompositeLayer
-from risk_widgets.graph.details import FAMILIES
 from risk_widgets.graph.build import (
     Graph,
 )
+from risk_widgets.graph.details import FAMILIES
 
 NODE_KEYS = [
     "id",
