@@ -1,7 +1,11 @@
 // Pure helpers for the risk view: decoding float32 buffers and shaping plot data.
 import type { Buffer, Risk } from "./types";
 
-/** A little-endian float32 array from a DataView / ArrayBuffer / typed array (no copy if aligned). */
+/**
+ * A little-endian float32 array from a DataView / ArrayBuffer / typed array (no copy if
+ * aligned); also from the forms other transports give bytes: a base64 string (marimo once
+ * sent nested bytes so, marimo-team/marimo#2366) or an array of byte values.
+ */
 export function decodeF32(buf: Buffer | null | undefined): Float32Array | null {
   if (buf === null || buf === undefined) return null;
   let bytes: Uint8Array;
@@ -9,6 +13,12 @@ export function decodeF32(buf: Buffer | null | undefined): Float32Array | null {
   else if (ArrayBuffer.isView(buf)) {
     if (buf instanceof Float32Array) return buf;
     bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } else if (typeof buf === "string") {
+    const decoded = fromBase64(buf);
+    if (!decoded) return null;
+    bytes = decoded;
+  } else if (Array.isArray(buf) && buf.every((b) => Number.isInteger(b) && b >= 0 && b < 256)) {
+    bytes = Uint8Array.from(buf);
   } else return null;
   const n = Math.floor(bytes.byteLength / 4);
   const littleEndian = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
@@ -17,6 +27,18 @@ export function decodeF32(buf: Buffer | null | undefined): Float32Array | null {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
   return out;
+}
+
+function fromBase64(text: string): Uint8Array | null {
+  let raw: string;
+  try {
+    raw = atob(text);
+  } catch {
+    return null; // not base64
+  }
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
 }
 
 export interface RiskArrays {

@@ -113,7 +113,11 @@ export interface Status {
 }
 
 /** Binary arrays arrive as DataView (ipywidgets buffers); accept the other views too. */
-export type Buffer = DataView | ArrayBuffer | ArrayBufferView;
+export type Buffer = DataView | ArrayBuffer | ArrayBufferView
+  /** a transport that sends bytes as text (older marimo: nested bytes as base64) */
+  | string
+  /** or as their byte values */
+  | number[];
 
 export interface RiskSummary {
   mean_risk?: number | null;

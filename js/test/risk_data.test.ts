@@ -15,6 +15,21 @@ describe("risk data", () => {
     expect(decodeF32(null)).toBeNull();
   });
 
+  it("decodes the forms other transports give bytes: base64 text, byte values", () => {
+    const dv = f32dv([1, 2.5, -3]);
+    const bytes = [...new Uint8Array(dv.buffer)];
+    const base64 = btoa(String.fromCharCode(...bytes));
+    expect([...decodeF32(base64)!]).toEqual([1, 2.5, -3]);
+    expect([...decodeF32(bytes)!]).toEqual([1, 2.5, -3]);
+    expect(decodeF32("not base64!")).toBeNull();
+    expect(decodeF32([1.5, 300])).toBeNull(); // not byte values
+    const a = riskArrays({ mode: "bands", x: base64, y_pred: bytes, std: dv, n: 3 })!;
+    expect(riskSummary(a, null)).toEqual({
+      n: 3, mode: "bands", epoch: null, y_pred_first: 1, y_pred_last: -3,
+      std_at_min_x: -3, std_at_max_x: 2.5,
+    });
+  });
+
   it("builds bands sorted by x and a summary", () => {
     const a = riskArrays({
       mode: "bands", x: f32dv([2, 0, 1]), y_pred: f32dv([20, 0, 10]), std: f32dv([2, 0.5, 1]),
