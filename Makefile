@@ -27,6 +27,11 @@ setup: $(BIN)/python
 	# packages of rollup, which npm ci then refuses as out of sync
 	cd js && npm install --no-audit --no-fund --loglevel=error && npm run build
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# keras-hub for tests/test_kerashub_sweep.py, without its dependencies (they pull in
+	# tensorflow-text and with it a second TensorFlow next to tensorflow-cpu), plus the light
+	# ones its backbones import; kagglehub's pin and keras-hub's differ on kagglesdk (unused)
+	$(BIN)/python -m pip install --quiet regex rich kagglehub sentencepiece tokenizers
+	$(BIN)/python -m pip install --quiet --no-deps "keras-hub>=0.32"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -136,9 +136,17 @@ def test_layer_helpers():
     np.testing.assert_array_equal(np.maximum(pre, 0), keras.ops.convert_to_numpy(quantized(x)))
     attn = keras.layers.MultiHeadAttention(2, 2, name="attn")
     attn(np.ones((1, 3, 4), "float32"), np.ones((1, 3, 4), "float32"))
-    twin = keras.layers.MultiHeadAttention.from_config(attn.get_config())
-    ki.adopt_layer_state(twin, attn, ki.sublayers(attn))
-    assert twin.built and {id(v) for v in twin.weights} == {id(v) for v in attn.weights}
+    assert ki.tracker_of(attn) is not None and ki.torch_modules(attn) is None
+    assert ki.is_framework_attribute("_tracker") and not ki.is_framework_attribute("_query_dense")
+    tracker = ki.copy_tracker(attn, list)  # its own stores, each a copy of the original's
+    layers = tracker.config["layers"][1]
+    assert tracker is not ki.tracker_of(attn) and layers == ki.sublayers(attn)
+    assert layers is not ki.tracker_of(attn).config["layers"][1]
+    assert {"_inbound_nodes", "_outbound_nodes"} == set(ki.NODE_LISTS)
+    assert not ki.is_checkpoint_reference(attn)
+    twin_q = keras.layers.EinsumDense("abc,cde->abde", (None, 2, 2), name="twin_q")
+    ki.swap_tracked(attn, attn.query_dense, twin_q)  # the tracked list only, not the attribute
+    assert twin_q in ki.sublayers(attn) and attn.query_dense not in ki.sublayers(attn)
     other = keras.layers.Dense(3, name="other")
     holder = keras.layers.Layer()
     ki.track(holder, dense)

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import keras
@@ -43,12 +44,13 @@ __all__ = [
     "GRAPH_ATTRS",
     "KERAS_VERSIONS_CHECKED",
     "LAYER_HOOKS",
+    "NODE_LISTS",
+    "TORCH_PARAMS",
     "BaseConv",
     "DotNotTrackScope",
     "Functional",
     "accept_raw_and_none_inputs",
     "adopt_graph",
-    "adopt_layer_state",
     "aggregate_additional_loss",
     "build_shapes",
     "call_context_args",
@@ -56,6 +58,7 @@ __all__ = [
     "clone_graph_nodes",
     "float_policy",
     "compiled_loss",
+    "copy_tracker",
     "functional_from_config",
     "get_keras_mask",
     "graph_inputs",
@@ -63,6 +66,8 @@ __all__ = [
     "graph_outputs",
     "has_adopted_graph",
     "inputs_struct",
+    "is_checkpoint_reference",
+    "is_framework_attribute",
     "is_input_keras_tensor",
     "kernel_variable",
     "keras_history",
@@ -80,9 +85,13 @@ __all__ = [
     "set_trainable_flag",
     "standardize_inputs",
     "sublayers",
+    "swap_tracked",
+    "torch_modules",
+    "tracker_of",
     "track",
     "tracked_sublayers",
     "trainable_flag",
+    "unbuilt_layers",
     "unpack_singleton",
     "variable_shape",
 ]
@@ -196,6 +205,11 @@ def replace_sublayer(layer: Any, old: Any, new: Any) -> None:
     layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
 
 
+def unbuilt_layers(model: Any) -> list:
+    """The layers inside ``model`` (any depth) that are not built."""
+    return [layer for layer in model._flatten_layers(include_self=False) if not layer.built]
+
+
 def track(layer: Any, sub: Any) -> None:
     """Tracks ``sub`` as a sub-layer of ``layer`` (its weights become ``layer``'s)."""
     layer._tracker.track(sub)
@@ -277,18 +291,77 @@ def lock_state(layer: Any) -> None:
     layer._lock_state()
 
 
-def adopt_layer_state(new: Any, layer: Any, sublayers: list) -> None:
-    """Makes the freshly created ``new`` (same class and config as the built ``layer``) a
-    built twin of ``layer``: its sub-layers are ``sublayers`` and its own variables, seed
-    generators, build shapes and trainable flag are ``layer``'s (shared, not copied)."""
-    new._layers[:] = list(sublayers)
-    new._trainable_variables[:] = list(layer._trainable_variables)
-    new._non_trainable_variables[:] = list(layer._non_trainable_variables)
-    new._seed_generators[:] = list(layer._seed_generators)
-    new._build_shapes_dict = layer._build_shapes_dict
-    new._trainable = layer.trainable
-    new.built = True
-    new._lock_state()
+# ----------------------------------------------------------------------------- copying a layer
+#
+# What `risk_widgets.core.layer_copy` needs to know of a Layer's bookkeeping: the attributes
+# every Layer has (never the layer's own state), its node lists (a copy starts them empty),
+# its tracker (a copy gets its own, bound to its own stores), TensorFlow's checkpoint
+# dependencies and torch's ``_modules`` (where an `nn.Module` keeps its sub-layers).
+
+#: a layer's lists of the nodes it was called in: a copy starts with empty ones
+NODE_LISTS = ("_inbound_nodes", "_outbound_nodes")
+#: torch: the `ParameterDict` of a layer's variables, made again on first use
+TORCH_PARAMS = "_torch_params"
+_CHECKPOINT_DEPS = "_self_unconditional_checkpoint_dependencies"
+_CHECKPOINT_NAMES = "_self_unconditional_dependency_names"
+_FRAMEWORK_KEYS: frozenset | None = None
+
+
+def is_framework_attribute(name: str) -> bool:
+    """Whether ``name`` is an attribute every Layer has (Keras' or the backend's
+    bookkeeping: trackers, node lists, TensorFlow's ``_self_*`` tracking)."""
+    global _FRAMEWORK_KEYS
+    if _FRAMEWORK_KEYS is None:
+        _FRAMEWORK_KEYS = frozenset(vars(keras.layers.Layer()))
+    return name in _FRAMEWORK_KEYS or name.startswith("_self_")
+
+
+def torch_modules(layer: Any) -> dict | None:
+    """torch: the `nn.Module`'s ``_modules`` dict (its sub-layers); None on other backends."""
+    modules = vars(layer).get("_modules")
+    return modules if isinstance(modules, dict) else None
+
+
+def copy_tracker(layer: Any, copy_store: Any) -> Any:
+    """A new Keras tracker like ``layer``'s, bound to ``copy_store(store)`` of each of its
+    stores (``_layers``, ``_trainable_variables``, ...), with the same lock; None when
+    ``layer`` has none."""
+    old = vars(layer).get("_tracker")
+    if old is None:
+        return None
+    tracker = copy.copy(old)
+    tracker.config = {name: (test, copy_store(store)) for name, (test, store) in old.config.items()}
+    tracker.stored_ids = {name: {id(v) for v in s} for name, (_, s) in tracker.config.items()}
+    tracker.exclusions = dict(old.exclusions)
+    return tracker
+
+
+def tracker_of(layer: Any) -> Any:
+    """``layer``'s Keras tracker, or None."""
+    return vars(layer).get("_tracker")
+
+
+def swap_tracked(layer: Any, old: Any, new: Any) -> None:
+    """Puts ``new`` where ``old`` is in ``layer``'s tracked sub-layers (``_layers`` and the
+    tracker's ids) and in TensorFlow's checkpoint dependencies, in place."""
+    layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
+    stored = layer._tracker.stored_ids.get("layers")
+    if stored is not None and id(old) in stored:
+        stored.discard(id(old))
+        stored.add(id(new))
+    deps = vars(layer).get(_CHECKPOINT_DEPS) or []
+    for i, ref in enumerate(deps):
+        if getattr(ref, "ref", None) is old:
+            deps[i] = type(ref)(ref.name, new)
+    names = vars(layer).get(_CHECKPOINT_NAMES) or {}
+    for key, value in list(names.items()):
+        if value is old:
+            dict.__setitem__(names, key, new)
+
+
+def is_checkpoint_reference(value: Any) -> bool:
+    """Whether ``value`` is one of TensorFlow's checkpoint references (``.name``, ``.ref``)."""
+    return type(value).__name__ == "TrackableReference" and hasattr(value, "ref")
 
 
 # ----------------------------------------------------------------------------- training

@@ -20,10 +20,15 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import keras
+import numpy as np
+from keras import tree
 
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.keras_internals import Functional
+from risk_widgets.core.layer_copy import set_sublayer, sublayer_at
 from risk_widgets.core.walk import is_patch_layer, iter_layers
 from risk_widgets.engine import registry
 from risk_widgets.engine.frozen_base import FrozenBase
@@ -87,6 +92,7 @@ class RewiredModel(Functional):
                     f"restored model {model.name!r}."
                 )
             _restore_sublayers(paths[path], path, swaps, custom_objects)
+        _build_lazy_layers(model)
         return model
 
 
@@ -176,18 +182,45 @@ class PatchedModel(TrainableSubset, RewiredModel):
 
 
 def _restore_sublayers(layer, path, swaps, custom_objects) -> None:
-    """Puts deserialized sub-layers back into a freshly restored opaque layer."""
-    restored = {}
-    for attr, sub_config in swaps.items():
-        old = getattr(layer, attr, None)
-        if not isinstance(old, keras.layers.Layer):
+    """Puts deserialized sub-layers back into a freshly restored opaque layer, in place
+    (``swaps``: ``{location: layer config}``, see `risk_widgets.core.layer_copy`)."""
+    restored, done = {}, {}
+    for location, sub_config in swaps.items():
+        try:
+            old = sublayer_at(layer, location)
+        except ValueError:
             raise ValueError(
-                f"Cannot restore {path!r}.{attr}: the restored {type(layer).__name__} has "
-                "no such sub-layer."
-            )
-        new = keras.saving.deserialize_keras_object(sub_config, custom_objects=custom_objects)
-        build_like(new, old, f"{path}/{old.name}")
-        object.__setattr__(layer, attr, new)
-        ki.replace_sublayer(layer, old, new)
-        restored[attr] = new
+                f"Cannot restore {path!r} {location}: the restored {type(layer).__name__} "
+                "has no such sub-layer."
+            ) from None
+        new = done.get(id(old))  # one sub-layer held at two locations stays one object
+        if new is None:
+            new = keras.saving.deserialize_keras_object(sub_config, custom_objects=custom_objects)
+            build_like(new, old, f"{path}/{old.name}")
+            done[id(old)] = new
+        set_sublayer(layer, location, new)
+        restored[location] = new
     object.__setattr__(layer, SUBLAYER_PATCHES, restored)
+
+
+def _build_lazy_layers(model) -> None:
+    """Builds the layers that a config round trip leaves unbuilt: a layer without its own
+    ``build()`` whose sub-layers are built on its first call (KerasHub's DeBERTa
+    ``RelativeEmbedding``) is only marked built on load, so its weights could not load. One
+    call on zeros (unknown sizes 1, else 8) builds them; nothing runs when all are built."""
+    if not ki.unbuilt_layers(model):
+        return
+    for size in (1, 8):
+        dummies = [
+            np.zeros([1 if d is None and i == 0 else size if d is None else d
+                      for i, d in enumerate(x.shape)], dtype=x.dtype)
+            for x in model.inputs
+        ]
+        try:
+            with warnings.catch_warnings():  # e.g. a softmax over one position
+                warnings.simplefilter("ignore")
+                model(tree.pack_sequence_as(ki.inputs_struct(model), dummies), training=False)
+        except Exception:  # noqa: BLE001 - Keras reports what stays unbuilt when loading
+            continue
+        if not ki.unbuilt_layers(model):
+            return

@@ -196,7 +196,9 @@ def fold(model, names: Any = None) -> Any:
 
     Each adapter becomes a layer of its base class (same name and config) whose kernel is
     the merged one (``W + (alpha/rank) A B`` for LoRA, ``U diag(s z) Vᵀ`` for SVF);
-    CompositeLayers become nested Functional models. The result owns **new** copies of all
+    CompositeLayers become nested Functional models, and every other layer is a structural
+    copy (`risk_widgets.core.layer_copy`: same class and state, never re-created from its
+    config, so KerasHub blocks fold too). The result owns **new** copies of all
     its weights (the shared original variables are never written, and training the folded
     model leaves the original untouched) and loads in a Python that never imported
     risk_widgets. A patch whose folded weights would not be finite is refused with a
@@ -228,16 +230,14 @@ def fold(model, names: Any = None) -> Any:
     # the demo models' own classes (risk_widgets.demo) are user layers, not patches
     leftover = sorted(
         m for m in set(_modules(config))
-        if m.split(".")[0] == "risk_widgets" and m != "risk_widgets.demo"
+        if m.split(".")[0] == "risk_widgets" and m.split(".")[:2] != ["risk_widgets", "demo"]
     )
     if leftover:  # pragma: no cover - every known patch folds to plain layers
         raise TypeError(
             "fold() left risk_widgets layers in the model; unpatch the patches that "
             "cannot be folded first."
         )
-    plain = Functional.from_config(config)
-    plain.set_weights(merged.get_weights())
-    return plain
+    return merged
 
 
 def _modules(config) -> list[str]:

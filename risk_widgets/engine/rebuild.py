@@ -2,9 +2,10 @@
 
 The engine under `rewire`, `unpatch` and `fold`. It rebuilds only the containers on the way
 to a replaced layer (nested Functional and Sequential models, CompositeLayers, opaque layers
-such as `MultiHeadAttention` whose sub-layer is replaced) and shares every other layer
-object with the input model: base weights are never copied. It walks each container's own
-graph (its nodes by depth), never ``layer._inbound_nodes``, and never mutates the input.
+such as `MultiHeadAttention` whose sub-layer is replaced: structural copies, see
+`risk_widgets.core.layer_copy`) and shares every other layer object with the input model:
+base weights are never copied. It walks each container's own graph (its nodes by depth),
+never ``layer._inbound_nodes``, and never mutates the input.
 
 Example:
     >>> import keras
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import keras
@@ -29,26 +31,16 @@ from keras.layers import InputLayer
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.composite import CompositeLayer
 from risk_widgets.core.keras_internals import Functional
+from risk_widgets.core.layer_copy import structural_copy, sublayer_locations
 from risk_widgets.core.walk import children, graph_of, is_graph_container
 
-__all__ = ["SUBLAYER_PATCHES", "Rebuilder", "build_like", "rebuild"]
+__all__ = ["SUBLAYER_PATCHES", "CopyError", "Rebuilder", "build_like", "rebuild"]
 
 #: attribute of a re-created opaque layer: ``{attribute name: replaced sub-layer}``
 SUBLAYER_PATCHES = "_rw_sublayer_patches"
 
 
 # ----------------------------------------------------------------------------- rebuilding
-
-
-_BARE_LAYER_KEYS: set[str] | None = None
-
-
-def _bare_layer_keys() -> set[str]:
-    """Framework attributes every Layer has (never transplanted between instances)."""
-    global _BARE_LAYER_KEYS
-    if _BARE_LAYER_KEYS is None:
-        _BARE_LAYER_KEYS = set(keras.layers.Layer().__dict__)
-    return _BARE_LAYER_KEYS
 
 
 def _new_input(tensor: Any) -> Any:
@@ -72,7 +64,9 @@ class Rebuilder:
     Args:
         replacements: ``id(original layer) -> new layer``.
         paths: ``id(original layer) -> path`` (for messages).
-        plain: True to turn CompositeLayers into plain Functional models (fold).
+        plain: True for a plain Keras model that owns copies of all its weights (fold):
+            CompositeLayers become Functional models, and every layer is copied
+            (`structural_copy`) with new variables holding the original values.
     """
 
     def __init__(self, replacements: dict[int, Any], paths: dict[int, str], plain=False):
@@ -80,12 +74,13 @@ class Rebuilder:
         self.paths = paths
         self.plain = plain
         self.memo: dict[int, Any] = {}
+        self._state: dict[int, Any] = {}  # plain: id(variable / seed generator) -> its copy
         self._contains: dict[int, bool] = {}
         self._keep: list[Any] = []  # keeps originals alive while ids are in use
 
     # -- what needs work --------------------------------------------------------------
     def _forced(self, layer: Any) -> bool:
-        return self.plain and isinstance(layer, CompositeLayer)
+        return self.plain and isinstance(layer, keras.layers.Layer)
 
     def needs_rebuild(self, layer: Any) -> bool:
         key = id(layer)
@@ -205,32 +200,55 @@ class Rebuilder:
 
     # -- opaque layers ------------------------------------------------------------------
     def _rebuild_opaque(self, layer: Any, path: str) -> Any:
-        """A new instance from config whose tracked sub-layers are the mapped originals."""
+        """A structural copy of ``layer`` (`risk_widgets.core.layer_copy`): the same class
+        and state, its sub-layers mapped; never re-created from its config."""
         try:
-            new = type(layer).from_config(layer.get_config())
-        except Exception as err:  # noqa: BLE001 - any failure here means "cannot re-create"
-            raise ValueError(
-                f"Cannot patch inside {type(layer).__name__} {path!r}: it could not be "
-                f"re-created from its config ({type(err).__name__}: {err}). Implement "
-                "get_config()/from_config() for this layer, or target the whole layer."
-            ) from err
-        skip = _bare_layer_keys()
-        swapped = {}
-        for key, value in layer.__dict__.items():
-            if key in skip or key == SUBLAYER_PATCHES:
-                continue
-            mapped = self._map_value(value, path)
-            if isinstance(value, keras.layers.Layer) and id(value) in self.replacements:
-                swapped[key] = mapped
-            object.__setattr__(new, key, mapped)
+            new = structural_copy(
+                layer,
+                lambda sub: self.map(sub, f"{path}/{sub.name}"),
+                state=self._copy_state if self.plain else None,
+            )
+        except CopyError:
+            raise  # from a layer inside this one: it names the innermost layer
+        except Exception as err:  # noqa: BLE001 - reported with the path, class and way out
+            raise _not_copyable(layer, path, err, self.plain) from err
+        if self.plain:  # a plain model: nothing to restore on load
+            vars(new).pop(SUBLAYER_PATCHES, None)
+            return new
         # the config of an opaque layer does not describe its sub-layers: remember which
-        # were replaced, so PatchedModel.get_config()/from_config() can restore them
+        # were replaced (by location), so RewiredModel.get_config()/from_config() restore them
+        swapped = {
+            location: self.replacements[id(sub)]
+            for location, sub in sublayer_locations(layer)
+            if id(sub) in self.replacements
+        }
         old_swaps = getattr(layer, SUBLAYER_PATCHES, {})
-        kept = {k: v for k, v in old_swaps.items() if k not in swapped}
-        object.__setattr__(new, SUBLAYER_PATCHES, {
-            k: self._map_value(v, path) for k, v in kept.items()} | swapped)
-        ki.adopt_layer_state(new, layer, [self._map_value(c, path) for c in ki.sublayers(layer)])
+        kept = {
+            location: self._map_value(sub, path)
+            for location, sub in old_swaps.items()
+            if location not in swapped
+        }
+        object.__setattr__(new, SUBLAYER_PATCHES, kept | swapped)
         return new
+
+    def _copy_state(self, value: Any) -> Any:
+        """plain: a new variable (or seed generator) holding ``value``'s current value."""
+        if id(value) not in self._state:
+            self._keep.append(value)
+            if isinstance(value, keras.random.SeedGenerator):
+                new = keras.random.SeedGenerator(seed=0, name=value.name)
+                new.state.assign(value.state.value)
+            else:
+                with contextlib.ExitStack() as scopes:  # the same path as the original
+                    for part in value.path.split("/")[:-1]:
+                        scopes.enter_context(keras.name_scope(part))
+                    new = keras.Variable(
+                        keras.ops.convert_to_numpy(value), dtype=value.dtype,
+                        trainable=value.trainable, aggregation=value.aggregation,
+                        synchronization=value.synchronization, name=value.name,
+                    )
+            self._state[id(value)] = new
+        return self._state[id(value)]
 
     # -- top level ----------------------------------------------------------------------
     def rebuild_model(self, model: Any, cls: type) -> Any:
@@ -251,6 +269,27 @@ class Rebuilder:
             ) from err
         ki.set_trainable_flag(new, model.trainable)
         return new
+
+
+class CopyError(ValueError):
+    """A layer on the way to a patch could not be copied (`structural_copy`)."""
+
+
+def _not_copyable(layer: Any, path: str, err: Exception, plain: bool) -> CopyError:
+    cls = type(layer).__name__
+    if plain:
+        return CopyError(
+            f"Cannot fold: {cls} {path!r} could not be copied ({type(err).__name__}: {err}). "
+            "Nothing was changed. Use rw.unpatch(model) to drop the patches instead, or keep "
+            f"the sub-layers of {cls} in plain attributes (or lists / dicts of them)."
+        )
+    return CopyError(
+        f"Cannot patch inside {cls} {path!r}: a copy of it with the patched sub-layer "
+        f"swapped in could not be made ({type(err).__name__}: {err}). Nothing was changed. "
+        f"Target the whole layer ({path!r}) or layers outside it instead, or keep the "
+        f"sub-layers of {cls} in plain attributes (or lists / dicts of them) and not inside "
+        "other objects or functions."
+    )
 
 
 def _shape_mismatch(where: str, new: Any, original: Any, got: Any, expected: Any) -> ValueError:
