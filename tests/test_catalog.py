@@ -68,7 +68,8 @@ def test_catalog_json_lists_every_kind_with_its_params():
     assert data["svf"]["params"] == [{"name": "name", "type": "str", "optional": True,
                                       "help": PARAMS["name"].help}]
     assert data["lora"]["params"][4]["choices"] == ["he_uniform", "gaussian", "pissa"]
-    assert data["lora"]["targets"] == "layers"
+    assert data["lora"]["targets"] == "model"  # nothing selected: add_lora's defaults
+    assert data["svf"]["targets"] == "layers"
     assert data["vote"]["targets"] == "model"
     rank = data["lora"]["params"][0]
     assert rank == {

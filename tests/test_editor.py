@@ -55,7 +55,7 @@ def test_failures_leave_everything_as_it_was(mlp):
     state = EditorState(mlp)
     before = _weights(mlp)
     with pytest.raises(ValueError, match="select one or more layers first"):
-        state.apply("lora")
+        state.apply("svf")
     with pytest.raises(ValueError, match="`rank` must be >= 1"):
         state.select("head")
         state.apply("lora", rank=0)
@@ -149,7 +149,7 @@ def test_apply_with_unknown_targets_names_every_one_and_changes_nothing(mlp):
     assert "Received: targets=['head', 'no_such', 'x/y']" in message, message
     assert state.model is mlp and state.history() == {"entries": [], "index": 0}
     with pytest.raises(ValueError, match="select one or more layers first"):
-        state.apply("lora", targets=[])
+        state.apply("svf", targets=[])
 
 
 def test_export_svg_to_a_missing_folder_names_it(mlp, tmp_path):

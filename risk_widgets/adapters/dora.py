@@ -103,7 +103,7 @@ LORA_VARIANTS["dora"] = DoRAAdapter  # add_lora(use_dora=True)
 
 def add_dora(
     model: Any,
-    targets: Any,
+    targets: Any = None,
     rank: Any = 8,
     alpha: Any = None,
     dropout: float = 0.0,
@@ -118,7 +118,9 @@ def add_dora(
 
     Args:
         model: a built Keras model (not changed).
-        targets: layer paths, globs, classes or a list of them (`risk_widgets.find_layers`).
+        targets: layer paths, globs, classes or a list of them (`risk_widgets.find_layers`);
+            None: the layers `add_lora` adapts without targets (KerasHub's
+            ``default_lora_layer_names()``, else every Dense and EinsumDense).
         rank, alpha, dropout, name, use_rslora, init: as for `add_lora`.
 
     Returns:

@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
+from risk_widgets.adapters.defaults import DEFAULT_NAMES_ATTR, default_lora_names, default_targets
 from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
 from risk_widgets.adapters.patterns import PathValues
 from risk_widgets.core.params import PARAMS, ParamSpec
@@ -171,7 +172,7 @@ class LoRAAdapter(AdapterLayer):
 
 def add_lora(
     model: Any,
-    targets: Any,
+    targets: Any = None,
     rank: Any = 8,
     alpha: Any = None,
     dropout: float = 0.0,
@@ -189,8 +190,13 @@ def add_lora(
         model: a built Keras model.
         targets: path, glob, list, layer class or predicate (see `find_layers`). Each
             target must be a `Dense`, `EinsumDense` (also inside `MultiHeadAttention`:
-            ``"*/attn/query"``) or `Embedding` layer; int8-quantized Dense / EinsumDense
-            layers are taken too (they cannot be folded).
+            ``"*/attn/query"``), `Embedding` or `Conv1D` / `Conv2D` / `Conv3D` layer;
+            int8-quantized Dense / EinsumDense layers are taken too (they cannot be
+            folded). None (the default) adapts what KerasHub's ``enable_lora(rank)``
+            adapts: when the model (or its ``backbone``, or a layer inside it) has
+            ``default_lora_layer_names()``, the layers of those names (typically the
+            attention's query and value); otherwise every Dense and EinsumDense layer
+            (`risk_widgets.adapters.defaults`).
         rank: int in [1, 1024] (the limits of ``risk_widgets.core.params.PARAMS``, which the
             editor uses too), or a dict from path globs to ranks, first match wins
             (``{"*/attn/*": 8, "*": 4}``, PEFT's ``rank_pattern``; paths no key matches get
@@ -221,6 +227,8 @@ def add_lora(
         >>> lora = rw.add_lora(model, ["attn/query", "attn/value"], rank=4, alpha=8)
         >>> sorted(rw.trainable_report(lora)["patched"])
         ['attn/query', 'attn/value']
+        >>> len(rw.patch_layers(rw.add_lora(model, rank=4)))  # no targets: every EinsumDense
+        4
     """
     # DoRAAdapter (a subclass, in its own module) registers itself here: no import circle
     cls = LORA_VARIANTS["dora"] if _USE_DORA.check(use_dora) else LoRAAdapter
@@ -236,6 +244,9 @@ def lora_replace(
 ) -> Any:
     """The shared body of `add_lora` and `add_dora`: checks every argument (patterns
     included), then patches each target with ``cls`` (`LoRAAdapter` or a subclass)."""
+    remembered = default_lora_names(model) if isinstance(model, keras.Model) else None
+    if targets is None:
+        targets = _default_targets(model, label)
     ranks, alphas = PathValues("rank", rank), PathValues("alpha", alpha)
     dropout = PARAMS["dropout"].check(dropout)
     use_rslora = PARAMS["use_rslora"].check(use_rslora)
@@ -277,4 +288,26 @@ def lora_replace(
     patched = add_adapter(model, targets, replace, cls.patch_kind, name)
     for values in (ranks, alphas):
         values.warn_unmatched(f"add_{cls.patch_kind}")
+    if remembered:  # a rebuilt backbone is a plain Functional: the patched model keeps them
+        object.__setattr__(patched, DEFAULT_NAMES_ATTR, list(remembered))
     return patched
+
+
+def _default_targets(model: Any, label: str) -> Any:
+    """The rule `add_lora(model)` uses without targets; a ValueError when it matches none."""
+    from risk_widgets.core.targets import find_layers
+
+    rule, why = default_targets(model) if isinstance(model, keras.Model) else (None, "")
+    if rule is None:
+        return None  # not a model: rewire says what it needs
+    try:
+        found = find_layers(model, rule)
+    except ValueError:  # "matched no layer": said below with the rule's description
+        found = []
+    if not found:
+        raise ValueError(
+            f"add_{label.lower()}(model) without targets adapts {why}, and model "
+            f"{model.name!r} has none. Pass targets=... (a path, glob, list, layer class "
+            "or predicate; rw.find_layers(model, '*') lists every path)."
+        )
+    return rule

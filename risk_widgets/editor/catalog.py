@@ -30,6 +30,7 @@ class PatchKind:
     name: str
     label: str
     targets: str  # "layers": needs a selection; "model": selection optional or unused
+    # (lora / dora without a selection: `add_lora`'s default targets)
     params: tuple[ParamSpec, ...]
     apply: Callable[..., Any]  # apply(model, targets: list[str] | None, **params) -> model
     help: str = ""
@@ -137,15 +138,17 @@ def _apply_laplace(hessian):
 
 CATALOG: dict[str, PatchKind] = {
     "lora": PatchKind(
-        "lora", "LoRA", "layers",
+        "lora", "LoRA", "model",
         (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
          PARAMS["init"], PARAMS["name"]),
         _apply_lora,
-        "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train.",
+        "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train. With nothing"
+        " selected: the layers KerasHub's enable_lora adapts (default_lora_layer_names()),"
+        " else every Dense/EinsumDense.",
         code="rw.add_lora(model, targets={targets}, {params})",
     ),
     "dora": PatchKind(
-        "dora", "DoRA", "layers",
+        "dora", "DoRA", "model",
         (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
          PARAMS["init"], PARAMS["name"]),
         _apply_dora,
