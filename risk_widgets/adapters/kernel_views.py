@@ -1,8 +1,9 @@
 """Kernel views: one layer type's kernel seen as a matrix, and the dispatch list.
 
-Adapters (`LoRAAdapter`, `SVFAdapter`, `DoRAAdapter`) support `Dense`, `EinsumDense` and
-`Embedding` through `KernelView`, chosen by `KERNEL_DISPATCH` (first match wins); the
-"unsupported layer" message is built from that list.
+Adapters (`LoRAAdapter`, `SVFAdapter`, `DoRAAdapter`) support `Dense`, `EinsumDense`,
+`Embedding` and `Conv1D` / `Conv2D` / `Conv3D` through `KernelView`, chosen by
+`KERNEL_DISPATCH` (first match wins); the "unsupported layer" message is built from that
+list (depthwise, separable and transposed convolutions are refused with the way out).
 
 Example:
     >>> import keras
@@ -271,11 +272,91 @@ class EmbeddingView(KernelView):
         return ops.matmul(hidden, up)
 
 
+class ConvView(KernelView):
+    """A `Conv1D` / `Conv2D` / `Conv3D` kernel ``(*kernel_size, in, out)`` seen as the matrix
+    ``(prod(kernel_size) * in, out)`` (PEFT's and Keras' own conv LoRA use the same).
+
+    The low-rank path is two convolutions, as PEFT's ``Conv2d`` LoRA: ``A`` reshaped to a
+    kernel ``(*kernel_size, in, r)`` with the base's strides, padding and dilation, then
+    ``B`` as a 1x1 convolution ``(r, out)`` (a matmul over the channel axis). Since a
+    convolution is linear in its kernel, that is ``conv(x, A B)``: folding writes
+    ``W + s * reshape(A B)``. Grouped convolutions (``groups > 1``) are refused."""
+
+    def __init__(self, layer, path):
+        if getattr(layer, "groups", 1) != 1:
+            raise TypeError(
+                f"Cannot adapt {type(layer).__name__} {path!r}: it is a grouped convolution "
+                f"(groups={layer.groups}), whose kernel is not one (in, out) matrix. Target "
+                "the ungrouped convolutions or Dense layers around it."
+            )
+        rank = len(layer.kernel_size)
+        spatial = "abcdefgh"[:rank]
+        super().__init__(layer, f"...{spatial}i,{spatial}io->...o", path)
+        self.trailing = False
+        if self.quantized:
+            raise TypeError(
+                f"Cannot adapt {type(layer).__name__} {path!r}: it is quantized "
+                f"({self.quantized}). Patch the float model, then quantize the folded one."
+            )
+        self.channels_last = layer.data_format == "channels_last"
+
+    def _conv(self, inputs, kernel):
+        layer = self.layer
+        padding = layer.padding
+        if padding == "causal":  # Conv1D pads the past itself
+            left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
+            pads = [[0, 0], [left, 0], [0, 0]] if self.channels_last else [[0, 0], [0, 0],
+                                                                          [left, 0]]
+            inputs, padding = ops.pad(inputs, pads), "valid"
+        return ops.conv(
+            inputs, ops.cast(kernel, inputs.dtype), strides=list(layer.strides),
+            padding=padding, dilation_rate=layer.dilation_rate, data_format=layer.data_format,
+        )
+
+    def _channels(self, x, matrix):
+        """``x``'s channel axis contracted with ``matrix`` (a 1x1 convolution)."""
+        matrix = ops.cast(matrix, x.dtype)
+        if self.channels_last:
+            return ops.matmul(x, matrix)
+        return ops.moveaxis(ops.matmul(ops.moveaxis(x, 1, -1), matrix), -1, 1)
+
+    def float_linear(self, inputs):
+        outputs = self._conv(inputs, self.kernel)
+        layer = self.layer
+        if layer.use_bias:
+            ones = (1,) * len(layer.kernel_size)
+            shape = (1, *ones, layer.filters) if self.channels_last else (1, layer.filters, *ones)
+            outputs = ops.add(outputs, ops.reshape(layer.bias, shape))
+        return outputs
+
+    def low_rank(self, inputs, down, up):
+        rank = down.shape[-1]
+        hidden = self._conv(inputs, ops.reshape(down, (*self.down_shape, rank)))
+        return self._channels(hidden, up)
+
+    def matrix_apply(self, inputs, matrix):
+        return self._conv(inputs, ops.reshape(matrix, self.kernel_shape))
+
+
+_NO_KERNEL_MATRIX = {
+    "DepthwiseConv1D": "its kernel holds one filter per input channel, not an (in, out) "
+    "matrix",
+    "DepthwiseConv2D": "its kernel holds one filter per input channel, not an (in, out) "
+    "matrix",
+    "SeparableConv1D": "it holds two kernels (depthwise, then pointwise) in one layer",
+    "SeparableConv2D": "it holds two kernels (depthwise, then pointwise) in one layer",
+    "Conv1DTranspose": "a transposed kernel maps outputs to inputs",
+    "Conv2DTranspose": "a transposed kernel maps outputs to inputs",
+    "Conv3DTranspose": "a transposed kernel maps outputs to inputs",
+}
+
+
 #: (layer class, view factory): the first class the layer is an instance of wins.
 KERNEL_DISPATCH: list[tuple[type, Callable[[Any, str], KernelView]]] = [
     (keras.layers.EinsumDense, EinsumDenseView),
     (keras.layers.Dense, DenseView),
     (keras.layers.Embedding, EmbeddingView),
+    (ki.BaseConv, ConvView),  # Conv1D, Conv2D, Conv3D
 ]
 
 
@@ -288,7 +369,10 @@ def quantization_mode(layer) -> str | None:
 
 def supported_types() -> list[str]:
     """Names of the layer classes adapters support, from `KERNEL_DISPATCH`."""
-    return [cls.__name__ for cls, _ in KERNEL_DISPATCH]
+    names = []
+    for cls, _ in KERNEL_DISPATCH:
+        names += ["Conv1D", "Conv2D", "Conv3D"] if cls is ki.BaseConv else [cls.__name__]
+    return names
 
 
 def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False) -> KernelView:
@@ -311,6 +395,13 @@ def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False
             if isinstance(layer, keras.layers.Wrapper) and _viewable(inner)
             else ""
         )
+        why = _NO_KERNEL_MATRIX.get(type(layer).__name__)
+        if why is not None:
+            hint = (
+                f" ({why}; Keras' own enable_lora does not take it either). Target the "
+                "Conv1D / Conv2D / Conv3D and Dense layers around it (e.g. "
+                "targets=keras.layers.Conv2D), or give it a sample / vote risk wrapper."
+            )
         raise TypeError(
             f"Cannot add {kind} to {path!r}: {type(layer).__name__} is not supported.{hint} "
             f"Supported layer types: {', '.join(supported_types())}. Choose targets of "
