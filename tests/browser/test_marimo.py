@@ -97,16 +97,17 @@ def test_marimo_quickstart_click_patch_and_plot(page, marimo_app, tmp_path, brow
                                                  timeout=RUN_TIMEOUT_MS)
     assert (tmp_path / "output" / "quickstart_folded.keras").exists()
 
-    # -- a click in the page reaches Python: the cell reading the editor runs again
-    graph.click_node("token_embedding")
-    expect(page.get_by_text(re.compile(r"Selected in the page:\W+token_embedding"))
-           ).to_be_visible(timeout=60_000)
-
-    # -- the fit streamed to the plot; the page decoded the kernel's arrays intact
+    # -- the fit streamed to the plot; the page decoded the kernel's arrays intact (the
+    # button's run waits in marimo's queue until the fit's cell is done)
     fitted = wait_summary(risk, f"s.epoch === {EPOCHS} && s.std_at_max_x > 0")
     kernel = kernel_view(page, history=1, epoch=EPOCHS)
     assert numbers(fitted) == {k: kernel[k] for k in numbers(fitted)}, (fitted, kernel)
     assert fitted["n"] == 400, fitted
+
+    # -- a click in the page reaches Python: the cell reading the editor runs again
+    graph.click_node("token_embedding")
+    expect(page.get_by_text(re.compile(r"Selected in the page:\W+token_embedding"))
+           ).to_be_visible(timeout=60_000)
 
     # -- click a node of the risk model, apply `sample` from the toolbar: the plot follows
     risk.click_node("hidden_2")
