@@ -145,9 +145,11 @@ class CompositeLayerTest(testing.TestCase):
             recursive=True,
         )
         self.assertIsInstance(new_layer, CompositeLayer)
-        self.assertTrue(new_layer.input_spec[0].optional)
-        self.assertEqual(new_layer.input_spec[0].shape, layer2.input_spec.shape)
-        self.assertEqual(new_layer.layers[2].input_spec[0].shape, layer1.input_spec.shape)
+        # one input: one InputSpec, as the PR keeps it (not a list of one)
+        self.assertIsInstance(new_layer.input_spec, InputSpec)
+        self.assertTrue(new_layer.input_spec.optional)
+        self.assertEqual(new_layer.input_spec.shape, layer2.input_spec.shape)
+        self.assertEqual(new_layer.layers[2].input_spec.shape, layer1.input_spec.shape)
         self.assertAllClose(new_layer(np.ones((2, 12))), layer2(np.ones((2, 12))))
 
     def test_clone_before_build(self):

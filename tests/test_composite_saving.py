@@ -129,14 +129,13 @@ class CompositeLayerTest(testing.TestCase):
         model(input)  # check the model builds
 
         def is_spec_equal(spec1, spec2):
-            # PORT: a built composite's input_spec is a list of one InputSpec
-            # (as for Functional); compare the specs themselves.
-            spec1, spec2 = tree.flatten(spec1), tree.flatten(spec2)
-            self.assertEqual(len(spec1), len(spec2))
-            return all(
-                s1.shape == s2.shape and s1.dtype == s2.dtype
-                for s1, s2 in zip(spec1, spec2, strict=True)
-            )
+            tree.assert_same_structure(spec1, spec2)
+
+            def compare_spec(s1, s2):
+                return s1.shape == s2.shape and s1.dtype == s2.dtype
+
+            result = tree.map_structure(compare_spec, spec1, spec2)
+            return all(tree.flatten(result))
 
         def shape_for(channels_first_shape, channels_last_shape):
             if backend.config.image_data_format() == "channels_first":

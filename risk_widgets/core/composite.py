@@ -18,6 +18,7 @@ from risk_widgets.core.composite_trace import (
     NotBuiltError,
     check_layers_arg,
     describe,
+    input_error_text,
     is_keras_tensor_structure,
     split_graph_args,
     symbolic_inputs,
@@ -395,10 +396,11 @@ class CompositeLayer(Functional):
         if not self._has_graph():
             return None
         specs = Functional.input_spec.fget(self)
-        if specs is None or isinstance(ki.inputs_struct(self), dict):
+        struct = ki.inputs_struct(self)
+        if specs is None or isinstance(struct, dict):
             return specs  # dict inputs are matched by key names
         # Positional inputs: unnamed specs, so that errors speak of positions.
-        return [
+        specs = [
             InputSpec(
                 shape=spec.shape,
                 allow_last_axis_squeeze=spec.allow_last_axis_squeeze,
@@ -406,6 +408,9 @@ class CompositeLayer(Functional):
             )
             for spec in specs
         ]
+        # one input that is not a list: one InputSpec, as keras PR #21099 keeps it
+        single = len(specs) == 1 and not isinstance(struct, (list, tuple))
+        return specs[0] if single else specs
 
     @input_spec.setter
     def input_spec(self, value):
@@ -426,7 +431,10 @@ class CompositeLayer(Functional):
     def _assert_input_compatibility(self, *args):
         if not self._has_graph():
             return Layer._assert_input_compatibility(self, *args)
-        return Functional._assert_input_compatibility(self, *args)
+        try:
+            return Functional._assert_input_compatibility(self, *args)
+        except ValueError as err:  # keras PR #21099's wording, Keras' kept after it
+            raise ValueError(input_error_text(str(err))) from None
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         return Functional.call(self, inputs, training=training, mask=mask, **kwargs)

@@ -5,6 +5,7 @@ symbolic inputs it is traced on (from shapes or a manual input spec) and the tra
 from __future__ import annotations
 
 import inspect
+import re
 
 import keras
 from keras import Input, Operation, tree
@@ -179,3 +180,30 @@ def _spec_to_input(layer_name, spec, dtype, names):
     if not shape:
         return Input(batch_shape=(), dtype=dtype, name=name, optional=spec.optional)
     return Input(shape=shape[1:], dtype=dtype, name=name, optional=spec.optional)
+
+
+_NAMED = re.compile(r"expects (\d+) named input\(s\) with keys .*?, but it received (\d+) input")
+
+
+def input_error_text(message: str) -> str:
+    """An input-check message of Keras, worded first as keras PR #21099's CompositeLayer
+    words it (its tests match that), then Keras' own text.
+
+    Example:
+        >>> from risk_widgets.core.composite_trace import input_error_text
+        >>> input_error_text("The input 'x' is not optional, but None was passed.")[:32]
+        'Optional inputs must be declared'
+    """
+    if "is not optional" in message:
+        return (
+            "Optional inputs must be declared: give the layer an input_spec with "
+            "InputSpec(optional=True) at that position, or build it on an "
+            f"Input(..., optional=True). {message}"
+        )
+    named = _NAMED.search(message)
+    if named:
+        return (
+            f"This layer expects {named.group(1)} input(s), but it received "
+            f"{named.group(2)} input tensors. {message}"
+        )
+    return message
