@@ -280,15 +280,12 @@ class ConvView(KernelView):
     kernel ``(*kernel_size, in, r)`` with the base's strides, padding and dilation, then
     ``B`` as a 1x1 convolution ``(r, out)`` (a matmul over the channel axis). Since a
     convolution is linear in its kernel, that is ``conv(x, A B)``: folding writes
-    ``W + s * reshape(A B)``. Grouped convolutions (``groups > 1``) are refused."""
+    ``W + s * reshape(A B)``. A grouped convolution (``groups > 1``, ConvNeXt's depthwise
+    7x7) has the kernel ``(*k, in / groups, out)``; its update is the convolution with
+    ``reshape(A B)`` itself (Keras' ``enable_lora`` does the same)."""
 
     def __init__(self, layer, path):
-        if getattr(layer, "groups", 1) != 1:
-            raise TypeError(
-                f"Cannot adapt {type(layer).__name__} {path!r}: it is a grouped convolution "
-                f"(groups={layer.groups}), whose kernel is not one (in, out) matrix. Target "
-                "the ungrouped convolutions or Dense layers around it."
-            )
+        self.groups = int(getattr(layer, "groups", 1) or 1)
         rank = len(layer.kernel_size)
         spatial = "abcdefgh"[:rank]
         super().__init__(layer, f"...{spatial}i,{spatial}io->...o", path)
@@ -330,6 +327,8 @@ class ConvView(KernelView):
         return outputs
 
     def low_rank(self, inputs, down, up):
+        if self.groups > 1:  # the grouped kernel's update, applied as one grouped conv
+            return self.matrix_apply(inputs, ops.matmul(down, up))
         rank = down.shape[-1]
         hidden = self._conv(inputs, ops.reshape(down, (*self.down_shape, rank)))
         return self._channels(hidden, up)
