@@ -74,9 +74,6 @@ class GraphEditor(anywidget.AnyWidget):
     code_view = traitlets.Dict(help="the exported script shown; {} when closed").tag(sync=True)
     param_report_view = traitlets.Dict(
         help="the parameter report shown (editor.param_report); {} when closed").tag(sync=True)
-    overlays = traitlets.Dict(help="{name: {'values': {path: number}, 'agg'}} (overlay)").tag(
-        sync=True)
-    overlay_shown = traitlets.Unicode("", help="the overlay shown; '' = families").tag(sync=True)
 
     def __init__(self, model: Any, data: Any = None, ood: Any = None) -> None:
         self._data = _split_data(data)
@@ -224,18 +221,6 @@ class GraphEditor(anywidget.AnyWidget):
         self.param_report_view = report_payload(self._state)
         return report
 
-    def overlay(self, name: str | None, values: Any = None, *, agg: str = "sum") -> str:
-        """Colours the graph's nodes by a number per layer, ``values`` = ``{path: number}``,
-        with a scale legend; a group without a value shows the ``agg`` ("sum" or "max") of
-        its children's. Without values, shows an overlay by name: "parameters", "trainable
-        parameters", "risk", "gradient norm" (after `fit`) or one added before; None: the
-        layer families. A path not in the graph, or a value that is no finite number, is a
-        ValueError / TypeError naming it. Returns the name shown (`risk_widgets.ui.overlays`).
-        """
-        from risk_widgets.ui.overlays import show_overlay
-
-        return show_overlay(self, name, values, agg)
-
     def set_active(self, names: str | Sequence[str] | None = None) -> list[str]:
         """Makes the adapters named ``names`` active and every other one inactive
         (`risk_widgets.set_active` on the current model: its gates change in place, no
@@ -320,11 +305,7 @@ class GraphEditor(anywidget.AnyWidget):
         def trained(result: tuple[Any, bool]) -> str:
             if result[1]:
                 return f"Training interrupted after {len(self._loss)} epoch(s)."
-            from risk_widgets.ui.overlays import refresh_gradient_norms
-
-            why = refresh_gradient_norms(self, x, y)  # the "gradient norm" overlay
-            note = f" (no gradient norm overlay: {why})" if why else ""
-            return f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}.{note}"
+            return f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}."
 
         busy = f"Training for {epochs} epochs"
         history, _ = self._run(
@@ -372,8 +353,6 @@ class GraphEditor(anywidget.AnyWidget):
 
     def _refresh(self) -> None:
         self.graph = self._state.graph()
-        # a gradient norm measured on another model would mislead: the next fit measures again
-        self.overlays = {k: v for k, v in self.overlays.items() if k != "gradient norm"}
         self.history = self._state.history()
         from risk_widgets.ui.views import refresh_views
 
