@@ -69,7 +69,7 @@ def server():
 
 
 # In-page helpers: the time from a trait change to the first frame after the new layout.
-_UNTIL_PAINTED = """
+PAGE_HELPERS = """
 window.__rwBench = {
   async painted(change) {
     const root = document.querySelector('.rw-editor');
@@ -118,13 +118,19 @@ window.__rwBench = {
 """
 
 
+def publish(name: str, graph: dict) -> str:
+    """Serves ``graph`` (JSON) at the returned path of `server`'s port."""
+    _GRAPHS[name] = json.dumps(graph).encode()
+    return f"/__bench/{name}"
+
+
 def _open(page, port: int, name: str) -> tuple[float, float]:
     """Seconds to the first paint (quick layout) and to the ELK layout on screen."""
     page.goto(f"http://127.0.0.1:{port}/js/dev/harness.html?graph=/__bench/{name}&risk=0")
     page.wait_for_function("window.__rw?.ready", timeout=120_000)
     first = page.evaluate("window.__rw.firstPaint")
     final = page.evaluate("window.__rw.finalPaint")
-    page.evaluate(_UNTIL_PAINTED)
+    page.evaluate(PAGE_HELPERS)
     return first / 1e3, final / 1e3
 
 

@@ -14,7 +14,13 @@ user would write by hand: five separately built and fitted Keras models, std ove
 predictions. The table gives min / median / max over seeds; test and notebook floors sit well
 below the minimum.
 
-Run: ``.venv/bin/python bench/bench_risk_quality.py [--seeds 10] [--recipe notebook]``.
+Against the plain baselines a user would write (issue 29, ``bench/risk_baselines.py``): a
+mean-variance network and a deep ensemble of five for regression (scikit-learn's diabetes,
+heteroscedastic Friedman #1, 60 and 300 epochs), a deep ensemble of five classifiers on
+digits with held-out classes; every seed in the table.
+
+Run: ``.venv/bin/python bench/bench_risk_quality.py [--seeds 10] [--recipe notebook]``;
+``--baselines all --seeds 3 [--classify-epochs 40]`` for the baselines (hours on 2 cores).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import dataclasses
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -230,9 +237,109 @@ def main(seeds: int = 10, recipes: tuple[str, ...] = ("notebook", "suite")) -> l
     return out
 
 
+# --- against the plain baselines (issue 29): bench/risk_baselines.py ---------------------
+
+
+def baseline_setups() -> dict:
+    """The regression comparisons of RESULTS.md, *Risk against plain baselines*; ``ci`` is
+    the one ``tests/test_risk_baselines.py`` runs (its floors come from this table)."""
+    import risk_baselines as rb
+
+    return {
+        "diabetes, 60 epochs": rb.Regression("diabetes, 60 epochs", rb.diabetes, 60),
+        "diabetes, 300 epochs": rb.Regression("diabetes, 300 epochs", rb.diabetes, 300),
+        "Friedman #1 heteroscedastic, 60 epochs": rb.Regression(
+            "Friedman #1 heteroscedastic, 60 epochs", rb.friedman, 60),
+        "Friedman #1 heteroscedastic, 300 epochs": rb.Regression(
+            "Friedman #1 heteroscedastic, 300 epochs", rb.friedman, 300),
+        "ci": rb.Regression("ci", rb.friedman_ci, rb.CI_EPOCHS),
+    }
+
+
+def baseline_table(name: str, per_seed: list[dict]) -> str:
+    """One row per seed (NLL / 90% coverage / RMSE of every method), then the means."""
+    methods = list(per_seed[0])
+    lines = [f"| {name} | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+
+    def cell(r: dict) -> str:
+        return f"{r['NLL']:.3f} / {r['coverage']:.2f} / {r['RMSE']:.3f}"
+
+    for seed, run in enumerate(per_seed):
+        lines.append(f"| seed {seed} | " + " | ".join(cell(run[m]) for m in methods) + " |")
+    means = {m: {k: statistics.mean(run[m][k] for run in per_seed) for k in per_seed[0][m]}
+             for m in methods}
+    lines.append("| mean | " + " | ".join(cell(means[m]) for m in methods) + " |")
+    pairs = [("sculpt", "plain MVE"), ("vote(5)∘sculpt", "ensemble of 5 MVE")]
+    notes = []
+    for ours, theirs in pairs:
+        if ours in methods and theirs in methods:
+            gaps = [run[ours]["NLL"] - run[theirs]["NLL"] for run in per_seed]
+            notes.append(f"NLL({ours}) − NLL({theirs}): max {max(gaps):+.3f}, "
+                         f"min {min(gaps):+.3f}; ours lower on {sum(g < 0 for g in gaps)} of "
+                         f"{len(gaps)} seeds")
+    return "\n".join([*lines, "", "; ".join(notes) + "."])
+
+
+def classification_table(epochs: int, per_seed: list[dict]) -> str:
+    methods = list(per_seed[0])
+    lines = [f"| digits 0-7 (8, 9 out of distribution), {epochs} epochs | "
+             + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+
+    def cell(r: dict) -> str:
+        return f"{r['OOD AUROC']:.3f} / {r['NLL']:.3f} / {r['ECE']:.3f} / {r['accuracy']:.3f}"
+
+    for seed, run in enumerate(per_seed):
+        lines.append(f"| seed {seed} | " + " | ".join(cell(run[m]) for m in methods) + " |")
+    means = {m: {k: statistics.mean(run[m][k] for run in per_seed) for k in per_seed[0][m]}
+             for m in methods}
+    lines.append("| mean | " + " | ".join(cell(means[m]) for m in methods) + " |")
+    return "\n".join(lines)
+
+
+def baselines_main(seeds: int = 3, setups: tuple[str, ...] | None = None,
+                   class_epochs: int = 0) -> list[str]:
+    """The tables of RESULTS.md, *Risk against plain baselines*: every seed, ours and the
+    baselines side by side (regression: NLL / 90% coverage / RMSE on held-out rows;
+    classification: OOD AUROC / NLL / ECE / accuracy)."""
+    import risk_baselines as rb
+
+    chosen = baseline_setups()
+    out = []
+    for name in setups or tuple(k for k in chosen if k != "ci"):
+        per_seed = []
+        for seed in range(seeds):
+            start = time.perf_counter()
+            per_seed.append(rb.regression_seed(chosen[name], seed))
+            print(f"{name} seed {seed} ({time.perf_counter() - start:.0f} s): "
+                  + ", ".join(f"{m} {r['NLL']:.3f}/{r['coverage']:.2f}"
+                              for m, r in per_seed[-1].items()), flush=True)
+        out.append(baseline_table(name, per_seed))
+        print(out[-1], flush=True)
+    if class_epochs:
+        per_seed = []
+        for seed in range(seeds):
+            per_seed.append(rb.classification_seed(class_epochs, seed))
+            print(f"digits seed {seed}: " + ", ".join(
+                f"{m} {r['OOD AUROC']:.3f}/{r['NLL']:.3f}/{r['ECE']:.3f}"
+                for m, r in per_seed[-1].items()), flush=True)
+        out.append(classification_table(class_epochs, per_seed))
+        print(out[-1], flush=True)
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--recipe", choices=sorted(RECIPES), action="append")
+    parser.add_argument("--baselines", action="append", metavar="SETUP",
+                        help="against the plain baselines: a setup of baseline_setups(), or "
+                             "'all' (then --seeds defaults to 3)")
+    parser.add_argument("--classify-epochs", type=int, default=0,
+                        help="with --baselines: also the digits classifiers, this many epochs")
     args = parser.parse_args()
-    main(args.seeds, tuple(args.recipe or RECIPES))
+    sys.path.insert(0, os.path.dirname(__file__))
+    if args.baselines:
+        names = None if "all" in args.baselines else tuple(args.baselines)
+        baselines_main(args.seeds, names, args.classify_epochs)
+    else:
+        main(args.seeds, tuple(args.recipe or RECIPES))

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from bench_frontend import _UNTIL_PAINTED, server  # noqa: E402
+from bench_frontend import PAGE_HELPERS, server  # noqa: E402
 
 _MIRROR_ROWS = "document.querySelectorAll('[data-role=node-index] [data-node-id]').length"
 
@@ -32,7 +32,7 @@ def main(blocks: int = 1500, top: int = 12) -> dict:
         page.goto(f"http://127.0.0.1:{port}/js/dev/harness.html?blocks={blocks}&risk=0")
         page.wait_for_function("window.__rw?.ready")
         page.evaluate("window.__rw.finalPaint")
-        page.evaluate(_UNTIL_PAINTED)
+        page.evaluate(PAGE_HELPERS)
         n = page.evaluate("window.__rw.model.state.graph.nodes.length")
         # the look-ahead lays out the blocks' inside in idle time: the first expand finds it
         ahead = page.evaluate("__rwBench.lookahead()")

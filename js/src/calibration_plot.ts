@@ -1,10 +1,32 @@
 // The calibration panel beside the risk plot: a reliability diagram (regression: observed
 // vs nominal coverage of the model's intervals; classification: accuracy vs confidence per
-// bin) against the diagonal, and the scores as text. Reads the `calibration` entry of the
-// `risk` trait (docs/architecture.md, "Risk view"); it computes nothing itself.
+// bin) against the diagonal, and the scores as text; during a fit with validation rows, the
+// held-out coverage against the training rows' and a warning when they part. Reads the
+// `calibration` and `held_out` entries of the `risk` trait (docs/architecture.md, "Risk
+// view"); it computes nothing itself.
 import uPlot from "uplot";
-import type { Calibration } from "./types";
+import type { Calibration, HeldOut } from "./types";
 import { fmt } from "./risk_data";
+
+/**
+ * The held-out lines of the panel (pure, for tests): the last epoch's held-out NLL and
+ * coverage against the training rows' coverage, the trend since the first epoch, and, when
+ * the two coverages part, the warning with the way out.
+ */
+export function heldOutLines(h: HeldOut | null | undefined): { text: string; warning: string } | null {
+  if (!h || !h.val_coverage.length) return null;
+  const last = h.val_coverage.length - 1;
+  const pct = Math.round(h.nominal * 100);
+  const parts = [`held-out ${pct}% coverage ${fmt(h.val_coverage[last], 2)}`];
+  if (h.train_coverage.length) parts.push(`training ${fmt(h.train_coverage[h.train_coverage.length - 1], 2)}`);
+  if (h.val_nll.length) parts.push(`held-out NLL ${fmt(h.val_nll[h.val_nll.length - 1])}`);
+  if (last > 0) parts.push(`epoch 1: ${fmt(h.val_coverage[0], 2)} → epoch ${last + 1}: ${fmt(h.val_coverage[last], 2)}`);
+  const warning = h.parted
+    ? `Training and held-out coverage part (gap ${fmt(h.gap, 2)}): the intervals are too narrow on new data. ` +
+      "Recalibrate on held-out rows: rw.risk.recalibrate(model, x_val, y_val)."
+    : "";
+  return { text: parts.join(" · "), warning };
+}
 
 /** The diagram's points and the text line, from the payload (pure, for tests). */
 export function calibrationPoints(cal: Calibration | null | undefined): {
@@ -38,6 +60,8 @@ function basePoints(cal: Calibration): { kind: string; x: number[]; y: number[];
 export class CalibrationPanel {
   readonly el: HTMLElement;
   private textEl: HTMLElement;
+  private heldOutEl: HTMLElement;
+  private warningEl: HTMLElement;
   private plotBox: HTMLElement;
   private plot: uPlot | null = null;
   private plotKind = "";
@@ -49,15 +73,31 @@ export class CalibrationPanel {
     this.textEl = document.createElement("div");
     this.textEl.className = "rw-muted";
     this.textEl.dataset.role = "calibration-scores";
+    this.heldOutEl = document.createElement("div");
+    this.heldOutEl.className = "rw-muted";
+    this.heldOutEl.dataset.role = "held-out";
+    this.warningEl = document.createElement("div");
+    this.warningEl.className = "rw-risk-error";
+    this.warningEl.dataset.role = "coverage-warning";
     this.plotBox = document.createElement("div");
-    this.el.append(this.textEl, this.plotBox);
+    this.el.append(this.textEl, this.heldOutEl, this.warningEl, this.plotBox);
     this.el.hidden = true;
   }
 
-  update(cal: Calibration | null | undefined): void {
+  update(cal: Calibration | null | undefined, heldOut?: HeldOut | null): void {
     const p = calibrationPoints(cal);
-    this.el.hidden = p === null;
+    const h = heldOutLines(heldOut);
+    this.el.hidden = p === null && h === null;
+    this.heldOutEl.textContent = h?.text ?? "";
+    this.heldOutEl.hidden = !h;
+    this.warningEl.textContent = h?.warning ?? "";
+    this.warningEl.hidden = !h?.warning;
+    if (heldOut && h) {
+      this.el.dataset.heldOut = JSON.stringify({ val_coverage: heldOut.val_coverage,
+        train_coverage: heldOut.train_coverage, val_nll: heldOut.val_nll, parted: heldOut.parted });
+    } else delete this.el.dataset.heldOut;
     if (!p) {
+      this.textEl.textContent = "";
       delete this.el.dataset.summary;
       this.drop();
       return;

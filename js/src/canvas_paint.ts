@@ -11,13 +11,18 @@ import type { Viewport } from "./viewport";
 import type { NodeLabels } from "./node_labels";
 import { toggleRect } from "./hit";
 import { markLabel, nodePatches, patchColor, patchLabel } from "./patch_marks";
+import { familyColor, familyFill, familyOf } from "./families";
+import { isDark } from "./colors";
 
 export const PREVIEW_COLOR = "#00acc1";
+export const FIND_COLOR = "#ffc400";
 export const DIFF_COLORS = { added: "#2e7d32", changed: "#f9a825", inside: "#f9a825" } as const;
 
 export interface Theme {
   bg: string; node: string; group: string; fg: string; fg2: string;
   border: string; edge: string; brand: string; warn: string; font: string;
+  /** A dark background (JupyterLab dark theme): brighter family colours, more of them. */
+  dark: boolean;
 }
 
 /** The colours and font family from the CSS variables on `el` (JupyterLab themes set them). */
@@ -30,6 +35,7 @@ export function readTheme(el: HTMLElement): Theme {
     border: v("--rw-border", "#bdbdbd"), edge: v("--rw-edge", "#9e9e9e"),
     brand: v("--rw-brand", "#1976d2"),
     warn: v("--rw-warn", "#f57c00"), font: v("--rw-font", "sans-serif"),
+    dark: isDark(v("--rw-bg", "#fff")),
   };
 }
 
@@ -37,7 +43,11 @@ export function readTheme(el: HTMLElement): Theme {
 export interface Hover { id: string; part: string }
 
 export class ScenePainter {
-  theme!: Theme;
+  private themeNow!: Theme;
+  /** Family -> fill in the current theme. */
+  private fills = new Map<string, string>();
+  /** The scene being painted (and read by `fillOf`). */
+  private scene: Scene | null = null;
   /** Bounding box of each edge (x0, y0, x1, y1), to skip those out of view. */
   private edgeBounds: Float64Array = new Float64Array(0);
   /** The hovered node of the frame being painted. */
@@ -45,8 +55,33 @@ export class ScenePainter {
 
   constructor(private readonly ctx: CanvasRenderingContext2D, private readonly labels: NodeLabels) {}
 
+  get theme(): Theme {
+    return this.themeNow;
+  }
+  set theme(t: Theme) {
+    this.themeNow = t;
+    this.fills.clear();
+  }
+
+  /**
+   * A node's fill: its value's colour while an overlay is shown (plain without a value),
+   * else its family's colour blended into the background.
+   */
+  fillOf(id: string): string {
+    const scene = this.scene;
+    const n = scene?.node(id);
+    const t = this.themeNow;
+    if (!scene || !n) return t.node;
+    if (scene.values) return scene.values.fill.get(id) ?? (n.kind === "group" ? t.group : t.node);
+    const family = familyOf(n);
+    let f = this.fills.get(family);
+    if (f === undefined) this.fills.set(family, (f = familyFill(family, t.bg, t.dark)));
+    return f;
+  }
+
   /** Precomputes what depends on the layout only (edge bounds). */
   prepare(scene: Scene): void {
+    this.scene = scene;
     const { edges } = scene.layout;
     this.edgeBounds = new Float64Array(edges.length * 4);
     edges.forEach((e, i) => {
@@ -205,26 +240,30 @@ export class ScenePainter {
     const group = n?.kind === "group";
     const io = n?.kind === "input" || n?.kind === "output";
     const r = io ? b.h / 2 : 6;
+    const fill = this.fillOf(b.id);
     if (group) {
       // A stacked look for collapsed groups.
       this.roundRect(b.x + 4, b.y + 4, b.w, b.h, r);
-      ctx.fillStyle = t.group;
+      ctx.fillStyle = fill;
       ctx.fill();
       ctx.strokeStyle = t.border;
       ctx.lineWidth = 1;
       ctx.stroke();
     }
     this.roundRect(b.x, b.y, b.w, b.h, r);
-    ctx.fillStyle = group ? t.group : t.node;
+    ctx.fillStyle = fill;
     ctx.fill();
-    if (selected || io) {
-      ctx.globalAlpha = selected ? 0.16 : 0.08;
+    if (selected) {
+      ctx.globalAlpha = 0.16;
       ctx.fillStyle = t.brand;
       ctx.fill();
       ctx.globalAlpha = 1;
     }
     if (n?.patch) {
       ctx.fillStyle = patchColor(n.patch.kind);
+      ctx.fillRect(b.x, b.y + r, 4, b.h - 2 * r);
+    } else if (n && !io && !scene.values) { // the family's full colour, as a stripe
+      ctx.fillStyle = familyColor(familyOf(n), t.dark);
       ctx.fillRect(b.x, b.y + r, 4, b.h - 2 * r);
     }
     const hovered = this.hover?.id === b.id;
@@ -260,11 +299,20 @@ export class ScenePainter {
     ctx.fillText(l.shape, x, b.y + 38);
   }
 
-  /** The preview's dashed outline (3px out) and the diff's solid one (6px out) with its +/~ tag. */
+  /** The preview's dashed outline (3px out), the diff's solid one (6px out) with its +/~ tag,
+   *  and find's thick one (9px out; dotted on a group holding hits). */
   private drawOverlay(b: Box, scene: Scene, r: number): void {
     const o = scene.overlay?.get(b.id);
     if (!o) return;
     const ctx = this.ctx;
+    if (o.find) {
+      this.roundRect(b.x - 9, b.y - 9, b.w + 18, b.h + 18, r + 9);
+      ctx.strokeStyle = FIND_COLOR;
+      ctx.lineWidth = o.find === "hit" ? 4 : 2.5;
+      ctx.setLineDash(o.find === "hit" ? [] : [3, 3]);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
     if (o.diff) {
       const c = DIFF_COLORS[o.diff];
       this.roundRect(b.x - 6, b.y - 6, b.w + 12, b.h + 12, r + 6);

@@ -11,9 +11,12 @@ import type { Scene } from "./scene";
 import { Viewport } from "./viewport";
 import { NodeLabels } from "./node_labels";
 import { NodeMirror } from "./node_mirror";
-import { readTheme, ScenePainter, type Hover } from "./canvas_paint";
+import { readTheme, ScenePainter, type Hover, type Theme } from "./canvas_paint";
 import { hitTest, type Hit } from "./hit";
 import { nodePatches } from "./patch_marks";
+import { Minimap } from "./minimap";
+import { familyColor, familyLabel, familyOf } from "./families";
+import { formatValue } from "./overlay";
 
 export class CanvasView implements PointerTarget {
   readonly canvas: HTMLCanvasElement;
@@ -26,6 +29,9 @@ export class CanvasView implements PointerTarget {
   private labels: NodeLabels;
   private painter: ScenePainter;
   private nodeMirror: NodeMirror;
+  private minimap: Minimap;
+  /** What the minimap's boxes were last drawn for: layout, overlay fills, theme. */
+  private minimapKey: [unknown, unknown, unknown] = [null, null, null];
   private boxById = new Map<string, Box>();
   private band: Rect | null = null;
   private hover: Hover | null = null;
@@ -42,10 +48,19 @@ export class CanvasView implements PointerTarget {
     this.labels = new NodeLabels(this.ctx);
     this.measure = this.labels.measure;
     this.painter = new ScenePainter(this.ctx, this.labels);
-    this.nodeMirror = new NodeMirror(() => this.scene, this.vp);
+    this.nodeMirror = new NodeMirror(() => this.scene, this.vp, (id) => this.painter.fillOf(id));
     this.mirror = this.nodeMirror.el;
-    host.append(this.canvas, this.mirror);
+    this.minimap = new Minimap((x, y) => {
+      this.vp.centreAt(x, y);
+      this.request();
+    });
+    host.append(this.canvas, this.mirror, this.minimap.el);
     this.readTheme();
+  }
+
+  /** The colours and font now (canvas_paint.ts `Theme`). */
+  get theme(): Theme {
+    return this.painter.theme;
   }
 
   /** Re-reads the colours from CSS variables (JupyterLab theme switch). */
@@ -60,8 +75,15 @@ export class CanvasView implements PointerTarget {
   resize(w: number, h: number): void {
     const vp = this.vp;
     vp.dpr = globalThis.devicePixelRatio || 1;
-    vp.cssW = Math.max(1, Math.floor(w));
-    vp.cssH = Math.max(1, Math.floor(h));
+    const cssW = Math.max(1, Math.floor(w));
+    const cssH = Math.max(1, Math.floor(h));
+    if (this.fitted && vp.cssW > 1) {
+      // The view's centre stays put (the details panel opening beside the graph, a taller
+      // cell): what was centred, a find hit, stays centred.
+      vp.panBy((cssW - vp.cssW) / 2, (cssH - vp.cssH) / 2);
+    }
+    vp.cssW = cssW;
+    vp.cssH = cssH;
     this.canvas.width = Math.round(vp.cssW * vp.dpr);
     this.canvas.height = Math.round(vp.cssH * vp.dpr);
     this.canvas.style.width = `${vp.cssW}px`;
@@ -92,6 +114,17 @@ export class CanvasView implements PointerTarget {
     this.boxById = new Map(scene.layout.boxes.map((b) => [b.id, b]));
     this.painter.prepare(scene);
     this.labels.prepare(scene);
+    const key: [unknown, unknown, unknown] = [scene.layout, scene.values?.fill, this.painter.theme];
+    if (key.some((k, i) => k !== this.minimapKey[i])) {
+      this.minimapKey = key;
+      const dark = this.painter.theme.dark;
+      const colorOf = (id: string) => {
+        const n = scene.node(id);
+        if (scene.values) return this.painter.fillOf(id);
+        return n ? familyColor(familyOf(n), dark) : this.painter.theme.border;
+      };
+      this.minimap.setLayout(scene.layout, colorOf);
+    }
   }
 
   // --- transform -------------------------------------------------------------------------
@@ -126,6 +159,19 @@ export class CanvasView implements PointerTarget {
     if (this.vp.reveal(b)) this.request();
   }
 
+  /** Centres `id` in the view, wherever it is (find steps through hits this way). */
+  centre(id: string): void {
+    const b = this.boxById.get(id);
+    if (!b) return;
+    this.vp.centre(b);
+    this.request();
+  }
+
+  /** The boxes on screen now (keyboard navigation reads them). */
+  boxes(): readonly Box[] {
+    return this.scene?.layout.boxes ?? [];
+  }
+
   panBy(dx: number, dy: number): void {
     this.vp.panBy(dx, dy);
     this.request();
@@ -154,13 +200,16 @@ export class CanvasView implements PointerTarget {
     const n = this.scene?.node(id);
     if (!n) return "";
     if (part === "toggle") return `${this.boxById.get(id)?.container ? "collapse" : "expand"} ${n.name}`;
-    const lines = [`${n.id}`, `${n.class_name} → ${formatShape(n.output_shape) || "?"}`,
+    const lines = [`${n.id}`, `${n.class_name} (${familyLabel(familyOf(n))}) → ${formatShape(n.output_shape) || "?"}`,
       `${formatCount(n.params)} params (${formatCount(n.trainable_params)} trainable)`];
     for (const m of nodePatches(n)) {
       const name = m.name ? ` ${JSON.stringify(m.name)}` : "";
       lines.push(`patch: ${m.kind}${name} ${JSON.stringify(m.params ?? {})}${m.active ? "" : " (inactive)"}`);
     }
     if (n.opaque) lines.push("opaque layer");
+    const values = this.scene?.values;
+    const v = values?.value.get(id);
+    if (values && v !== undefined) lines.push(`${values.name}: ${formatValue(v)}`);
     const note = this.scene?.overlay?.get(id)?.note;
     if (note) lines.push(note);
     const risk = this.scene?.risk.get(id);
@@ -206,6 +255,7 @@ export class CanvasView implements PointerTarget {
     this.painter.paint(this.scene, this.vp, this.hover, this.band);
     const t1 = performance.now();
     this.mirror.dataset.drawMs = (t1 - t0).toFixed(1);
+    this.minimap.update(this.vp);
     this.nodeMirror.frameDrawn();
   }
 
@@ -214,5 +264,6 @@ export class CanvasView implements PointerTarget {
     this.frame = 0;
     this.canvas.remove();
     this.nodeMirror.dispose();
+    this.minimap.dispose();
   }
 }

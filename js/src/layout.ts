@@ -4,7 +4,7 @@
 // engine is layout_engine.ts.
 import type { GraphNode } from "./types";
 import type { VisibleEdge, VisibleGraph } from "./graph_model";
-import { formatShape } from "./graph_model";
+import { formatCount, formatShape } from "./graph_model";
 
 export interface Box {
   id: string;
@@ -49,7 +49,8 @@ export interface Layout {
 
 export const NODE_H = 48;
 export const MIN_W = 96;
-export const MAX_W = 260;
+/** Widest box a long layer name or shape makes; a class name is never cut (the box grows). */
+export const MAX_W = 300;
 export const PAD_X = 10;
 export const TOGGLE_W = 22;
 export const HEADER_H = 26;
@@ -69,14 +70,22 @@ export type Measure = (text: string, font: string) => number;
 /** Rough width when no canvas is available (worker-free tests, node). */
 export const approxMeasure: Measure = (text, font) => text.length * (font.startsWith("600") ? 7.2 : 6.2);
 
-/** Size of a node's box (leaf or collapsed group); containers get their size from their inside. */
+/** A box's second line: the class, and for a collapsed group its parameter count. */
+export function classLine(node: GraphNode): string {
+  return node.kind === "group" ? `${node.class_name} · ${formatCount(node.params)} params` : node.class_name;
+}
+
+/**
+ * Size of a node's box (leaf or collapsed group); containers get their size from their
+ * inside. The class line always fits; the name and shape lines fit up to `MAX_W`.
+ */
 export function nodeSize(node: GraphNode, measure: Measure): { width: number; height: number } {
-  const texts = [measure(node.name, FONT_NAME), measure(node.class_name, FONT_SMALL),
-    measure(formatShape(node.output_shape), FONT_SMALL)];
-  const extra = node.kind === "group" ? TOGGLE_W : 0;
+  const other = Math.max(measure(node.name, FONT_NAME), measure(formatShape(node.output_shape), FONT_SMALL));
+  const extra = 2 * PAD_X + (node.kind === "group" ? TOGGLE_W : 0) + 2;
   // Rounded up with a little slack so the label measured here fits when drawn.
-  const w = Math.ceil(Math.max(...texts) + 2 * PAD_X + extra + 2);
-  return { width: Math.min(MAX_W, Math.max(MIN_W, w)), height: NODE_H };
+  const cls = Math.ceil(measure(classLine(node), FONT_SMALL) + extra);
+  const w = Math.min(MAX_W, Math.ceil(other + extra));
+  return { width: Math.max(MIN_W, cls, w), height: NODE_H };
 }
 
 /** Width a container needs for its header ("name · class" and the toggle). */

@@ -1,7 +1,7 @@
 // Text on the canvas: measures it with the theme's font family (the layout sizes boxes with
 // it) and shortens each node's labels with an ellipsis to fit its box, both memoised.
-import { FONT_NAME, FONT_SMALL, PAD_X, TOGGLE_W } from "./layout";
-import { formatCount, formatShape } from "./graph_model";
+import { classLine, FONT_NAME, FONT_SMALL, PAD_X, TOGGLE_W } from "./layout";
+import { formatShape } from "./graph_model";
 import type { Scene } from "./scene";
 
 /** The three lines of a node box (a container has only `name`, its header). */
@@ -49,14 +49,18 @@ export class NodeLabels {
     for (const b of scene.layout.boxes) {
       const n = scene.node(b.id);
       if (!n) continue;
-      const key = `${b.id}\u0000${b.w}\u0000${n.name}\u0000${n.class_name}\u0000${formatShape(n.output_shape)}`;
+      const group = n.kind === "group";
+      const key = `${b.id}\u0000${b.w}\u0000${n.name}\u0000${n.class_name}\u0000${group ? n.params : ""}\u0000${formatShape(n.output_shape)}`;
       const old = this.labels.get(b.id);
       if (old && old.key === key) continue;
-      const room = b.w - 2 * PAD_X - (n.kind === "group" ? TOGGLE_W : 0);
-      const cls = n.kind === "group" ? `${n.class_name} · ${formatCount(n.params)} params` : n.class_name;
+      const cls = classLine(n);
+      const room = b.w - 2 * PAD_X - (group ? TOGGLE_W : 0);
+      // The class is never cut (boxes are sized to it, layout.ts nodeSize): the name gives way.
+      const tail = ` · ${n.class_name}`;
       const entry = b.container
-        ? { name: this.fit(`${n.name} · ${n.class_name}`, FONT_NAME, b.w - 2 * PAD_X - TOGGLE_W), cls: "", shape: "" }
-        : { name: this.fit(n.name, FONT_NAME, room), cls: this.fit(cls, FONT_SMALL, room),
+        ? { name: this.fit(n.name, FONT_NAME, b.w - 2 * PAD_X - TOGGLE_W - this.measure(tail, FONT_NAME)) + tail,
+            cls: "", shape: "" }
+        : { name: this.fit(n.name, FONT_NAME, room), cls,
             shape: this.fit(formatShape(n.output_shape), FONT_SMALL, room) };
       this.labels.set(b.id, Object.assign(entry, { key }));
     }

@@ -6,6 +6,7 @@ import type { Scene } from "./scene";
 import type { Viewport } from "./viewport";
 import { toggleRect } from "./hit";
 import { nodePatches } from "./patch_marks";
+import { familyOf } from "./families";
 
 /**
  * Above this many rows, the mirror's rectangles follow pans and zooms after a short pause,
@@ -22,8 +23,12 @@ export class NodeMirror {
   private shownAt = "";
   private timer: ReturnType<typeof setTimeout> | 0 = 0;
 
-  /** `current`: the view's scene now (a late write for an older one is dropped). */
-  constructor(private readonly current: () => Scene | null, private readonly vp: Viewport) {
+  /**
+   * `current`: the view's scene now (a late write for an older one is dropped); `fill`: the
+   * colour a node is filled with (its family's, or its overlay value's).
+   */
+  constructor(private readonly current: () => Scene | null, private readonly vp: Viewport,
+    private readonly fill: (id: string) => string) {
     this.el = document.createElement("div");
     this.el.dataset.role = "node-index";
     this.el.className = "rw-node-index";
@@ -129,6 +134,10 @@ export class NodeMirror {
         "data-onscreen": String(onscreen),
         "data-preview": scene.overlay?.get(b.id)?.preview ?? "",
         "data-diff": scene.overlay?.get(b.id)?.diff ?? "",
+        "data-find": scene.overlay?.get(b.id)?.find ?? "",
+        "data-family": familyOf(n),
+        "data-fill": this.fill(b.id),
+        "data-value": scene.values?.value.has(b.id) ? String(scene.values.value.get(b.id)) : "",
         "aria-selected": selected,
       };
       if (n.kind === "group") {

@@ -48,6 +48,8 @@ export interface RiskArrays {
   std: Float32Array;
   yTrue: Float32Array | null;
   n: number;
+  /** Training rows drawn as dots (bands mode), x and y of the same length; null: none. */
+  points: { x: Float32Array; y: Float32Array } | null;
 }
 
 /** Decoded arrays, all cut to the same length; null when the trait holds no data. */
@@ -62,11 +64,22 @@ export function riskArrays(risk: Risk | Record<string, never> | null | undefined
   if (x) n = Math.min(n, x.length);
   if (typeof r.n === "number" && r.n >= 0) n = Math.min(n, r.n);
   if (!x) x = Float32Array.from({ length: n }, (_, i) => i);
+  const mode = r.mode === "per_sample" ? "per_sample" : "bands";
   return {
-    mode: r.mode === "per_sample" ? "per_sample" : "bands",
+    mode,
     x: x.subarray(0, n), y: y.subarray(0, n), std: std.subarray(0, n),
     yTrue: yTrue ? yTrue.subarray(0, Math.min(n, yTrue.length)) : null, n,
+    points: mode === "bands" ? decodePoints(r.points) : null,
   };
+}
+
+function decodePoints(p: Risk["points"]): RiskArrays["points"] {
+  if (!p) return null;
+  const x = decodeF32(p.x), y = decodeF32(p.y);
+  if (!x || !y) return null;
+  let m = Math.min(x.length, y.length);
+  if (typeof p.n === "number" && p.n >= 0) m = Math.min(m, p.n);
+  return m ? { x: x.subarray(0, m), y: y.subarray(0, m) } : null;
 }
 
 /** The numbers tests read from `data-summary`. */
@@ -85,6 +98,7 @@ export function riskSummary(a: RiskArrays, epoch: number | null | undefined) {
     y_pred_last: num(a.y[a.n - 1]),
     std_at_min_x: num(a.n ? a.std[iMin] : undefined),
     std_at_max_x: num(a.n ? a.std[iMax] : undefined),
+    points: a.points ? a.points.x.length : 0,
   };
 }
 
@@ -102,13 +116,54 @@ function isSorted(v: Float32Array): boolean {
 
 /**
  * Columns for the plot. bands: [x, y-2s, y+2s, y-s, y+s, y, y_true?] with x ascending;
- * per_sample: [rank, std sorted ascending].
+ * with training points, one more column (see `withPoints`); per_sample: [rank, std sorted
+ * ascending].
  */
-export function plotColumns(a: RiskArrays): Float64Array[] {
+export function plotColumns(a: RiskArrays): PlotColumn[] {
   if (a.mode === "per_sample") {
     const s = Float64Array.from(a.std).sort();
     return [Float64Array.from({ length: a.n }, (_, i) => i), s];
   }
+  const cols = bandColumns(a);
+  return a.points ? withPoints(cols, a.points) : cols;
+}
+
+/** One plot column: numbers, or numbers with gaps (null) where a series has no value. */
+export type PlotColumn = Float64Array | (number | null)[];
+
+/**
+ * The band columns and a last column of training points on one x axis (uPlot's series
+ * share x): the union of the band's x and the points' x, ascending; every band column
+ * interpolated linearly at a point's x (null outside the band's x range: a gap), the points
+ * column null except at the points.
+ */
+export function withPoints(cols: Float64Array[], points: { x: Float32Array; y: Float32Array }): (number | null)[][] {
+  const gx = cols[0], n = gx.length, m = points.x.length;
+  const pOrder = order(points.x);
+  const out: (number | null)[][] = Array.from({ length: cols.length + 1 }, () => []);
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (j >= m || (i < n && gx[i] <= points.x[pOrder[j]])) {
+      for (let c = 0; c < cols.length; c++) out[c].push(cols[c][i]);
+      out[cols.length].push(null);
+      i++;
+      continue;
+    }
+    const px = points.x[pOrder[j]];
+    out[0].push(px);
+    for (let c = 1; c < cols.length; c++) {  // between grid rows i-1 and i
+      if (i === 0 || i === n) { out[c].push(null); continue; }
+      const x0 = gx[i - 1], x1 = gx[i];
+      const t = x1 === x0 ? 0 : (px - x0) / (x1 - x0);
+      out[c].push(cols[c][i - 1] + t * (cols[c][i] - cols[c][i - 1]));
+    }
+    out[cols.length].push(points.y[pOrder[j]]);
+    j++;
+  }
+  return out;
+}
+
+function bandColumns(a: RiskArrays): Float64Array[] {
   const idx = isSorted(a.x) ? null : order(a.x);
   const at = (v: Float32Array, i: number) => v[idx ? idx[i] : i];
   const cols = Array.from({ length: a.yTrue ? 7 : 6 }, () => new Float64Array(a.n));

@@ -1,6 +1,6 @@
-// The live risk view (uPlot): prediction with ±1/±2 std bands and the true points for 1-D
-// inputs ("bands"), or the sorted per-sample std ("per_sample"); epoch, loss and summary
-// numbers as text. Updates the existing plot in place (setData) while the mode is unchanged.
+// The live risk view (uPlot): prediction with ±1/±2 std bands, the true points and the
+// training rows for 1-D inputs ("bands"), or the sorted per-sample std ("per_sample");
+// epoch, loss and summary numbers as text. Updates the existing plot in place (setData) while the mode is unchanged.
 import uPlot from "uplot";
 import type { Risk } from "./types";
 import { CalibrationPanel } from "./calibration_plot";
@@ -73,7 +73,7 @@ export class RiskPlot {
     this.epochEl.textContent = parts.join(" · ") || (a ? "before training" : "");
     this.epochEl.dataset.epoch = r.epoch === null || r.epoch === undefined ? "" : String(r.epoch);
     const panelWas = this.calibration.el.hidden;
-    this.calibration.update(a ? r.calibration : null);
+    this.calibration.update(a ? r.calibration : null, a ? r.held_out : null);
     if (panelWas !== this.calibration.el.hidden) this.plot?.setSize({ width: this.plotWidth(), height: 220 });
     const s = r.summary ?? {};
     const sum: string[] = [];
@@ -92,17 +92,18 @@ export class RiskPlot {
     this.el.dataset.summary = JSON.stringify(riskSummary(a, r.epoch));
     this.el.dataset.mode = a.mode;
     const cols = plotColumns(a);
-    const key = `${a.mode}/${cols.length}`;
+    const extra = { truth: a.mode === "bands" && !!a.yTrue, points: !!a.points };
+    const key = `${a.mode}/${extra.truth}/${extra.points}`;
     if (this.plot && key === this.plotKey) {
       this.plot.setData(cols as unknown as uPlot.AlignedData);
       return;
     }
     this.plot?.destroy();
     this.plotKey = key;
-    this.plot = new uPlot(this.options(a.mode, cols.length), cols as unknown as uPlot.AlignedData, this.plotBox);
+    this.plot = new uPlot(this.options(a.mode, extra), cols as unknown as uPlot.AlignedData, this.plotBox);
   }
 
-  private options(mode: "bands" | "per_sample", ncols: number): uPlot.Options {
+  private options(mode: "bands" | "per_sample", extra: { truth: boolean; points: boolean }): uPlot.Options {
     const cs = getComputedStyle(this.el);
     const v = (n: string, d: string) => cs.getPropertyValue(n).trim() || d;
     const fg = v("--rw-fg2", "#666"), grid = v("--rw-border2", "#e0e0e0"), brand = v("--rw-brand", "#1976d2");
@@ -125,10 +126,12 @@ export class RiskPlot {
       { label: "−1σ", ...edge }, { label: "+1σ", ...edge },
       { label: "prediction", stroke: brand, width: 2, points: { show: false } },
     ];
-    if (ncols > 6) {
-      series.push({ label: "y", stroke: pointsColor, width: 0, paths: () => null,
-        points: { show: true, size: 3, width: 0, fill: pointsColor, stroke: pointsColor } });
-    }
+    const dots = (label: string, color: string, size: number): uPlot.Series => ({
+      label, stroke: color, width: 0, paths: () => null, spanGaps: false,
+      points: { show: true, size, width: 0, fill: color, stroke: color } });
+    if (extra.truth) series.push(dots("y", pointsColor, 3));
+    // the training rows: where the model has seen data (the band should be narrow there)
+    if (extra.points) series.push(dots("training data", withAlpha(pointsColor, 0.45), 3));
     return { ...base, scales: { x: { time: false } }, series,
       bands: [
         { series: [2, 1], fill: withAlpha(brand, 0.12) },

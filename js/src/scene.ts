@@ -19,14 +19,20 @@ export interface Scene {
    * mirror, whose rows always describe the layout that stays (tests click on them).
    */
   provisional?: boolean;
-  /** Marks drawn over nodes: the target preview and the patch diff (target_preview.ts, diff_view.ts). */
+  /** Marks drawn over nodes: the target preview, the patch diff and find's hits. */
   overlay?: ReadonlyMap<string, Overlay>;
+  /**
+   * The per-layer overlay shown (overlay.ts), if any: its name, each node's value, and each
+   * node's fill on its colour scale; nodes without a value are drawn plain.
+   */
+  values?: { name: string; value: ReadonlyMap<string, number>; fill: ReadonlyMap<string, string> };
 }
 
 /** A node's overlay: matched by the typed target ("inside": a collapsed group holding matches),
- *  and its diff mark, with a line for the tooltip. */
+ *  its diff mark, with a line for the tooltip, and find's mark (find.ts). */
 export interface Overlay {
   preview?: "match" | "inside";
   diff?: "added" | "changed" | "inside";
   note?: string;
+  find?: "hit" | "inside";
 }

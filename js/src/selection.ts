@@ -1,6 +1,8 @@
 // Pointer interaction on the graph canvas: click selects, shift-click toggles, a drag on the
 // background draws a rubber band that selects every node inside it (shift adds), a drag on
-// a node, a middle-button drag or a drag with Alt/Ctrl/Meta pans, the wheel zooms.
+// a node, a middle-button drag or a drag with Alt/Ctrl/Meta pans, the wheel zooms. Keys:
+// arrows move the selection along the edges (pan without a selection), Enter expands or
+// collapses the selected group, Esc clears, f fits, +/- zoom.
 import type { Box } from "./layout";
 
 export interface Rect { x0: number; y0: number; x1: number; y1: number }
@@ -37,6 +39,11 @@ export interface PointerHandlers {
   toggle(id: string): void;
   box(ids: string[], additive: boolean): void;
   isGroup(id: string): boolean;
+  /** An arrow key: move the selection along the edges (navigate.ts); false: nothing selected,
+   *  the arrow pans instead. */
+  arrow?(key: string): boolean;
+  /** Enter: expand or collapse the selected group; false: nothing to do. */
+  enter?(): boolean;
 }
 
 const DRAG_PX = 4;
@@ -126,11 +133,14 @@ export function attachPointer(canvas: HTMLCanvasElement, view: PointerTarget, on
   };
 
   const key = (ev: KeyboardEvent) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return; // shortcuts (Ctrl+F: find) are not ours
     const w = canvas.clientWidth / 2, h = canvas.clientHeight / 2;
     if (ev.key === "Escape") on.click(null, false);
     else if (ev.key === "f" || ev.key === "0") view.fit();
     else if (ev.key === "+" || ev.key === "=") view.zoomAt(w, h, 1.25);
     else if (ev.key === "-") view.zoomAt(w, h, 0.8);
+    else if (ev.key === "Enter" && on.enter?.()) { /* handled */ }
+    else if (ev.key.startsWith("Arrow") && on.arrow?.(ev.key)) { /* handled */ }
     else if (ev.key.startsWith("Arrow")) {
       const d = 40;
       view.panBy(ev.key === "ArrowLeft" ? d : ev.key === "ArrowRight" ? -d : 0,

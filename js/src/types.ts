@@ -150,7 +150,22 @@ export interface Risk {
   summary?: RiskSummary;
   layer_risk?: Record<string, number>;
   calibration?: Calibration | null;
+  /** Training rows drawn as dots on the bands plot (live.points_view); absent: none. */
+  points?: { x: Buffer; y: Buffer; n: number } | null;
+  /** Held-out scores of the running fit, one entry per epoch (live.held_out_view). */
+  held_out?: HeldOut | null;
   error?: string | null;
+}
+
+/** Held-out NLL and coverage of the central `nominal` interval, per epoch, and the
+ * training rows' coverage; `parted`: the two differ by more than chance (overconfident). */
+export interface HeldOut {
+  nominal: number;
+  val_nll: number[];
+  val_coverage: number[];
+  train_coverage: number[];
+  gap: number | null;
+  parted: boolean;
 }
 
 /** What one rule of a typed target matched (`target_preview.rules`, targets.py). */

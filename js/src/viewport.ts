@@ -3,8 +3,10 @@
 // decides when to move it and redraws after.
 import type { Box } from "./layout";
 
-/** The first paint zooms out no further than this (then starts at the top). */
-const READABLE_ZOOM = 0.6;
+/** The first view zooms out no further than this (a bigger graph then scrolls). */
+export const READABLE_ZOOM = 0.75;
+/** ... and zooms a small graph in no further than this. */
+export const FIRST_MAX_ZOOM = 1.25;
 /** Margin kept around the graph when fitting, and above a group shown in place, CSS pixels. */
 const MARGIN = 16;
 
@@ -30,15 +32,19 @@ export class Viewport {
   }
 
   /**
-   * Fits a drawing of `width` x `height` in view. `readable`: never below 60% zoom when it
-   * does not fit (it then starts at the top, centred), which is what the first paint uses.
+   * Fits a drawing of `width` x `height` in view (at most 100%). `readable` (the first
+   * view): a graph that fits at a readable zoom fills the view (up to 125%); one that does
+   * not is shown at its width's fit, between 75% and 100%, from the top, and scrolls.
    */
   fit(width: number, height: number, readable: boolean): void {
     const m = MARGIN;
     const fitW = (this.cssW - 2 * m) / Math.max(width, 1);
     const fitH = (this.cssH - 2 * m) / Math.max(height, 1);
-    let k = Math.min(fitW, fitH, 1);
-    if (readable && k < READABLE_ZOOM) k = Math.max(k, Math.min(READABLE_ZOOM, fitW));
+    const all = Math.min(fitW, fitH);
+    let k: number;
+    if (!readable) k = Math.min(all, 1);
+    else if (all >= READABLE_ZOOM) k = Math.min(all, FIRST_MAX_ZOOM);
+    else k = Math.max(READABLE_ZOOM, Math.min(1, fitW));
     this.k = Math.max(0.02, k);
     this.tx = width * this.k <= this.cssW - 2 * m ? (this.cssW - width * this.k) / 2 : m;
     this.ty = height * this.k <= this.cssH - 2 * m ? (this.cssH - height * this.k) / 2 : m;
@@ -69,6 +75,18 @@ export class Viewport {
     this.tx = this.cssW / 2 - (b.x + b.w / 2) * this.k;
     this.ty = this.cssH / 2 - (b.y + b.h / 2) * this.k;
     return true;
+  }
+
+  /** Centres `b` in the view, wherever it is. */
+  centre(b: Box): void {
+    this.tx = this.cssW / 2 - (b.x + b.w / 2) * this.k;
+    this.ty = this.cssH / 2 - (b.y + b.h / 2) * this.k;
+  }
+
+  /** Centres world point (x, y) (the minimap's pointer). */
+  centreAt(x: number, y: number): void {
+    this.tx = this.cssW / 2 - x * this.k;
+    this.ty = this.cssH / 2 - y * this.k;
   }
 
   panBy(dx: number, dy: number): void {

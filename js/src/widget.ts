@@ -13,15 +13,18 @@ import { LayoutEngine } from "./layout_engine";
 import { LayoutClient } from "./layout_client";
 import { lookaheadInputs } from "./lookahead";
 import { CanvasView } from "./canvas_view";
-import { patchColor, patchLabel } from "./patch_marks";
-import type { Overlay, Scene } from "./scene";
+import type { Scene } from "./scene";
 import { attachPointer } from "./selection";
 import { Toolbar } from "./toolbar";
 import { RiskPlot } from "./risk_plot";
 import { TargetPreview } from "./target_preview";
-import { DiffPanel, diffMarks, diffNote } from "./diff_view";
+import { DiffPanel } from "./diff_view";
 import { CodePanel } from "./code_export_view";
 import { ParamReportPanel } from "./param_report_view";
+import { ViewBar } from "./view_bar";
+import { DetailsPanel } from "./details_panel";
+import { nodeMarks, OverlayMemo, renderPatchLegend } from "./scene_marks";
+import { ARROWS, neighbour } from "./navigate";
 
 /** Browser writes to Python are debounced by this many milliseconds. */
 const SAVE_DELAY_MS = 120;
@@ -39,6 +42,12 @@ class Editor {
   /** The exported script (Code button) and the parameter report (Params toggle). */
   private codePanel: CodePanel;
   private reportPanel: ParamReportPanel;
+  /** Find, the overlay picker and the colour legend (above the graph); the details panel. */
+  private viewBar: ViewBar;
+  private details: DetailsPanel;
+  /** The overlay shown ("" for the layer families); view state, mirrored to the trait. */
+  private overlayName = "";
+  private overlays = new OverlayMemo();
   private client = new LayoutClient();
   /** The quick layout (no ELK) drawn while the first ELK layout of a graph is on its way. */
   private quick = new LayoutEngine(null);
@@ -54,6 +63,8 @@ class Editor {
   private expanded: string[] = [];
   /** A node Python selected, to scroll to once a layout that shows it is on screen. */
   private scrollTarget: string | null = null;
+  /** Centre the scroll target even when it is on screen already (find's hits). */
+  private centreTarget = false;
   private dirty = new Set<"selection" | "expanded">();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private layoutSeq = 0;
@@ -84,15 +95,24 @@ class Editor {
     this.toolbar.addRow(this.preview.el);
     this.toolbar.addRow(this.reportPanel.el);
     this.toolbar.addRow(this.codePanel.el);
+    this.viewBar = new ViewBar({
+      changed: () => this.refresh(),
+      go: (id) => this.goTo(id),
+      leave: () => this.view.canvas.focus(),
+    }, (name) => this.setOverlay(name));
+    this.details = new DetailsPanel((id) => this.goTo(id));
     this.stage = document.createElement("div");
     this.stage.className = "rw-stage";
+    const body = document.createElement("div");
+    body.className = "rw-body";
+    body.append(this.stage, this.details.el);
     this.empty = document.createElement("div");
     this.empty.className = "rw-empty";
     this.legend = document.createElement("div");
     this.legend.className = "rw-legend";
     this.legend.dataset.role = "legend";
     this.risk = new RiskPlot();
-    this.root.append(style, this.toolbar.el, this.stage, this.risk.el);
+    this.root.append(style, this.toolbar.el, this.viewBar.el, body, this.risk.el);
     el.appendChild(this.root);
     this.view = new CanvasView(this.stage);
     const busy = document.createElement("div");
@@ -106,7 +126,19 @@ class Editor {
       toggle: (id) => this.setExpanded(toggleExpanded(this.index, this.expanded, id), id),
       box: (ids, additive) => this.setSelection(boxSelect(this.selection, ids, additive)),
       isGroup: (id) => isGroup(this.index.byId.get(id)),
+      arrow: (key) => this.arrow(key),
+      enter: () => this.enter(),
     }));
+    // Ctrl/Cmd+F while the widget has the focus: our find field, not the page's or JupyterLab's.
+    const findKey = (ev: KeyboardEvent) => {
+      if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === "f") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        this.viewBar.find.focus();
+      }
+    };
+    this.root.addEventListener("keydown", findKey);
+    this.cleanups.push(() => this.root.removeEventListener("keydown", findKey));
 
     const ro = new ResizeObserver(() => {
       this.view.resize(this.stage.clientWidth, this.stage.clientHeight);
@@ -117,6 +149,7 @@ class Editor {
 
     const mo = new MutationObserver(() => {
       this.view.readTheme();
+      this.refresh();
       this.risk.retheme();
       this.risk.update(this.model.get("risk") as Risk);
     });
@@ -145,6 +178,14 @@ class Editor {
     this.listen("change:diff_view", () => this.refresh());
     this.listen("change:code_view", () => this.codePanel.update(this.model.get("code_view")));
     this.listen("change:param_report_view", () => this.reportPanel.update(this.model.get("param_report_view")));
+    this.listen("change:overlays", () => this.refresh());
+    this.listen("change:overlay_shown", () => {
+      const name = this.model.get("overlay_shown") ?? "";
+      if (name !== this.overlayName) {
+        this.overlayName = name;
+        this.refresh();
+      }
+    });
     this.listen("change:risk", () => {
       this.risk.update(this.model.get("risk") as Risk);
       this.refresh();
@@ -152,6 +193,7 @@ class Editor {
 
     this.selection = [...(model.get("selection") ?? [])];
     this.expanded = [...(model.get("expanded") ?? [])];
+    this.overlayName = model.get("overlay_shown") ?? "";
     this.view.resize(this.stage.clientWidth || el.clientWidth || 800, this.stage.clientHeight || 460);
     this.risk.resize((el.clientWidth || 800) - 18);
     this.risk.update(model.get("risk") as Risk);
@@ -167,6 +209,7 @@ class Editor {
 
   private onGraph(): void {
     this.index = indexGraph(asGraph(this.model.get("graph")));
+    this.viewBar.find.setGraph(this.index.graph);
     this.relayout();
   }
 
@@ -264,7 +307,9 @@ class Editor {
     const risk = new Map<string, number>();
     if (max > 0) for (const [id, v] of Object.entries(layerRisk)) risk.set(id, v / max);
     const index = this.index;
-    const overlay = this.overlay(this.vis.rep);
+    const overlay = nodeMarks(this.preview.highlighted(), this.viewBar.find.hits(),
+      this.model.get("diff_view"), this.vis.rep);
+    const values = this.values(this.vis);
     const scene: Scene = {
       layout: this.layout,
       node: (id) => index.byId.get(id),
@@ -274,50 +319,71 @@ class Editor {
       risk,
       provisional: this.provisional,
       overlay,
+      values: values ?? undefined,
     };
     this.view.setScene(scene, anchor);
     this.renderLegend();
+    this.details.update(this.index, shown);
   }
 
-  /** The target preview's matches and the diff's marks, on the visible nodes standing for them. */
-  private overlay(rep: ReadonlyMap<string, string>): Map<string, Overlay> {
-    const marks = new Map<string, Overlay>();
-    const at = (id: string) => {
-      let o = marks.get(id);
-      if (!o) marks.set(id, (o = {}));
-      return o;
-    };
-    for (const id of this.preview.highlighted()) {
-      const r = rep.get(id);
-      if (r === undefined) continue;
-      if (r === id) at(id).preview = "match";
-      else if (!marks.get(r)?.preview) at(r).preview = "inside";
+  /** The overlay shown, if any (scene_marks.ts); the picker and the legend follow it. */
+  private values(vis: VisibleGraph): Scene["values"] | null {
+    const risk = (this.model.get("risk") ?? {}) as Risk;
+    const { bg, dark } = this.view.theme;
+    const m = this.overlays.get(this.index, risk.layer_risk, this.model.get("overlays"), vis, this.overlayName, bg, dark);
+    this.viewBar.setChoices(m.names, m.name);
+    Object.assign(this.root.dataset, { dark: String(dark), overlay: m.name });
+    this.viewBar.renderLegend({ families: m.families, overlay: m.shown?.legend ?? null, bg, dark });
+    return m.shown?.values ?? null;
+  }
+
+  /** The user picked an overlay ("" for the families): shown now, written to the trait. */
+  private setOverlay(name: string): void {
+    if (name === this.overlayName) return;
+    this.overlayName = name;
+    this.model.set("overlay_shown", name);
+    this.model.save_changes();
+    this.refresh();
+  }
+
+  /** Find stepped to `id`: expand the groups holding it, select it, centre it. */
+  private goTo(id: string): void {
+    if (!this.index.byId.has(id)) return;
+    this.selection = [id];
+    this.save("selection");
+    this.scrollTarget = id;
+    this.centreTarget = true;
+    const open = reveal(this.index, this.expanded, [id]);
+    if (!sameIds(open, this.expanded)) {
+      this.setExpanded(open); // centred once the new layout is on screen
+      return;
     }
-    const diff = this.model.get("diff_view");
-    for (const [id, mark] of diffMarks(diff, rep)) at(id).diff = mark;
-    for (const [id, o] of marks) o.note = diffNote(diff, id);
-    for (const id of Object.keys((diff && "trainable" in diff && diff.trainable) || {})) {
-      const note = diffNote(diff, id);
-      if (note && rep.get(id) === id) at(id).note = note;
+    this.refresh();
+    this.scrollToTarget();
+  }
+
+  /** An arrow key with one node selected: the selection moves along the edges (navigate.ts). */
+  private arrow(key: string): boolean {
+    const shown = pruneSelection(this.index, this.selection);
+    if (shown.length !== 1 || !this.vis || !this.layout || !ARROWS[key]) return false;
+    const next = neighbour(this.layout.boxes, this.vis.edges, shown[0], ARROWS[key]);
+    if (next !== null) {
+      this.setSelection([next]);
+      this.view.reveal(next);
     }
-    return marks;
+    return true;
+  }
+
+  /** Enter with one group selected: expand it, or collapse it. */
+  private enter(): boolean {
+    const shown = pruneSelection(this.index, this.selection);
+    if (shown.length !== 1 || !isGroup(this.index.byId.get(shown[0]))) return false;
+    this.setExpanded(toggleExpanded(this.index, this.expanded, shown[0]), shown[0]);
+    return true;
   }
 
   private renderLegend(): void {
-    const kinds = new Set<string>();
-    for (const n of this.index.graph.nodes) {
-      if (n.patch) kinds.add(n.patch.kind);
-      for (const m of n.patches ?? []) kinds.add(m.kind); // stacked adapters
-    }
-    const key = [...kinds].sort().join();
-    if (this.legend.dataset.kinds === key) return;
-    this.legend.dataset.kinds = key;
-    this.legend.replaceChildren(...[...kinds].sort().map((k) => {
-      const s = document.createElement("span");
-      s.style.background = patchColor(k);
-      s.textContent = patchLabel(k);
-      return s;
-    }));
+    renderPatchLegend(this.legend, this.index.graph.nodes);
   }
 
   private updateToolbar(): void {
@@ -342,6 +408,7 @@ class Editor {
   private showSelection(): void {
     const shown = pruneSelection(this.index, this.selection);
     this.scrollTarget = shown[0] ?? null;
+    this.centreTarget = false;
     const open = reveal(this.index, this.expanded, shown);
     if (!sameIds(open, this.expanded)) {
       this.setExpanded(open); // a new layout; scrollToTarget runs when it is ready
@@ -355,7 +422,9 @@ class Editor {
     const id = this.scrollTarget;
     if (id === null || this.root.dataset.layout !== "ready") return;
     this.scrollTarget = null;
-    this.view.reveal(id);
+    if (this.centreTarget) this.view.centre(id);
+    else this.view.reveal(id);
+    this.centreTarget = false;
   }
 
   private setSelection(ids: string[]): void {
@@ -404,6 +473,7 @@ class Editor {
     this.view.dispose();
     this.risk.dispose();
     this.preview.dispose();
+    this.viewBar.dispose();
     this.root.remove();
   }
 }

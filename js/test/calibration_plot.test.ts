@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { calibrationPoints } from "../src/calibration_plot";
+import { calibrationPoints, heldOutLines } from "../src/calibration_plot";
 
 describe("calibration panel points", () => {
   it("plots observed against nominal coverage for regression", () => {
@@ -35,5 +35,18 @@ describe("calibration panel points", () => {
     expect(calibrationPoints({ ...base, ood_auroc: 0.875 })!.text).toBe(
       "calibration error 0.000 · NLL 1.000 · OOD AUROC 0.875");
     expect(calibrationPoints({ ...base, ood_auroc: null })!.text).toContain("OOD AUROC — (no risk output)");
+  });
+
+  it("says the held-out coverage, its trend, and warns when it parts from the training rows'", () => {
+    const h = { nominal: 0.9, val_nll: [1.1, 2.5], val_coverage: [0.88, 0.62],
+      train_coverage: [0.9, 0.86], gap: 0.24, parted: true };
+    const lines = heldOutLines(h)!;
+    expect(lines.text).toBe(
+      "held-out 90% coverage 0.62 · training 0.86 · held-out NLL 2.500 · epoch 1: 0.88 → epoch 2: 0.62");
+    expect(lines.warning).toContain("part (gap 0.24)");
+    expect(lines.warning).toContain("rw.risk.recalibrate(model, x_val, y_val)");
+    expect(heldOutLines({ ...h, parted: false })!.warning).toBe("");
+    expect(heldOutLines({ ...h, val_coverage: [] })).toBeNull();
+    expect(heldOutLines(null)).toBeNull();
   });
 });

@@ -26,7 +26,7 @@ describe("risk data", () => {
     const a = riskArrays({ mode: "bands", x: base64, y_pred: bytes, std: dv, n: 3 })!;
     expect(riskSummary(a, null)).toEqual({
       n: 3, mode: "bands", epoch: null, y_pred_first: 1, y_pred_last: -3,
-      std_at_min_x: -3, std_at_max_x: 2.5,
+      std_at_min_x: -3, std_at_max_x: 2.5, points: 0,
     });
   });
 
@@ -44,6 +44,7 @@ describe("risk data", () => {
     expect([...cols[6]]).toEqual([1, 9, 21]);
     expect(riskSummary(a, 4)).toEqual({
       n: 3, mode: "bands", epoch: 4, y_pred_first: 20, y_pred_last: 10, std_at_min_x: 0.5, std_at_max_x: 2,
+      points: 0,
     });
   });
 
@@ -58,5 +59,23 @@ describe("risk data", () => {
     const xs = Array.from({ length: n }, (_, i) => i / n);
     const a = riskArrays({ mode: "bands", x: f32dv(xs), y_pred: f32dv(xs), std: f32dv(xs.map(() => 0.1)), n })!;
     expect(plotColumns(a)[0]).toHaveLength(n);
+  });
+
+  it("draws the training points on the band's x axis, the band interpolated between grid rows", () => {
+    const a = riskArrays({
+      mode: "bands", x: f32dv([0, 1, 2]), y_pred: f32dv([0, 10, 20]), std: f32dv([1, 1, 3]), n: 3,
+      points: { x: f32dv([1.5, -1, 0.5]), y: f32dv([7, 8, 9]), n: 3 },
+    })!;
+    const cols = plotColumns(a);
+    expect(cols).toHaveLength(7);
+    expect([...cols[0]]).toEqual([-1, 0, 0.5, 1, 1.5, 2]);
+    expect([...cols[5]]).toEqual([null, 0, 5, 10, 15, 20]); // prediction, interpolated
+    expect([...cols[2]]).toEqual([null, 2, 7, 12, 19, 26]); // +2σ, interpolated
+    expect([...cols[6]]).toEqual([8, null, 9, null, 7, null]); // the points, by x
+    expect(riskSummary(a, null).points).toBe(3);
+    // per-sample views draw no points
+    const b = riskArrays({ mode: "per_sample", y_pred: f32dv([1]), std: f32dv([1]), n: 1,
+      points: { x: f32dv([1]), y: f32dv([1]), n: 1 } })!;
+    expect(b.points).toBeNull();
   });
 });

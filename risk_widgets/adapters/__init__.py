@@ -7,8 +7,8 @@ do not reach).
 
 Example:
     >>> from risk_widgets.adapters import supported_types
-    >>> supported_types()[:3], "Conv2D" in supported_types()
-    (['EinsumDense', 'Dense', 'Embedding'], True)
+    >>> supported_types()
+    ['EinsumDense', 'Dense', 'Embedding']
 """
 
 from risk_widgets.adapters.base import (

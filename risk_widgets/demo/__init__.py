@@ -20,6 +20,8 @@ from risk_widgets.demo.data import (
     cubic_ood,
     digits_data,
     plot_grid,
+    sine_data,
+    sine_noise_std,
     toy_sequences,
 )
 from risk_widgets.demo.models import digits_mlp, regression_mlp, transformer, transformer_block
@@ -27,8 +29,8 @@ from risk_widgets.demo.subclassed import subclassed_classes, subclassed_transfor
 
 __all__ = [
     "CUBIC_SCALE", "cubic_data", "cubic_ood", "digits_data", "digits_mlp", "plot_grid",
-    "regression_mlp", "subclassed_transformer", "toy_sequences", "transformer",
-    "transformer_block",
+    "regression_mlp", "sine_data", "sine_noise_std", "subclassed_transformer", "toy_sequences",
+    "transformer", "transformer_block",
 ]
 
 

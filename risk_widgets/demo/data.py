@@ -45,6 +45,43 @@ def cubic_ood(n: int = 256, inner: float = 4.0, outer: float = 6.0, seed: int = 
     return x.astype("float32"), (x**3 / CUBIC_SCALE).astype("float32")
 
 
+def sine_noise_std(x: np.ndarray, half: float = 3.0) -> np.ndarray:
+    """The noise std of :func:`sine_data` at ``x``: 0.02 up to x = 0, then growing to 0.32
+    at ``x = half`` (``0.02 + 0.3·(x/half)²`` for x > 0)."""
+    return 0.02 + 0.3 * np.clip(np.asarray(x) / half, 0.0, None) ** 2
+
+
+def sine_data(
+    n: int = 256, half: float = 3.0, spread: float = 1.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``y = sin(x) + ε``: data dense in the middle and thinning out to both edges, noisy on
+    the right only.
+
+    x ~ N(0, spread²) kept within ``[-half, half]``; ε ~ N(0, σ(x)²) with σ(x) =
+    :func:`sine_noise_std` (0.02 for x ≤ 0, growing to 0.32 at ``half``). Made for the
+    quickstart's risk plot on :func:`plot_grid` (x in [-6, 6]): a variance head (sculpt)
+    widens where the noise grows (on the right, not on the left, where the data is as
+    sparse), an ensemble (vote) where the data thins out on both sides and, most, beyond it.
+
+    Returns:
+        ``(x, y)``, float32 arrays of shape ``(n, 1)``.
+
+    Example:
+        >>> from risk_widgets.demo import data
+        >>> x, y = data.sine_data(n=100)
+        >>> x.shape, bool(abs(x).max() <= 3.0)
+        ((100, 1), True)
+    """
+    rng = np.random.default_rng(seed)
+    x = np.empty((0, 1))
+    while len(x) < n:
+        draw = rng.normal(0.0, spread, size=(2 * n, 1))
+        x = np.concatenate([x, draw[np.abs(draw[:, 0]) <= half]])
+    x = x[:n]
+    y = np.sin(x) + rng.normal(size=(n, 1)) * sine_noise_std(x, half)
+    return x.astype("float32"), y.astype("float32")
+
+
 def plot_grid(n: int = 400, low: float = -6.0, high: float = 6.0) -> np.ndarray:
     """Evenly spaced x covering the training range and the OOD gap, for the live plot."""
     return np.linspace(low, high, n, dtype="float32")[:, None]

@@ -26,6 +26,11 @@ MAX_POINTS = 20_000
 # values (one call of 10k rows beats five of 2k by ~30% on a T=16 `sample` model).
 _CHUNK_VALUES = 1 << 22
 _LAYER_RISK_ROWS = 256
+#: training rows drawn as dots on the bands plot at most (evenly subsampled)
+MAX_TRAIN_POINTS = 2000
+#: training and held-out coverage "part" when they differ by more than this (and by more
+#: than twice the sampling std of the difference): the panel then says so
+COVERAGE_GAP = 0.05
 
 
 def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -140,12 +145,16 @@ def risk_view(
     epochs: int | None = None,
     loss: list[float] | None = None,
     ood: Any = None,
+    points: Any = None,
+    held_out: dict | None = None,
 ) -> dict:
     """The ``risk`` trait payload for ``model`` on sample data ``x`` (and targets ``y``).
 
     1-D inputs with a 1-D output give ``mode="bands"`` (x sorted, prediction and std);
     anything else gives ``mode="per_sample"`` (std per sample, sorted). Errors in the data
     or the model raise ValueError; the widget turns that into an inline message.
+    ``points``: ``(x, y)`` training rows the bands plot draws as dots (:func:`points_view`);
+    ``held_out``: the per-epoch held-out scores of a fit (:func:`held_out_view`).
     """
     x, y = check_sample_data(x, y)
     if len(x) > MAX_POINTS:
@@ -190,7 +199,73 @@ def risk_view(
         "summary": summary,
         "calibration": _with_ood(_calibration_or_reason(y_pred, std, y), model, flat_std, ood),
         "layer_risk": _layer_risk(model, x),
+        "points": points_view(*points) if points is not None and mode == "bands" else None,
+        "held_out": held_out,
         "error": None,
+    }
+
+
+def points_view(x: Any, y: Any) -> dict | None:
+    """The training rows drawn as dots on the bands plot: ``{"x", "y", "n"}`` (float32
+    bytes, at most :data:`MAX_TRAIN_POINTS`, evenly subsampled), or None when ``x`` or ``y``
+    is not one number per row.
+
+    Example:
+        >>> import numpy as np
+        >>> from risk_widgets.editor.live import points_view
+        >>> points_view(np.arange(3.0)[:, None], np.arange(3.0))["n"]
+        3
+        >>> points_view(np.zeros((3, 2)), np.zeros(3)) is None
+        True
+    """
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y, dtype="float32")
+    if len(x) != len(y) or x.reshape(len(x), -1).shape[1] != 1 or \
+            y.reshape(len(y), -1).shape[1] != 1:
+        return None
+    x, y = x.reshape(-1), y.reshape(-1)
+    if len(x) > MAX_TRAIN_POINTS:
+        keep = np.linspace(0, len(x) - 1, MAX_TRAIN_POINTS).astype(int)
+        x, y = x[keep], y[keep]
+    return {"x": _bytes(x), "y": _bytes(y), "n": int(len(x))}
+
+
+def held_out_view(history: dict[str, list[float]], n_train: int, n_val: int) -> dict | None:
+    """The held-out scores of a fit so far, for the calibration panel, or None without any.
+
+    ``history``: the ``val_nll``, ``val_coverage`` and ``coverage`` logged every epoch
+    (:mod:`risk_widgets.risk.held_out`). ``parted`` is true when the training rows'
+    coverage exceeds the held-out one by more than :data:`COVERAGE_GAP` and by more than
+    twice the sampling std of the difference (``n_train`` scored training rows, ``n_val``
+    held-out rows): the intervals are too narrow on new data.
+
+    Example:
+        >>> from risk_widgets.editor.live import held_out_view
+        >>> view = held_out_view(
+        ...     {"val_nll": [1.0], "val_coverage": [0.7], "coverage": [0.9]}, 500, 200)
+        >>> view["parted"], view["gap"]
+        (True, 0.2)
+    """
+    from risk_widgets.risk.held_out import NOMINAL, TRAIN_ROWS
+
+    val_cov = [float(v) for v in history.get("val_coverage", [])]
+    if not val_cov:
+        return None
+    train_cov = [float(v) for v in history.get("coverage", [])]
+    gap = None
+    parted = False
+    if train_cov:
+        gap = round(train_cov[-1] - val_cov[-1], 6)
+        n_scored = max(1, min(int(n_train), TRAIN_ROWS))
+        noise = 2.0 * float(np.sqrt(0.09 / max(1, int(n_val)) + 0.09 / n_scored))
+        parted = gap > max(COVERAGE_GAP, noise)
+    return {
+        "nominal": NOMINAL,
+        "val_nll": [float(v) for v in history.get("val_nll", [])],
+        "val_coverage": val_cov,
+        "train_coverage": train_cov,
+        "gap": gap,
+        "parted": bool(parted),
     }
 
 

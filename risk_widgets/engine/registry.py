@@ -51,7 +51,7 @@ BUILTIN_KINDS = (
     "risk_widgets.adapters", "risk_widgets.risk", "risk_widgets.engine.keras_native",
     # and the modules whose Keras classes a saved `.keras` file may name
     "risk_widgets.risk.sculpt", "risk_widgets.risk.conformal", "risk_widgets.risk.temperature",
-    "risk_widgets.risk.laplace",
+    "risk_widgets.risk.laplace", "risk_widgets.risk.recalibration",
 )
 
 PatchInspector = Callable[[Any], "dict | None"]

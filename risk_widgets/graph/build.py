@@ -48,7 +48,7 @@ from risk_widgets.engine.registry import (
     unregister_patch_inspector,
     unregister_patchable,
 )
-from risk_widgets.graph.details import key_config, layer_family, weight_rows
+from risk_widgets.graph.details import base_layer, key_config, layer_family, weight_rows
 from risk_widgets.graph.shapes import (
     input_shape_without_node,
     output_shape_without_node,
@@ -67,13 +67,10 @@ __all__ = [
 
 
 def _class_name(layer: Any) -> str:
-    """The class a user knows the node by: a patch layer shows the layer it wraps."""
-    if getattr(layer, "is_patch_layer", False):
-        voters = getattr(layer, "voters", None)  # an ensemble holds copies, not the layer
-        base = getattr(layer, "layer", None) or (voters[0] if voters else None)
-        if base is not None:
-            return type(base).__name__
-    return type(layer).__name__
+    """The class a user knows the node by: a patch layer shows the layer it wraps, through
+    every patch (a sample on a LoRA on a Dense is a Dense)."""
+    base = base_layer(layer)
+    return type(layer if base is None else base).__name__
 
 
 # ----------------------------------------------------------------------------- helpers

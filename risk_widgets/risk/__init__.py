@@ -3,7 +3,8 @@
 ``Wrapper(**params)(model, targets=None)`` returns a :class:`RiskModel`: ``model(x)`` and
 ``predict`` give the prediction, ``model(x, return_risk=True)`` gives ``(y, std)`` with the
 std in the units of y. Wrappers compose by the law of total variance:
-``vote.Wrapper()(sculpt.Wrapper()(model))``.
+``vote.Wrapper()(sculpt.Wrapper()(model))``. ``recalibrate(model, x_val, y_val)`` rescales a
+trained risk model's std on held-out rows (:mod:`~risk_widgets.risk.recalibration`).
 
 Example:
     >>> import keras
@@ -21,17 +22,22 @@ from risk_widgets.risk import metrics
 from risk_widgets.risk.model import RiskModel
 
 __all__ = [
-    "RiskModel", "conformal", "laplace", "lora_ensemble", "metrics", "sample", "sculpt",
-    "temperature", "vote",
+    "RiskModel", "conformal", "laplace", "lora_ensemble", "metrics", "recalibrate",
+    "recalibration", "sample", "sculpt", "temperature", "vote",
 ]
 
 
 def __getattr__(name):
     if name in ("sample", "sculpt", "vote", "compose", "conformal", "temperature", "laplace",
-                "posthoc", "lora_ensemble", "calibration"):
+                "posthoc", "lora_ensemble", "calibration", "recalibration", "held_out"):
         import importlib
 
         module = importlib.import_module(f"risk_widgets.risk.{name}")
         globals()[name] = module
         return module
+    if name == "recalibrate":  # rw.risk.recalibrate(model, x_val, y_val): one call
+        from risk_widgets.risk.recalibration import recalibrate
+
+        globals()[name] = recalibrate
+        return recalibrate
     raise AttributeError(f"module 'risk_widgets.risk' has no attribute {name!r}")

@@ -11,7 +11,12 @@ the member variances.
 - ``model(x, return_risk=True)`` -> ``(y, std)``: ``std`` has the shape and units of ``y``.
 - ``predict_risk(x)`` -> ``(y, std)`` as NumPy, batched like ``predict``.
 - ``fit`` trains every member on its own loss: the compiled loss of each member's prediction
-  (so voters stay diverse), plus the Gaussian NLL of each member when there is a variance head.
+  (so voters stay diverse), plus the Gaussian NLL of each member when there is a variance
+  head, which trains the variance only (the compiled loss alone trains the prediction;
+  without a compiled loss the NLL trains both).
+- ``fit(..., validation_data=... | validation_split=...)`` also logs the held-out NLL and
+  90% interval coverage, and the training rows' coverage, every epoch (``val_nll``,
+  ``val_coverage``, ``coverage``: :mod:`risk_widgets.risk.held_out`).
 - ``layer_risk(x)`` -> ``{path: float}``: the mean spread across members at each risk layer,
   at any depth, keyed by its full path (``'block_0/attn/query'``).
 
@@ -49,6 +54,7 @@ from risk_widgets.risk.compose import (
     tile_members,
     total_variance,
 )
+from risk_widgets.risk.held_out import HeldOutRisk, held_out_rows
 
 __all__ = ["RiskModel"]
 
@@ -148,7 +154,8 @@ class RiskModel(keras.Model):
     # --- training -----------------------------------------------------------------------
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Each member's compiled loss (on its own prediction) + NLL of its variance, if any."""
+        """Each member's compiled loss (on its own prediction) + NLL of its variance, if any
+        (the NLL trains the variance; the mean too only when no compiled loss does)."""
         stash = self._risk_stash
         self._set_private("_risk_stash", None)
         if stash is None or y is None:
@@ -162,10 +169,13 @@ class RiskModel(keras.Model):
             loss = compiled(y_m, self._pack(means), sw_m)
             if loss is not None:
                 losses.append(loss)
+        trains_mean = not losses
         for loss in self.losses:
             losses.append(ki.aggregate_additional_loss(self, loss))
         if variances:
-            losses.append(self._nll(self._unpack(y_m), means, variances, sw_m))
+            # the compiled loss trains the prediction; the NLL then trains the variance only
+            # (see `_nll`). With no compiled loss the NLL is all there is: it trains both.
+            losses.append(self._nll(self._unpack(y_m), means, variances, sw_m, trains_mean))
         if not losses:
             raise ValueError(
                 f"No loss to compute: {self.name!r} has no variance head, so it needs the loss "
@@ -175,10 +185,16 @@ class RiskModel(keras.Model):
         return losses[0] if len(losses) == 1 else ops.sum(ops.stack(losses))
 
     @staticmethod
-    def _nll(ys, means, variances, sample_weight) -> Any:
+    def _nll(ys, means, variances, sample_weight, trains_mean=False) -> Any:
+        """Gaussian NLL of every member; the means enter as constants unless ``trains_mean``
+        (when a compiled loss trains them: see "What trains what" in
+        :mod:`risk_widgets.risk.sculpt`, which also keeps the NLL out of the shared features).
+        """
         total = 0.0
         for y, mu, var in zip(ys, means, variances, strict=True):
             y = ops.reshape(ops.cast(y, mu.dtype), ops.shape(mu))
+            if not trains_mean:
+                mu = ops.stop_gradient(mu)
             per = 0.5 * (ops.log(2.0 * math.pi * var) + ops.square(y - mu) / var)
             per_row = ops.mean(ops.reshape(per, (ops.shape(per)[0], -1)), axis=1)
             if sample_weight is not None:
@@ -195,6 +211,14 @@ class RiskModel(keras.Model):
         validation = kwargs.get("validation_data")
         if isinstance(validation, (tuple, list)):
             check_finite(list(validation), "validation_data", "fit")
+        held_out = None if args else held_out_rows(x, y, kwargs)
+        if held_out is not None:  # held-out NLL and coverage in every epoch's logs
+            callbacks = kwargs.get("callbacks")
+            callbacks = list(callbacks.callbacks if hasattr(callbacks, "callbacks") else
+                             (callbacks or []))
+            # first: the user's callbacks (EarlyStopping(monitor="val_nll"), a History of
+            # their own, the editor's live view) see the scores in the same epoch's logs
+            kwargs["callbacks"] = [HeldOutRisk((x, y), held_out), *callbacks]
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

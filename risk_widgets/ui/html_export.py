@@ -3,8 +3,9 @@ the calibration panel, viewable in any browser without a kernel.
 
 The page inlines the built front-end bundle and the widget's trait values (bytes as base64,
 revived as the `DataView`s the front end gets from ipywidgets), and renders them with a small
-stand-in for the anywidget model. Groups still expand and collapse, pan and zoom work; the
-toolbar (patching, export, fit) is hidden, since nothing would answer it.
+stand-in for the anywidget model. Groups still expand and collapse, pan and zoom work, find,
+the details panel and the overlays work (they need no kernel); the toolbar (patching,
+export, fit) is hidden, since nothing would answer it.
 
 Example:
     >>> import keras, tempfile, os
@@ -32,7 +33,8 @@ __all__ = ["TRAITS", "page_html", "write_html"]
 
 #: the widget traits the page needs (what the front end reads from its model)
 TRAITS = ("graph", "catalog", "selection", "expanded", "history", "status", "risk",
-          "target_preview", "diff_view", "code_view", "param_report_view")  # open panels too
+          "target_preview", "diff_view", "code_view", "param_report_view",  # open panels too
+          "overlays", "overlay_shown")  # and the overlay shown
 
 _BUNDLE = pathlib.Path(__file__).parents[1] / "static" / "widget.js"
 

@@ -17,6 +17,7 @@ import traitlets
 
 from risk_widgets.editor.catalog import catalog_json
 from risk_widgets.editor.state import EditorState
+from risk_widgets.ui.fit_record import FitRecord
 from risk_widgets.ui.fit_scope import distributed_scope
 from risk_widgets.ui.messages import validate_message
 
@@ -74,6 +75,9 @@ class GraphEditor(anywidget.AnyWidget):
     code_view = traitlets.Dict(help="the exported script shown; {} when closed").tag(sync=True)
     param_report_view = traitlets.Dict(
         help="the parameter report shown (editor.param_report); {} when closed").tag(sync=True)
+    overlays = traitlets.Dict(help="{name: {'values': {path: number}, 'agg'}} (overlay)").tag(
+        sync=True)
+    overlay_shown = traitlets.Unicode("", help="the overlay shown; '' = families").tag(sync=True)
 
     def __init__(self, model: Any, data: Any = None, ood: Any = None) -> None:
         self._data = _split_data(data)
@@ -81,6 +85,7 @@ class GraphEditor(anywidget.AnyWidget):
         # OOD probes (inputs unlike the sample data): the calibration panel's OOD AUROC
         self._ood = None if ood is None else _split_data(ood)[0]
         self._loss: list[float] = []
+        self._fit = FitRecord()  # the last fit's training rows and held-out scores
         super().__init__(
             catalog=catalog_json(),
             status={"level": "idle", "message": "Select layers, then pick a patch."},
@@ -221,6 +226,18 @@ class GraphEditor(anywidget.AnyWidget):
         self.param_report_view = report_payload(self._state)
         return report
 
+    def overlay(self, name: str | None, values: Any = None, *, agg: str = "sum") -> str:
+        """Colours the graph's nodes by a number per layer, ``values`` = ``{path: number}``,
+        with a scale legend; a group without a value shows the ``agg`` ("sum" or "max") of
+        its children's. Without values, shows an overlay by name: "parameters", "trainable
+        parameters", "risk", "gradient norm" (after `fit`) or one added before; None: the
+        layer families. A path not in the graph, or a value that is no finite number, is a
+        ValueError / TypeError naming it. Returns the name shown (`risk_widgets.ui.overlays`).
+        """
+        from risk_widgets.ui.overlays import show_overlay
+
+        return show_overlay(self, name, values, agg)
+
     def set_active(self, names: str | Sequence[str] | None = None) -> list[str]:
         """Makes the adapters named ``names`` active and every other one inactive
         (`risk_widgets.set_active` on the current model: its gates change in place, no
@@ -252,7 +269,9 @@ class GraphEditor(anywidget.AnyWidget):
         whose learning rate decays from 1e-2 over this run
         (:func:`risk_widgets.editor.training.decaying_adam`).
         Interrupting (Ctrl-C / kernel interrupt) stops after the current batch and leaves a
-        consistent model.
+        consistent model. The bands plot draws the training rows as dots; with
+        ``validation_split`` / ``validation_data`` a risk model's calibration panel shows the
+        held-out coverage every epoch and says when it parts from the training rows'.
 
         Args:
             strategy: a ``tf.distribute.Strategy`` (TensorFlow backend, e.g.
@@ -271,6 +290,7 @@ class GraphEditor(anywidget.AnyWidget):
 
         def on_epoch(epoch: int, logs: dict) -> None:
             self._loss.append(float(logs.get("loss", float("nan"))))
+            self._fit.epoch(logs)
             self._refresh_risk(epoch=epoch + 1, epochs=epochs)
             done = epoch + 1
             message = f"Training: epoch {done}/{epochs}, loss {self._loss[-1]:.4g}"
@@ -278,6 +298,7 @@ class GraphEditor(anywidget.AnyWidget):
 
         def train() -> tuple[Any, bool]:  # (history, interrupted)
             xs, ys = check_sample_data(x, y)
+            self._fit.start(xs, ys, fit_kwargs)
             model = self.model
             with distributed_scope(model, strategy, distribution):
                 return compile_and_fit(model, xs, ys)
@@ -305,7 +326,11 @@ class GraphEditor(anywidget.AnyWidget):
         def trained(result: tuple[Any, bool]) -> str:
             if result[1]:
                 return f"Training interrupted after {len(self._loss)} epoch(s)."
-            return f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}."
+            from risk_widgets.ui.overlays import refresh_gradient_norms
+
+            why = refresh_gradient_norms(self, x, y)  # the "gradient norm" overlay
+            note = f" (no gradient norm overlay: {why})" if why else ""
+            return f"Trained {epochs} epochs; loss {self._loss[-1]:.4g}.{note}"
 
         busy = f"Training for {epochs} epochs"
         history, _ = self._run(
@@ -352,7 +377,10 @@ class GraphEditor(anywidget.AnyWidget):
         return self._run(f"Applying {kind}", lambda: self._state.apply(kind, targets, **params))
 
     def _refresh(self) -> None:
+        self._fit.forget_held_out()  # scores of the model before this change
         self.graph = self._state.graph()
+        # a gradient norm measured on another model would mislead: the next fit measures again
+        self.overlays = {k: v for k, v in self.overlays.items() if k != "gradient norm"}
         self.history = self._state.history()
         from risk_widgets.ui.views import refresh_views
 
@@ -371,7 +399,8 @@ class GraphEditor(anywidget.AnyWidget):
         x, y = self._data
         try:
             self.risk = risk_view(
-                self.model, x, y, epoch=epoch, epochs=epochs, loss=self._loss, ood=self._ood
+                self.model, x, y, epoch=epoch, epochs=epochs, loss=self._loss, ood=self._ood,
+                points=self._fit.points, held_out=self._fit.held_out(),
             )
         except ValueError as err:
             self.risk = error_view(str(err), self.risk)

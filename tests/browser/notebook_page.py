@@ -223,6 +223,16 @@ class Notebook:
         self.wait_finished(timeout)
         return self.output_text(index)
 
+    def execute_until(self, code: str, expected: str, timeout: float = 15.0) -> str:
+        """Runs ``code`` until it prints ``expected`` or ``timeout`` seconds pass; returns
+        the last output. Page -> kernel trait writes are debounced (120 ms), so one run
+        right after a page action may come too early."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.execute(code)
+            if got == expected or time.monotonic() > deadline:
+                return got
+
     # ---- page
 
     def widget_views(self):

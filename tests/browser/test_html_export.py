@@ -62,4 +62,18 @@ def test_the_exported_page_draws_graph_marks_and_plots_without_a_kernel(page, ex
     assert cal["y"] == pytest.approx(editor.risk["calibration"]["observed"])
     assert page.locator("[data-role=calibration] canvas").count() >= 1
     assert page.locator(".rw-toolbar").is_hidden()  # nothing would answer it
+
+    # find and the details panel need no kernel
+    field = page.locator("[data-role=find-input]")
+    field.fill("hidden_2")
+    field.press("Enter")
+    panel = page.locator("[data-role=details]")
+    expect(panel).to_have_attribute("data-path", "hidden_2")
+    node = next(n for n in editor.graph["nodes"] if n["id"] == "hidden_2")
+    expect(panel).to_have_attribute("data-params", str(node["params"]))
+    expect(panel.locator("[data-role=details-patches] tr[data-kind]")).to_have_count(
+        len(node["patches"]))
+    row = page.locator('[data-role=node-index] [data-node-id="hidden_2"]')
+    expect(row).to_have_attribute("data-find", "hit")
+    expect(row).to_have_attribute("data-class-name", "Dense")  # MC dropout on a LoRA on a Dense
     assert outside == [], outside
