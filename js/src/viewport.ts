@@ -34,7 +34,8 @@ export class Viewport {
   /**
    * Fits a drawing of `width` x `height` in view (at most 100%). `readable` (the first
    * view): a graph that fits at a readable zoom fills the view (up to 125%); one that does
-   * not is shown at its width's fit, between 75% and 100%, from the top, and scrolls.
+   * not is shown at the smallest readable zoom (75%), so that as much of it shows as can be
+   * read, centred or from the left, from the top, and scrolls.
    */
   fit(width: number, height: number, readable: boolean): void {
     const m = MARGIN;
@@ -44,7 +45,7 @@ export class Viewport {
     let k: number;
     if (!readable) k = Math.min(all, 1);
     else if (all >= READABLE_ZOOM) k = Math.min(all, FIRST_MAX_ZOOM);
-    else k = Math.max(READABLE_ZOOM, Math.min(1, fitW));
+    else k = READABLE_ZOOM;
     this.k = Math.max(0.02, k);
     this.tx = width * this.k <= this.cssW - 2 * m ? (this.cssW - width * this.k) / 2 : m;
     this.ty = height * this.k <= this.cssH - 2 * m ? (this.cssH - height * this.k) / 2 : m;

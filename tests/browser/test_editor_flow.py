@@ -57,6 +57,10 @@ def click_toggle(view, group: str) -> None:
     assert node["kind"] == "group" and node["toggle_x"] is not None, node
     assert not node["expanded"], f"{group} is already expanded"
     box = canvas_box(view)
+    # the first view shows the top of a tall graph at a readable zoom (viewport.ts): the
+    # toggle must be on the canvas, or the click lands elsewhere
+    assert 0 < node["toggle_x"] < box["width"] and 0 < node["toggle_y"] < box["height"], (
+        f"the +/- of {group} is off the canvas: {node}, canvas {box}")
     view.page.mouse.click(box["x"] + node["toggle_x"], box["y"] + node["toggle_y"])
     # data-expanded comes from the layout: true once the new layout is on screen
     expect(view.root.locator(f'[data-node-id="{group}"][data-expanded="true"]')).to_have_count(1)
