@@ -153,3 +153,7 @@ def test_recalibrate_refuses_bad_input_with_the_way_out(overfit):
         recalibrate(risky, x[:5], y[:5], coverage=0.9)
     with pytest.raises(ValueError, match="x_cal and y_cal"):
         recalibrate(risky, x, y[:10])
+    with pytest.raises(ValueError, match="held-out rows .* pass x_val and y_val"):
+        recalibrate(risky, None, None)
+    with pytest.raises(ValueError, match="NaN"):
+        recalibrate(risky, x, np.where(np.arange(50)[:, None] == 3, np.nan, y))

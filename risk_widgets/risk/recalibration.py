@@ -148,6 +148,14 @@ def recalibrate(model: Any, x_val: Any, y_val: Any, coverage: float = 0.9) -> Re
             f"{type(model).__name__}. Wrap and train it first, e.g. "
             "risky = rw.risk.sculpt.Wrapper()(model); risky.fit(...)."
         )
+    if x_val is None or y_val is None:
+        raise ValueError(
+            "recalibrate needs held-out rows the model was not trained on: pass x_val and "
+            "y_val, e.g. the rows fit(validation_split=0.2) held out (the last 20%): "
+            "rw.risk.recalibrate(risky, x[-n:], y[-n:]). Received: "
+            f"x_val={'None' if x_val is None else 'an array'}, "
+            f"y_val={'None' if y_val is None else 'an array'}"
+        )
     if isinstance(model, PosthocModel) and getattr(model, "kind", "") == "conformal":
         raise TypeError(
             "recalibrate: a conformal model's risk is an interval half-width, not a std; "
