@@ -259,16 +259,16 @@ def structural_copy(
     if tracker is not None:
         keep.append(ki.tracker_of(layer))
         memo[id(ki.tracker_of(layer))] = tracker
-    state = {}
+    attrs = {}  # not ``state``: copy() reads that name (a closure) while this loop runs
     for key, value in vars(layer).items():
         if key in wrappers:
             continue
         if key in ki.NODE_LISTS and isinstance(value, list):
-            state[key] = _empty_like(value, memo)
+            attrs[key] = _empty_like(value, memo)
         else:
-            state[key] = copy(value, top=True)
+            attrs[key] = copy(value, top=True)
     vars(new).clear()
-    vars(new).update(state)
+    vars(new).update(attrs)
     vars(new).update(wrappers)
     _check_no_leftovers(layer, new, remap)
     return new

@@ -226,11 +226,12 @@ def fold(model, names: Any = None) -> Any:
     if plan[2]:  # adapters left: a patched model on the partly folded layers
         return _swap_patches(model, None, plan=plan)
     merged = _swap_patches(model, None, plain=True, plan=plan)
-    config = merged.get_config()
-    # the demo models' own classes (risk_widgets.demo) are user layers, not patches
+    # the demo models' own classes (risk_widgets.demo) are user layers, not patches; walk
+    # the layers, not get_config(): some KerasHub blocks' get_config is broken (Llama's)
     leftover = sorted(
-        m for m in set(_modules(config))
-        if m.split(".")[0] == "risk_widgets" and m.split(".")[:2] != ["risk_widgets", "demo"]
+        type(layer).__module__ for layer in merged._flatten_layers(include_self=False)
+        if type(layer).__module__.split(".")[0] == "risk_widgets"
+        and type(layer).__module__.split(".")[:2] != ["risk_widgets", "demo"]
     )
     if leftover:  # pragma: no cover - every known patch folds to plain layers
         raise TypeError(
@@ -238,20 +239,6 @@ def fold(model, names: Any = None) -> Any:
             "cannot be folded first."
         )
     return merged
-
-
-def _modules(config) -> list[str]:
-    found = []
-    if isinstance(config, dict):
-        module = config.get("module")
-        if isinstance(module, str):
-            found.append(module)
-        for value in config.values():
-            found.extend(_modules(value))
-    elif isinstance(config, (list, tuple)):
-        for value in config:
-            found.extend(_modules(value))
-    return found
 
 
 def _count(weights) -> int:
