@@ -9,9 +9,9 @@ measures on the plotted grid:
   for at least 0.05;
 - **beyond / middle**: that std over the mean std in the middle third of the data
   (|x| < 1): at least 3;
-- **noisy / quiet edge**: the mean std at 2 < x < 3 (noise std 0.19-0.32, sparse data) over
+- **noisy / quiet edge**: the mean std at 2 < x < 3 (noise std 0.24-0.52, sparse data) over
   the mean std at -3 < x < -2 (noise std 0.02, as sparse): what sculpt captures (the
-  noise: about 11 in truth), and vote does not (the missing data: about 1).
+  noise: about 19 in truth), and vote does not (the missing data: about 1 or below).
 
 Run: ``.venv/bin/python bench/bench_quickstart_band.py [--seeds 10]``. The floors of
 tests/test_quickstart_band.py and the notebook's assertions sit below the worst seed here.
@@ -32,6 +32,13 @@ EPOCHS = 60
 BATCH = 32
 N_VOTERS = 5
 HALF = 3.0  # the training data's x lies in [-HALF, HALF]
+#: what tests/test_quickstart_band.py and the notebook assert, each below the worst seed of
+#: this benchmark's table (bench/RESULTS.md, *The quickstart's risk plot*)
+FLOORS = {
+    "vote∘sculpt": {"beyond / range": 0.05, "beyond / middle": 3.0, "noisy / quiet edge": 2.0},
+    "vote": {"beyond / middle": 10.0},
+    "sculpt": {"noisy / quiet edge": 1.5},
+}
 KINDS = {
     "sculpt": [("sculpt", {})],
     "vote": [("vote", {"n_voters": N_VOTERS})],

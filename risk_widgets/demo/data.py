@@ -46,19 +46,19 @@ def cubic_ood(n: int = 256, inner: float = 4.0, outer: float = 6.0, seed: int = 
 
 
 def sine_noise_std(x: np.ndarray, half: float = 3.0) -> np.ndarray:
-    """The noise std of :func:`sine_data` at ``x``: 0.02 up to x = 0, then growing to 0.32
-    at ``x = half`` (``0.02 + 0.3·(x/half)²`` for x > 0)."""
-    return 0.02 + 0.3 * np.clip(np.asarray(x) / half, 0.0, None) ** 2
+    """The noise std of :func:`sine_data` at ``x``: 0.02 up to x = 0, then growing to 0.52
+    at ``x = half`` (``0.02 + 0.5·(x/half)²`` for x > 0)."""
+    return 0.02 + 0.5 * np.clip(np.asarray(x) / half, 0.0, None) ** 2
 
 
 def sine_data(
-    n: int = 256, half: float = 3.0, spread: float = 1.2, seed: int = 0
+    n: int = 256, half: float = 3.0, spread: float = 1.5, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``y = sin(x) + ε``: data dense in the middle and thinning out to both edges, noisy on
     the right only.
 
     x ~ N(0, spread²) kept within ``[-half, half]``; ε ~ N(0, σ(x)²) with σ(x) =
-    :func:`sine_noise_std` (0.02 for x ≤ 0, growing to 0.32 at ``half``). Made for the
+    :func:`sine_noise_std` (0.02 for x ≤ 0, growing to 0.52 at ``half``). Made for the
     quickstart's risk plot on :func:`plot_grid` (x in [-6, 6]): a variance head (sculpt)
     widens where the noise grows (on the right, not on the left, where the data is as
     sparse), an ensemble (vote) where the data thins out on both sides and, most, beyond it.
@@ -85,7 +85,6 @@ def sine_data(
 def plot_grid(n: int = 400, low: float = -6.0, high: float = 6.0) -> np.ndarray:
     """Evenly spaced x covering the training range and the OOD gap, for the live plot."""
     return np.linspace(low, high, n, dtype="float32")[:, None]
-
 
 
 def toy_sequences(

@@ -4,8 +4,9 @@ band narrow on the data and wide beyond it. And the calibration panel during a f
 validation rows: held-out coverage per epoch, and the warning when it parts from the
 training rows'.
 
-The screenshot goes to ``artifacts/browser/risk.png``; with ``RW_DOCS_PICTURES=1`` (``make
-docs-pictures``) also to ``docs/risk.png``, the README's picture.
+The screenshot goes to ``artifacts/browser/risk.png``; with ``RW_DOCS_PICTURES=1``
+also to ``docs/risk.png``, the README's picture: ``RW_DOCS_PICTURES=1 .venv/bin/python -m pytest
+tests/browser/test_risk_picture.py -n 0``.
 """
 
 from __future__ import annotations
