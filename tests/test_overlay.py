@@ -91,6 +91,7 @@ def test_fit_adds_the_gradient_norm_of_the_trained_layers():
     assert editor.overlay("gradient norm") == "gradient norm"
     editor.undo()  # another model: its gradients were not measured
     assert "gradient norm" not in editor.overlays
+    assert editor.overlay_shown == ""  # the families again, as the page shows
 
 
 def test_gradient_norms_need_a_compiled_model():

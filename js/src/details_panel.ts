@@ -124,7 +124,8 @@ export class DetailsPanel {
     }
     if (d.children && d.descendants) {
       const s = d.descendants;
-      const summary = el("div", `${s.count} descendants: ${s.layers} layers, ${s.groups} groups`, "rw-muted");
+      const summary = el("div", `${s.count} descendants: ${s.layers} layers, ${s.groups} groups; ` +
+        `${exact(d.params)} parameters, ${exact(d.trainable)} trainable`, "rw-muted");
       summary.dataset.role = "details-descendants";
       Object.assign(summary.dataset, { count: String(s.count), layers: String(s.layers), groups: String(s.groups) });
       const children = table("details-children", `Children (${d.children.length})`, ["name", "class", "params", "trainable"],

@@ -381,6 +381,8 @@ class GraphEditor(anywidget.AnyWidget):
         self.graph = self._state.graph()
         # a gradient norm measured on another model would mislead: the next fit measures again
         self.overlays = {k: v for k, v in self.overlays.items() if k != "gradient norm"}
+        if self.overlay_shown == "gradient norm":
+            self.overlay_shown = ""  # back to the families, as the page shows
         self.history = self._state.history()
         from risk_widgets.ui.views import refresh_views
 

@@ -93,6 +93,22 @@ def test_colours_find_details_keys_and_overlays(notebook):
         assert shown[node_id]["onscreen"] == "true", shown[node_id]
         assert close(pixel(view, node_id), rgb(shown[node_id]["fill"])), node_id
 
+    # --- the dark theme: its own fills, which the legend, the rows and the canvas follow
+    theme = "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: '%s'})"
+    page.evaluate(theme % "JupyterLab Dark")
+    expect(view.root).to_have_attribute("data-dark", "true")
+    expect(view.role("family-legend").locator("[data-family=embedding]")).not_to_have_attribute(
+        "data-fill", legend["embedding"]["fill"])
+    dark = {c["family"]: c["fill"] for c in view.role("family-legend").locator(
+        "[data-family]").evaluate_all("els => els.map(e => ({...e.dataset}))")}
+    assert set(dark) == set(legend) and all(dark[f] != legend[f]["fill"] for f in dark), dark
+    for node_id in ("token_embedding", "add"):
+        fill = rows(view)[node_id]["fill"]
+        assert fill == dark[families[node_id]], (node_id, fill)
+        assert close(pixel(view, node_id), rgb(fill)), node_id
+    page.evaluate(theme % "JupyterLab Light")
+    expect(view.root).to_have_attribute("data-dark", "false")
+
     # --- find: Ctrl+F, an inner layer of a collapsed group, revealed, selected and centred
     focus_graph(view)
     page.keyboard.press("Control+f")
@@ -135,13 +151,16 @@ def test_colours_find_details_keys_and_overlays(notebook):
     layer = kernel_json(
         nb, "(lambda L: {'cls': type(L.layer if hasattr(L, 'layer') else L).__name__, "
             "'params': L.count_params(), 'equation': L.equation, "
-            "'weights': [[w.name, list(w.shape), w.dtype] for w in L.weights]})"
+            "'weights': [[w.name, list(w.shape), w.dtype, str(w.trainable).lower()] "
+            "for w in L.weights]})"
             "({r.path: r.layer for r in iter_layers(editor.model)}['block_1/attn/query'])")
     expect(view.role("details-class")).to_have_text(layer["cls"])
     expect(panel).to_have_attribute("data-params", str(layer["params"]))
     weights = panel.locator("[data-role=details-weights] tr[data-weight]").evaluate_all(
-        "els => els.map(e => [e.dataset.weight, e.dataset.shape, e.dataset.dtype])")
-    assert weights == [[n, "(" + ", ".join(map(str, s)) + ")", d] for n, s, d in layer["weights"]]
+        "els => els.map(e => [e.dataset.weight, e.dataset.shape, e.dataset.dtype, "
+        "e.dataset.trainable])")
+    assert weights == [[n, "(" + ", ".join(map(str, s)) + ")", d, t]
+                       for n, s, d, t in layer["weights"]]
     equation = panel.locator("[data-role=details-config] tr[data-key=equation]")
     expect(equation).to_have_attribute("data-value", layer["equation"])
     panel_box, canvas_box = panel.bounding_box(), view.canvas.bounding_box()
