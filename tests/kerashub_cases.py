@@ -198,7 +198,7 @@ CASES: dict[str, tuple[Any, Any]] = {
                            np.ones((B, 2, 16, 16, 3), "float32")),
     "ViTDetBackbone": ({"image_shape": (16, 16, 3), "patch_size": 2, "hidden_size": 4,
                         "num_layers": 2, "global_attention_layer_indices": [1],
-                        "intermediate_dim": 8, "num_heads": 2, "num_output_channels": 2,
+                        "intermediate_dim": 8, "num_heads": 2, "num_output_channels": 8,
                         "window_size": 2}, _image(16)[:1]),
     # convolutional
     "CSPNetBackbone": ({"stem_filters": 8, "stem_kernel_size": 3, "stem_strides": 1,

@@ -30,10 +30,10 @@ from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.keras_internals import Functional
 from risk_widgets.core.layer_copy import set_sublayer, sublayer_at
 from risk_widgets.core.walk import is_patch_layer, iter_layers
-from risk_widgets.engine import registry
+from risk_widgets.engine import recipe, registry
 from risk_widgets.engine.frozen_base import FrozenBase
 from risk_widgets.engine.patch_layer import TrainableSubset
-from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like
+from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like, rebuild
 
 __all__ = ["PatchedModel", "RewiredModel"]
 
@@ -64,6 +64,8 @@ class RewiredModel(Functional):
         sub-layers, so ``"sublayer_patches"`` maps ``path -> {attribute: layer config}``
         for every sub-layer `rewire` replaced inside one.
         """
+        if recipe.source_builds_itself(self):  # a KerasHub backbone: see engine/recipe.py
+            return recipe.recipe_config(self)
         config = super().get_config()
         patches = {}
         for ref in iter_layers(self):
@@ -81,6 +83,11 @@ class RewiredModel(Functional):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         registry.load_builtin_kinds()  # the adapter / risk classes the config names
+        if "recipe" in config:
+            model = recipe.replay(config, custom_objects, lambda *args: _rebuilt(cls, *args))
+            if not config.get("trainable", True):
+                model.trainable = False
+            return model
         config = dict(config)
         patches = config.pop("sublayer_patches", {})
         model = ki.functional_from_config(cls, config, custom_objects=custom_objects)
@@ -179,6 +186,14 @@ class PatchedModel(TrainableSubset, RewiredModel):
         """Runs the graph like `Functional.call`, with the shared stateful base layers
         (BatchNormalization) called with ``training=False`` (see `FrozenBase`)."""
         return self._frozen_base().run(self, inputs, training, mask, kwargs)
+
+
+def _rebuilt(cls, source, replacements, where):
+    """`rebuild` as `rewire` calls it (a patched model's own flag on: its patches train)."""
+    new = rebuild(source, replacements, where, cls=cls)
+    if issubclass(cls, PatchedModel):
+        ki.set_trainable_flag(new, True)
+    return new
 
 
 def _restore_sublayers(layer, path, swaps, custom_objects) -> None:

@@ -346,4 +346,9 @@ def rebuild(
     top-level model (e.g. `PatchedModel`); ``plain=True`` turns CompositeLayers into
     Functional models (`fold`).
     """
-    return Rebuilder(replacements, where or {}, plain=plain).rebuild_model(model, cls)
+    new = Rebuilder(replacements, where or {}, plain=plain).rebuild_model(model, cls)
+    if where is not None and set(where) >= set(replacements):  # what saving a recipe needs
+        from risk_widgets.engine.recipe import attach_recipe
+
+        attach_recipe(new, model, [(where[k], replacements[k]) for k in replacements])
+    return new
