@@ -305,7 +305,7 @@ def baselines_main(seeds: int = 3, setups: tuple[str, ...] | None = None,
 
     chosen = baseline_setups()
     out = []
-    for name in setups or tuple(k for k in chosen if k != "ci"):
+    for name in tuple(k for k in chosen if k != "ci") if setups is None else setups:
         per_seed = []
         for seed in range(seeds):
             start = time.perf_counter()
@@ -332,14 +332,15 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--recipe", choices=sorted(RECIPES), action="append")
     parser.add_argument("--baselines", action="append", metavar="SETUP",
-                        help="against the plain baselines: a setup of baseline_setups(), or "
-                             "'all' (then --seeds defaults to 3)")
+                        help="against the plain baselines: a setup of baseline_setups(), "
+                             "'all', or 'none' (only the classifiers of --classify-epochs)")
     parser.add_argument("--classify-epochs", type=int, default=0,
                         help="with --baselines: also the digits classifiers, this many epochs")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
     if args.baselines:
-        names = None if "all" in args.baselines else tuple(args.baselines)
+        names = (None if "all" in args.baselines
+                 else tuple(n for n in args.baselines if n != "none"))
         baselines_main(args.seeds, names, args.classify_epochs)
     else:
         main(args.seeds, tuple(args.recipe or RECIPES))
