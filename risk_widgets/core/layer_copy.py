@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import re
 import types
@@ -45,6 +46,8 @@ import keras
 from risk_widgets.core import keras_internals as ki
 
 __all__ = [
+    "copy_state",
+    "independent_copy",
     "layer_attributes",
     "set_sublayer",
     "sublayer_at",
@@ -320,3 +323,50 @@ def _filled(cell: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def copy_state(value: Any) -> Any:
+    """A new variable (or seed generator) holding ``value``'s current value, under the
+    same path."""
+    if isinstance(value, keras.random.SeedGenerator):
+        new = keras.random.SeedGenerator(seed=0, name=value.name)
+        new.state.assign(value.state.value)
+        return new
+    with contextlib.ExitStack() as scopes:  # the same path as the original
+        for part in value.path.split("/")[:-1]:
+            scopes.enter_context(keras.name_scope(part))
+        return keras.Variable(
+            keras.ops.convert_to_numpy(value), dtype=value.dtype,
+            trainable=value.trainable, aggregation=value.aggregation,
+            synchronization=value.synchronization, name=value.name,
+        )
+
+
+def independent_copy(layer: Any) -> Any:
+    """A structural copy of ``layer`` and of every layer inside it, each owning new
+    variables with the same values: for a layer that cannot be re-created from its config
+    (KerasHub's ``RMSNormalization`` has no ``get_config``).
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.core.layer_copy import independent_copy
+        >>> dense = keras.layers.Dense(2)
+        >>> dense.build((None, 3))
+        >>> twin = independent_copy(dense)
+        >>> twin.kernel is dense.kernel, bool((twin.kernel.numpy() == dense.kernel.numpy()).all())
+        (False, True)
+    """
+    memo: dict[int, Any] = {}
+    states: dict[int, Any] = {}
+
+    def remap(sub: Any) -> Any:
+        if id(sub) not in memo:
+            memo[id(sub)] = structural_copy(sub, remap, state)
+        return memo[id(sub)]
+
+    def state(value: Any) -> Any:
+        if id(value) not in states:
+            states[id(value)] = copy_state(value)
+        return states[id(value)]
+
+    return remap(layer)

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import keras
@@ -31,7 +30,7 @@ from keras.layers import InputLayer
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.composite import CompositeLayer
 from risk_widgets.core.keras_internals import Functional
-from risk_widgets.core.layer_copy import structural_copy, sublayer_locations
+from risk_widgets.core.layer_copy import copy_state, structural_copy, sublayer_locations
 from risk_widgets.core.walk import children, graph_of, is_graph_container
 
 __all__ = ["SUBLAYER_PATCHES", "CopyError", "Rebuilder", "build_like", "rebuild"]
@@ -235,19 +234,7 @@ class Rebuilder:
         """plain: a new variable (or seed generator) holding ``value``'s current value."""
         if id(value) not in self._state:
             self._keep.append(value)
-            if isinstance(value, keras.random.SeedGenerator):
-                new = keras.random.SeedGenerator(seed=0, name=value.name)
-                new.state.assign(value.state.value)
-            else:
-                with contextlib.ExitStack() as scopes:  # the same path as the original
-                    for part in value.path.split("/")[:-1]:
-                        scopes.enter_context(keras.name_scope(part))
-                    new = keras.Variable(
-                        keras.ops.convert_to_numpy(value), dtype=value.dtype,
-                        trainable=value.trainable, aggregation=value.aggregation,
-                        synchronization=value.synchronization, name=value.name,
-                    )
-            self._state[id(value)] = new
+            self._state[id(value)] = copy_state(value)
         return self._state[id(value)]
 
     # -- top level ----------------------------------------------------------------------

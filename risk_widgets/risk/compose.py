@@ -222,12 +222,21 @@ def copy_layer(layer: Any, name: str | None = None, fresh: bool = False) -> Any:
     structural = getattr(layer, "copy_layer", None)
     if structural is not None:  # risk layers copy their sub-layers without the registry
         return structural(name=name, fresh=fresh)
-    config = layer.get_config()
-    if fresh:
-        config = _clear_seeds(config)
-    if name is not None:
-        config["name"] = name
-    return layer.__class__.from_config(config)
+    try:
+        config = layer.get_config()
+        if fresh:
+            config = _clear_seeds(config)
+        if name is not None:
+            config["name"] = name
+        return layer.__class__.from_config(config)
+    except (NotImplementedError, TypeError, ValueError, AttributeError):
+        if fresh or name is not None:
+            raise
+        # a layer that does not re-create from its config (KerasHub's RMSNormalization):
+        # a structural copy owning new variables (the caller sets them from ``layer``)
+        from risk_widgets.core.layer_copy import independent_copy
+
+        return independent_copy(layer)
 
 
 def _clear_seeds(config: Any) -> Any:
