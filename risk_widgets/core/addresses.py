@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk_widgets.core.walk import _named_children, container_chain, resolve_root
+from risk_widgets.core.walk import container_chain, named_children, resolve_root
 
 __all__ = ["address_of", "path_at"]
 
@@ -35,7 +35,7 @@ def address_of(model: Any, path: str) -> list[int]:
     """
     address = []
     for container, child in container_chain(model, path):
-        named = _named_children(container)
+        named = named_children(container)
         address.append(next(i for i, (_, c) in enumerate(named) if c is child))
     return address
 
@@ -49,7 +49,7 @@ def path_at(model: Any, address: list[int]) -> str:
     """
     container, names = resolve_root(model), []
     for index in address:
-        named = _named_children(container)
+        named = named_children(container)
         if not 0 <= index < len(named):
             where = "/".join(names) or repr(getattr(model, "name", "the model"))
             raise ValueError(

@@ -42,6 +42,7 @@ __all__ = [
     "LayerRef",
     "iter_layers",
     "get_layer_by_path",
+    "named_children",
     "container_chain",
     "children",
     "graph_of",
@@ -197,7 +198,7 @@ def children(layer: Any) -> list:
     return []
 
 
-def _named_children(layer: Any) -> list[tuple[str, Any]]:
+def named_children(layer: Any) -> list[tuple[str, Any]]:
     """``[(name, child)]`` with ``#k`` suffixes for repeated names (stable, in order)."""
     counts: dict[str, int] = {}
     named = []
@@ -235,7 +236,7 @@ def iter_layers(model: Any) -> Iterator[LayerRef]:
     """
     root = resolve_root(model)
     stack: list[tuple[Iterator[tuple[str, Any]], str | None]] = [
-        (iter(_named_children(root)), None)
+        (iter(named_children(root)), None)
     ]
     while stack:
         items, parent = stack[-1]
@@ -245,7 +246,7 @@ def iter_layers(model: Any) -> Iterator[LayerRef]:
             continue
         name, child = item
         path = name if parent is None else f"{parent}/{name}"
-        named = _named_children(child)
+        named = named_children(child)
         yield LayerRef(path, child, parent, "group" if named else "layer")
         if named:
             stack.append((iter(named), path))
@@ -295,7 +296,7 @@ def container_chain(model: Any, path: str) -> list[tuple[Any, Any]]:
     container = root
     parts = path.split("/")
     for depth, part in enumerate(parts):
-        named = dict(_named_children(container))
+        named = dict(named_children(container))
         if part not in named:
             if depth == 0:
                 reason = f"the model has no layer named {part!r}"

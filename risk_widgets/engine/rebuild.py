@@ -335,7 +335,23 @@ def rebuild(
     """
     new = Rebuilder(replacements, where or {}, plain=plain).rebuild_model(model, cls)
     if where is not None and set(where) >= set(replacements):  # what saving a recipe needs
-        from risk_widgets.engine.recipe import attach_recipe
-
         attach_recipe(new, model, [(where[k], replacements[k]) for k in replacements])
     return new
+
+
+RECIPE = "_rw_recipe"  # a function returning (source model, [(path, new layer), ...])
+
+
+def attach_recipe(model: Any, source: Any, swapped: list[tuple[str, Any]]) -> None:
+    """Records that ``model`` is ``source`` with the layers at the given paths swapped
+    (`risk_widgets.engine.recipe` saves a patched KerasHub model that way)."""
+    recipe = (source, list(swapped))
+    # a function, not the tuple: Keras' saving walks a model's attributes and would save the
+    # source's layers (the adapters' shared bases among them) a second time
+    object.__setattr__(model, RECIPE, lambda: recipe)
+
+
+def recipe_of(model: Any) -> tuple[Any, list] | None:
+    """``(source, [(path, layer swapped in), ...])`` of a model `rebuild` made, or None."""
+    held = model.__dict__.get(RECIPE)
+    return None if held is None else held()

@@ -32,32 +32,18 @@ import keras
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.addresses import address_of, path_at
 from risk_widgets.core.walk import get_layer_by_path
-from risk_widgets.engine.rebuild import build_like
+from risk_widgets.engine.rebuild import build_like, recipe_of
 
-__all__ = ["RECIPE", "attach_recipe", "recipe_config", "replay", "source_builds_itself"]
+__all__ = ["recipe_config", "replay", "source_builds_itself"]
 
-RECIPE = "_rw_recipe"  # a function returning (source model, [(path, new layer), ...])
 _FUNCTIONAL_CONFIGS = (ki.Functional.get_config, keras.Sequential.get_config)
-
-
-def attach_recipe(model: Any, source: Any, swapped: list[tuple[str, Any]]) -> None:
-    """Records that ``model`` is ``source`` with the layers at the given paths swapped."""
-    recipe = (source, list(swapped))
-    # a function, not the tuple: Keras' saving walks a model's attributes and would save the
-    # source's layers (the adapters' shared bases among them) a second time
-    object.__setattr__(model, RECIPE, lambda: recipe)
-
-
-def _recipe(model: Any) -> tuple[Any, list] | None:
-    held = model.__dict__.get(RECIPE)
-    return None if held is None else held()
 
 
 def source_builds_itself(model: Any) -> bool:
     """Whether the model at the start of ``model``'s recipe chain has its own
     ``get_config`` (a KerasHub backbone: its constructor arguments), so that it is saved
     whole and patched again on load rather than saved layer by layer."""
-    while (recipe := _recipe(model)) is not None:
+    while (recipe := recipe_of(model)) is not None:
         model = recipe[0]
     if type(model).__name__ in ("PatchedModel", "RewiredModel"):
         return False  # loaded from a layer-by-layer config: nothing to replay
@@ -66,7 +52,7 @@ def source_builds_itself(model: Any) -> bool:
 
 def recipe_config(model: Any) -> dict:
     """``model``'s config as a recipe (see the module docstring)."""
-    source, swapped = _recipe(model)
+    source, swapped = recipe_of(model)
     steps = [
         {"path": path, "address": address_of(source, path),
          "layer": keras.saving.serialize_keras_object(layer)}
