@@ -6,9 +6,10 @@ ours trained the user's way (``compile(optimizer, "mse")``).
 - sculpt against a plain mean-variance network (MVE) of the same shape;
 - vote(5)∘sculpt against a deep ensemble of five MVEs (Lakshminarayanan et al. 2017).
 
-The bounds come from ``bench/bench_risk_quality.py --baselines ci --seeds 5`` (the table in
-bench/RESULTS.md, *Risk against plain baselines*); each sits below the worst of the five
-seeds. The full comparison (diabetes, Friedman, 60 and 300 epochs) is the benchmark's.
+The bounds come from ``bench/bench_risk_quality.py --baselines ci --seeds 3`` (the table in
+bench/RESULTS.md, *Risk against plain baselines*); each holds on every one of the three
+seeds with room to spare; the test runs seed 1. The full comparison (diabetes, Friedman, 60
+and 300 epochs) is the benchmark's.
 """
 
 import sys
@@ -32,8 +33,8 @@ def rows():
 def test_sculpt_is_at_least_as_good_as_a_plain_mean_variance_network(rows):
     ours, theirs = rows["sculpt"], rows["plain MVE"]
     print(ours, theirs)
-    # 5 seeds: NLL lower by 0.15 to 18 (the MVE's NLL pulls its mean into the noisy rows'
-    # residuals and its variance collapses); 90% coverage higher by 0.05 to 0.14
+    # 3 seeds: NLL lower by 0.15 to 18 (the MVE's NLL pulls its mean into the noisy rows'
+    # residuals and its variance collapses); 90% coverage higher by 0.07 to 0.14
     assert ours["NLL"] <= theirs["NLL"], (ours, theirs)
     assert ours["coverage"] >= theirs["coverage"], (ours, theirs)
 
@@ -41,7 +42,7 @@ def test_sculpt_is_at_least_as_good_as_a_plain_mean_variance_network(rows):
 def test_vote_of_sculpt_covers_at_least_as_well_as_a_deep_ensemble(rows):
     ours, theirs = rows["vote(5)∘sculpt"], rows["ensemble of 5 MVE"]
     print(ours, theirs)
-    # 5 seeds: 90% coverage 0.84-0.89 against 0.80-0.85 (higher on every seed, by 0.01 to
+    # 3 seeds: 90% coverage 0.86-0.89 against 0.80-0.84 (higher on every seed, by 0.05 to
     # 0.06): the closer to nominal
     assert ours["coverage"] >= theirs["coverage"] - 0.03, (ours, theirs)
     assert ours["coverage"] >= 0.8, ours
@@ -50,8 +51,8 @@ def test_vote_of_sculpt_covers_at_least_as_well_as_a_deep_ensemble(rows):
 def test_vote_of_sculpt_nll_stays_near_a_deep_ensembles(rows):
     """Not "at least as good" yet: on this heteroscedastic set the ensemble's means, trained
     on the NLL (inverse-variance weighted), are more accurate than ours, trained on the
-    user's MSE (RMSE 0.43 against 0.46, mean of 5 seeds), and its NLL is lower on 4 of 5
-    seeds (by up to 0.24; ours lower by 0.21 on the fifth). This bounds the gap."""
+    user's MSE (RMSE 0.426 against 0.445, mean of 3 seeds), and its NLL is lower on 2 of 3
+    seeds (by up to 0.097; ours lower by 0.208 on the third). This bounds the gap."""
     ours, theirs = rows["vote(5)∘sculpt"], rows["ensemble of 5 MVE"]
     print(ours, theirs)
     assert ours["NLL"] <= theirs["NLL"] + 0.35, (ours, theirs)
