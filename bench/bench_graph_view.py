@@ -31,24 +31,57 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SERVED = ROOT / "artifacts" / "bench_bundles"  # served by frontend.server (the repo root)
 
 
-def measure(page, url: str, groups: list[str], top: list[str]) -> dict[str, float]:
-    """Milliseconds of each step on one fresh page."""
+def _step(browser, page, ids: list[str], cpu: bool) -> tuple[float, float | None]:
+    """One expand (``ids``; [] collapses): wall milliseconds from the trait change to the
+    frame, and (``cpu``) the page's main-thread CPU milliseconds over the same span, read
+    from a Chromium trace (the thread time of its tasks): on a busy shared machine the wall
+    time mostly says how long the page waited for a core, the CPU time what it did."""
+    page.wait_for_timeout(300)  # the previous step's idle work (node mirror rows) is done
+    call = f"__rwBench.expand({ids!r})"
+    if not cpu:
+        return page.evaluate(call)["ms"], None
+    trace = SERVED / "trace.json"
+    browser.start_tracing(page=page, path=str(trace), categories=["toplevel", "blink.user_timing"])
+    ms = page.evaluate(f"(async () => {{ performance.mark('rw-start'); const r = await {call};"
+                       " performance.mark('rw-end'); return r.ms; })()")
+    browser.stop_tracing()
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    marks = {e["name"]: e for e in events if e["name"] in ("rw-start", "rw-end")}
+    start, end, main = marks["rw-start"]["ts"], marks["rw-end"]["ts"], marks["rw-start"]["tid"]
+    busy = sum(e["tdur"] for e in events
+               if e["name"] == "ThreadControllerImpl::RunTask" and e.get("tid") == main
+               and "tdur" in e and start <= e["ts"] <= end)
+    return ms, busy / 1e3
+
+
+def measure(browser, page, url: str, groups: list[str], top: list[str],
+            cpu: bool = False) -> dict[str, float | list]:
+    """Milliseconds of each step on one fresh page (a list: several samples)."""
     page.goto(url)
     page.wait_for_function("window.__rw?.ready", timeout=120_000)
-    out = {"first paint": page.evaluate("window.__rw.firstPaint"),
-           "final layout on screen": page.evaluate("window.__rw.finalPaint")}
+    out: dict[str, float | list] = {
+        "first paint": page.evaluate("window.__rw.firstPaint"),
+        "final layout on screen": page.evaluate("window.__rw.finalPaint"),
+    }
     page.evaluate(frontend.PAGE_HELPERS)
     page.evaluate("__rwBench.lookahead()")
-    pick = top[len(top) // 2]
-    out["expand one group"] = page.evaluate(f"__rwBench.expand([{pick!r}])")["ms"]
-    out["collapse it again"] = page.evaluate("__rwBench.expand([])")["ms"]
-    every = page.evaluate(f"__rwBench.expand({groups!r})")
-    out[f"expand everything ({every['nodes']:,} nodes)"] = every["ms"]
+    # three groups in turn (top, middle, bottom of the graph): three samples per page load
+    for pick in (top[1], top[len(top) // 2], top[-2]):
+        for key, ids in (("expand one group", [pick]), ("collapse it again", [])):
+            ms, busy = _step(browser, page, ids, cpu)
+            out.setdefault(key, []).append(ms)
+            if busy is not None:
+                out.setdefault(f"{key}: main-thread CPU", []).append(busy)
+    ms, busy = _step(browser, page, groups, cpu)
+    out["expand everything"] = ms
+    if busy is not None:
+        out["expand everything: main-thread CPU"] = busy
     return out
 
 
 def main(baseline: pathlib.Path, size: int = 10_000, rounds: int = 3,
-         graph_file: pathlib.Path | None = None) -> list[dict]:
+         graph_file: pathlib.Path | None = None, cpu: bool = False) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from risk_widgets.graph.build import to_graph
@@ -74,8 +107,8 @@ def main(baseline: pathlib.Path, size: int = 10_000, rounds: int = 3,
             for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
                 url = (f"http://127.0.0.1:{port}/js/dev/harness.html?graph={path}&risk=0"
                        f"&bundle=/artifacts/bench_bundles/{which}.js")
-                for key, ms in measure(page, url, groups, top).items():
-                    runs[which].setdefault(key, []).append(ms)
+                for key, ms in measure(browser, page, url, groups, top, cpu).items():
+                    runs[which].setdefault(key, []).extend(ms if isinstance(ms, list) else [ms])
         browser.close()
     if errors:
         raise RuntimeError(f"page errors: {errors}")
@@ -83,13 +116,15 @@ def main(baseline: pathlib.Path, size: int = 10_000, rounds: int = 3,
     for key in runs["old"]:
         old, new = runs["old"][key], runs["new"].get(key, [float("nan")])
         row = {"measure": key, "old_best": min(old), "new_best": min(new),
-               "old_median": statistics.median(old), "new_median": statistics.median(new)}
+               "old_median": statistics.median(old), "new_median": statistics.median(new),
+               "samples": len(old)}
         row["ratio_best"] = row["new_best"] / row["old_best"]
         row["ratio_median"] = row["new_median"] / row["old_median"]
         rows.append(row)
-        print(f"{key:<36} best old {row['old_best']:7.1f} new {row['new_best']:7.1f} ms "
+        print(f"{key:<42} best old {row['old_best']:7.1f} new {row['new_best']:7.1f} ms "
               f"({row['ratio_best']:4.2f}x); median old {row['old_median']:7.1f} "
-              f"new {row['new_median']:7.1f} ms ({row['ratio_median']:4.2f}x)")
+              f"new {row['new_median']:7.1f} ms ({row['ratio_median']:4.2f}x); "
+              f"{len(old)} samples each")
     return rows
 
 
@@ -99,5 +134,7 @@ if __name__ == "__main__":
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--graph", type=pathlib.Path, help="a saved graph JSON instead of --size")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also the main thread's CPU time of each expand (Chromium trace)")
     args = parser.parse_args()
-    main(args.baseline, args.size, args.rounds, args.graph)
+    main(args.baseline, args.size, args.rounds, args.graph, args.cpu)

@@ -56,8 +56,10 @@ export class ViewBar {
         return o;
       }));
     }
-    this.picker.value = want.includes(shown) ? shown : FAMILY_VIEW;
-    this.picker.dataset.value = this.picker.value;
+    const value = want.includes(shown) ? shown : FAMILY_VIEW;
+    // Written only when it changes: every refresh comes here, and a write restyles.
+    if (this.picker.value !== value) this.picker.value = value;
+    if (this.picker.dataset.value !== value) this.picker.dataset.value = value;
   }
 
   renderLegend(s: LegendState): void {

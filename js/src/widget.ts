@@ -332,7 +332,9 @@ class Editor {
     const { bg, dark } = this.view.theme;
     const m = this.overlays.get(this.index, risk.layer_risk, this.model.get("overlays"), vis, this.overlayName, bg, dark);
     this.viewBar.setChoices(m.names, m.name);
-    Object.assign(this.root.dataset, { dark: String(dark), overlay: m.name });
+    const ds = this.root.dataset;
+    if (ds.dark !== String(dark)) ds.dark = String(dark); // only on a change: a write restyles
+    if (ds.overlay !== m.name) ds.overlay = m.name;
     this.viewBar.renderLegend({ families: m.families, overlay: m.shown?.legend ?? null, bg, dark });
     return m.shown?.values ?? null;
   }
