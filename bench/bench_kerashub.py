@@ -34,6 +34,14 @@ def _count(weights) -> int:
     return int(sum(int(np.prod(v.shape)) for v in weights))
 
 
+def _any_kernel(path, layer) -> bool:
+    from risk_widgets.adapters.base import base_of, can_adapt
+
+    kinds = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D,
+             keras.layers.Conv2D, keras.layers.Conv3D)
+    return isinstance(base_of(layer), kinds) and can_adapt(layer)
+
+
 def sweep_rows() -> list[str]:
     """One markdown row per swept backbone."""
     import risk_widgets as rw
@@ -47,8 +55,7 @@ def sweep_rows() -> list[str]:
         try:
             ours = rw.add_lora(model, rank=2)
         except ValueError:  # the names match no layer: enable_lora adapts nothing here
-            ours = rw.add_lora(model, [keras.layers.Dense, keras.layers.EinsumDense,
-                                       keras.layers.Conv1D, keras.layers.Conv2D], rank=2)
+            ours = rw.add_lora(model, _any_kernel, rank=2)
         ours_paths = rw.patch_layers(ours)
         theirs, _ = build_case(name)
         wanted = set(theirs.default_lora_layer_names())
