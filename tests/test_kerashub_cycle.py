@@ -80,3 +80,11 @@ def test_vote_on_inner_layers(backbone):
     assert output.shape == base.shape and risk.shape[0] == base.shape[0]
     assert np.isfinite(risk).all() and (risk >= 0).all() and risk.max() > 0
     M.assert_same_snapshot(snap, M.snapshot(model))
+
+
+def test_saving_a_risk_model_on_a_block_without_config_says_what_to_do(tmp_path):
+    model, _ = build_case("LlamaBackbone")  # LlamaTransformerDecoder.get_config is broken
+    inner = sorted(rw.patch_layers(rw.add_lora(model, rank=2)))[:1]
+    risky = vote.Wrapper(2)(model, targets=inner)
+    with pytest.raises(ValueError, match=r"Cannot save risk model .*wrap it again after"):
+        risky.save(tmp_path / "risky.keras")

@@ -345,10 +345,20 @@ class RiskModel(keras.Model):
     # --- serialisation ---------------------------------------------------------------------
 
     def get_config(self):
+        try:
+            body = keras.saving.serialize_keras_object(self.body)
+        except (AttributeError, NotImplementedError, TypeError) as err:
+            # a KerasHub block whose get_config is broken (Llama's decoder) or missing
+            raise ValueError(
+                f"Cannot save risk model {self.name!r}: a layer of its body cannot give its "
+                f"config ({type(err).__name__}: {err}). Save what you wrapped instead (a "
+                "patched KerasHub model saves as its backbone's config plus the patches) and "
+                "wrap it again after loading: rw.load_model(path), then the wrapper."
+            ) from err
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "body": keras.saving.serialize_keras_object(self.body),
+            "body": body,
             "members": self.members,
             "n_outputs": self.n_outputs,
             "has_variance": self.has_variance,
