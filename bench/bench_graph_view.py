@@ -7,8 +7,14 @@ the old and the new bundle alternating in one headless Chromium, best of ``--rou
 and prints new / old per measure (the features must not cost more than 10%): the best and
 the median of the rounds (on a busy shared machine the median is the steadier of the two).
 
-Run: ``.venv/bin/python bench/bench_graph_view.py --baseline /path/to/old/widget.js``
-(build the old bundle from the commit before, e.g. ``git worktree`` + ``npm run build``).
+With ``--cpu``, each expand / collapse is traced (Chromium) and the page main thread's CPU
+time over it is printed too, in all and per kind of work (JS, style, layout, pre-paint,
+paint): on a shared machine the steadier comparison. Expand and collapse are sampled three
+times per page load (three groups), 300 ms apart.
+
+Run: ``.venv/bin/python bench/bench_graph_view.py --baseline /path/to/old/widget.js --cpu``
+(build the old bundle from the commit before, e.g. ``git worktree`` + ``npm run build``;
+``--graph`` takes the 10k-layer graph's JSON saved before: building the model takes minutes).
 """
 
 from __future__ import annotations
@@ -31,17 +37,25 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SERVED = ROOT / "artifacts" / "bench_bundles"  # served by frontend.server (the repo root)
 
 
-def _step(browser, page, ids: list[str], cpu: bool) -> tuple[float, float | None]:
+#: trace events of the main thread split out with --cpu (their thread time in the window)
+EVENTS = {"FunctionCall": "JS calls", "TimerFire": "JS timers",
+          "UpdateLayoutTree": "style", "Layout": "layout", "PrePaint": "pre-paint",
+          "Paint": "paint"}
+
+
+def _step(browser, page, ids: list[str], cpu: bool) -> tuple[float, dict[str, float]]:
     """One expand (``ids``; [] collapses): wall milliseconds from the trait change to the
-    frame, and (``cpu``) the page's main-thread CPU milliseconds over the same span, read
-    from a Chromium trace (the thread time of its tasks): on a busy shared machine the wall
-    time mostly says how long the page waited for a core, the CPU time what it did."""
+    frame, and (``cpu``) the page's main-thread CPU milliseconds over the same span, in all
+    and per kind of work (`EVENTS`), read from a Chromium trace (the thread time of its
+    tasks): on a busy shared machine the wall time mostly says how long the page waited for
+    a core, the CPU time what it did."""
     page.wait_for_timeout(300)  # the previous step's idle work (node mirror rows) is done
     call = f"__rwBench.expand({ids!r})"
     if not cpu:
-        return page.evaluate(call)["ms"], None
+        return page.evaluate(call)["ms"], {}
     trace = SERVED / "trace.json"
-    browser.start_tracing(page=page, path=str(trace), categories=["toplevel", "blink.user_timing"])
+    browser.start_tracing(page=page, path=str(trace),
+                          categories=["toplevel", "blink.user_timing", "devtools.timeline"])
     ms = page.evaluate(f"(async () => {{ performance.mark('rw-start'); const r = await {call};"
                        " performance.mark('rw-end'); return r.ms; })()")
     browser.stop_tracing()
@@ -49,10 +63,15 @@ def _step(browser, page, ids: list[str], cpu: bool) -> tuple[float, float | None
     events = events["traceEvents"] if isinstance(events, dict) else events
     marks = {e["name"]: e for e in events if e["name"] in ("rw-start", "rw-end")}
     start, end, main = marks["rw-start"]["ts"], marks["rw-end"]["ts"], marks["rw-start"]["tid"]
-    busy = sum(e["tdur"] for e in events
-               if e["name"] == "ThreadControllerImpl::RunTask" and e.get("tid") == main
-               and "tdur" in e and start <= e["ts"] <= end)
-    return ms, busy / 1e3
+    cpu_ms = {"main-thread CPU": 0.0, **{f"CPU {label}": 0.0 for label in EVENTS.values()}}
+    for e in events:
+        if e.get("tid") != main or "tdur" not in e or not start <= e["ts"] <= end:
+            continue
+        if e["name"] == "ThreadControllerImpl::RunTask":
+            cpu_ms["main-thread CPU"] += e["tdur"] / 1e3
+        elif e["name"] in EVENTS and e.get("ph") == "X":
+            cpu_ms[f"CPU {EVENTS[e['name']]}"] += e["tdur"] / 1e3
+    return ms, cpu_ms
 
 
 def measure(browser, page, url: str, groups: list[str], top: list[str],
@@ -69,14 +88,14 @@ def measure(browser, page, url: str, groups: list[str], top: list[str],
     # three groups in turn (top, middle, bottom of the graph): three samples per page load
     for pick in (top[1], top[len(top) // 2], top[-2]):
         for key, ids in (("expand one group", [pick]), ("collapse it again", [])):
-            ms, busy = _step(browser, page, ids, cpu)
+            ms, cpu_ms = _step(browser, page, ids, cpu)
             out.setdefault(key, []).append(ms)
-            if busy is not None:
-                out.setdefault(f"{key}: main-thread CPU", []).append(busy)
-    ms, busy = _step(browser, page, groups, cpu)
+            for what, v in cpu_ms.items():
+                out.setdefault(f"{key}: {what}", []).append(v)
+    ms, cpu_ms = _step(browser, page, groups, cpu)
     out["expand everything"] = ms
-    if busy is not None:
-        out["expand everything: main-thread CPU"] = busy
+    for what, v in cpu_ms.items():
+        out[f"expand everything: {what}"] = v
     return out
 
 
@@ -118,10 +137,10 @@ def main(baseline: pathlib.Path, size: int = 10_000, rounds: int = 3,
         row = {"measure": key, "old_best": min(old), "new_best": min(new),
                "old_median": statistics.median(old), "new_median": statistics.median(new),
                "samples": len(old)}
-        row["ratio_best"] = row["new_best"] / row["old_best"]
-        row["ratio_median"] = row["new_median"] / row["old_median"]
+        row["ratio_best"] = row["new_best"] / max(row["old_best"], 1e-9)
+        row["ratio_median"] = row["new_median"] / max(row["old_median"], 1e-9)
         rows.append(row)
-        print(f"{key:<42} best old {row['old_best']:7.1f} new {row['new_best']:7.1f} ms "
+        print(f"{key:<48} best old {row['old_best']:7.1f} new {row['new_best']:7.1f} ms "
               f"({row['ratio_best']:4.2f}x); median old {row['old_median']:7.1f} "
               f"new {row['new_median']:7.1f} ms ({row['ratio_median']:4.2f}x); "
               f"{len(old)} samples each")
