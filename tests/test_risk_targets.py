@@ -156,3 +156,18 @@ def test_class_targets_see_through_risk_layers_and_lists_may_mix_forms():
     assert sorted(both.patch_info()) == ["head", "hidden_1", "hidden_2"]
     mixed = vote.Wrapper(n_voters=2)(model, targets=["head", lambda p, layer: p == "hidden_1"])
     assert sorted(mixed.patch_info()) == ["head", "hidden_1"]
+
+
+def test_vote_by_glob_wraps_the_matches_that_can_take_it():
+    """A glob over a block also matches its weightless leaves (an Activation); the
+    wrapper goes on the leaves with weights instead of refusing the call (issue 32)."""
+    x = keras.Input((4,))
+    h = keras.layers.Dense(8, name="block_1_dense")(x)
+    h = keras.layers.Activation("relu", name="block_1_act")(h)
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(h))
+    risky = vote.Wrapper(2)(model, targets="block_1_*")
+    assert risky.wrappers[0]["targets"] == ["block_1_dense"]
+    output, risk = risky(np.ones((3, 4), "float32"), return_risk=True)
+    assert np.asarray(risk).shape[0] == 3 and float(np.max(np.asarray(risk))) > 0
+    with pytest.raises(ValueError, match=r"target 'block_1_act' \(Activation\) has no weights"):
+        vote.Wrapper(2)(model, targets="*_act")

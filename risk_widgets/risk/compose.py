@@ -196,11 +196,21 @@ class Sites:
 
         paths = find_layers(model, targets, leaves=self.in_group, patch=self.kind)
         layers = {ref.path: ref.layer for ref in iter_layers(model)}
+        named = _named_paths(targets)
+        chosen, first_problem = [], None
         for path in paths:
             problem = self.problem(layers[path])
-            if problem:
-                raise ValueError(f"{self.kind}: target {path!r} {problem}")
-        return paths
+            if not problem:
+                chosen.append(path)
+                continue
+            first_problem = first_problem or f"{self.kind}: target {path!r} {problem}"
+            if path in named:  # a path the user wrote out: say why it cannot take it
+                raise ValueError(first_problem)
+        # a glob, class or predicate also matching leaves that cannot take the wrapper
+        # (a weightless Softmax in "*transformer_layer_1*") wraps the ones that can
+        if not chosen and first_problem:
+            raise ValueError(first_problem)
+        return chosen
 
     def offers(self, layer: Any) -> bool:
         """Whether :meth:`choose` accepts the path of ``layer`` (a leaf or a group)."""
@@ -209,6 +219,12 @@ class Sites:
         if not children(layer):
             return self.problem(layer) is None
         return any(self.in_group(ref.layer) for ref in iter_layers(layer) if ref.kind == "layer")
+
+
+def _named_paths(targets: Any) -> set[str]:
+    """The targets written out as plain paths (no glob characters)."""
+    items = targets if isinstance(targets, (list, tuple, set)) else [targets]
+    return {t for t in items if isinstance(t, str) and not any(c in t for c in "*?[")}
 
 
 # --- copying and the rebuild --------------------------------------------------------------
