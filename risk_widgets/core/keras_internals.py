@@ -91,6 +91,7 @@ __all__ = [
     "track",
     "tracked_sublayers",
     "trainable_flag",
+    "all_sublayers",
     "unbuilt_layers",
     "unpack_singleton",
     "variable_shape",
@@ -205,9 +206,14 @@ def replace_sublayer(layer: Any, old: Any, new: Any) -> None:
     layer._layers[:] = [new if sub is old else sub for sub in layer._layers]
 
 
+def all_sublayers(model: Any) -> list:
+    """Every layer inside ``model``, at any depth (not ``model`` itself)."""
+    return list(model._flatten_layers(include_self=False))
+
+
 def unbuilt_layers(model: Any) -> list:
     """The layers inside ``model`` (any depth) that are not built."""
-    return [layer for layer in model._flatten_layers(include_self=False) if not layer.built]
+    return [layer for layer in all_sublayers(model) if not layer.built]
 
 
 def track(layer: Any, sub: Any) -> None:

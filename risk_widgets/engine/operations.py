@@ -229,7 +229,7 @@ def fold(model, names: Any = None) -> Any:
     # the demo models' own classes (risk_widgets.demo) are user layers, not patches; walk
     # the layers, not get_config(): some KerasHub blocks' get_config is broken (Llama's)
     leftover = sorted(
-        type(layer).__module__ for layer in merged._flatten_layers(include_self=False)
+        type(layer).__module__ for layer in ki.all_sublayers(merged)
         if type(layer).__module__.split(".")[0] == "risk_widgets"
         and type(layer).__module__.split(".")[:2] != ["risk_widgets", "demo"]
     )
