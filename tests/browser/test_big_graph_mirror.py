@@ -26,18 +26,27 @@ _ZOOM_AND_COUNT = """async (frames) => {
   const canvas = document.querySelector('[data-role=graph-canvas]');
   const index = document.querySelector('[data-role=node-index]');
   const r = canvas.getBoundingClientRect();
-  let writes = 0;
-  const mo = new MutationObserver((records) => { writes += records.length; });
+  // A write is stray when it comes sooner after the last wheel event than the pause after
+  // which rows follow (80 ms; 60 here, for the observer's own delay). On a loaded machine a
+  // frame can take longer than the pause: the view was then still, and rows rightly follow.
+  let writes = 0, stray = 0, longestGap = 0, lastWheel = performance.now();
+  const mo = new MutationObserver((records) => {
+    writes += records.length;
+    if (performance.now() - lastWheel < 60) stray += records.length;
+  });
   mo.observe(index, { attributes: true, subtree: true, attributeFilter: ['data-x', 'data-w'] });
   const t0 = performance.now();
   for (let i = 0; i < frames; i++) {
+    const now = performance.now();
+    if (i > 0) longestGap = Math.max(longestGap, now - lastWheel);
+    lastWheel = now;
     canvas.dispatchEvent(new WheelEvent('wheel', { deltaY: -20, clientX: r.left + 300,
       clientY: r.top + 200, bubbles: true, cancelable: true }));
     await new Promise(requestAnimationFrame);
   }
   await new Promise((res) => setTimeout(res, 0));  // a timer due now would run here
   mo.disconnect();
-  return { writes, ms: performance.now() - t0, stale: index.dataset.stale };
+  return { writes, stray, longestGap, ms: performance.now() - t0, stale: index.dataset.stale };
 }"""
 
 
@@ -55,7 +64,9 @@ def test_rows_of_a_big_graph_follow_a_zoom_only_once_it_stops(page):
 
         during = page.evaluate(_ZOOM_AND_COUNT, 24)
         assert during["ms"] > 200, during  # several times the pause: a stray write had room
-        assert during["writes"] == 0, f"rows rewritten in the middle of a zoom: {during}"
+        assert during["stray"] == 0, f"rows rewritten in the middle of a zoom: {during}"
+        if during["longestGap"] < 60:  # no frame as long as the pause: no write at all
+            assert during["writes"] == 0, f"rows rewritten in the middle of a zoom: {during}"
         assert during["stale"] == "true", during
 
         # Once the view is still, the rows catch up with the new zoom.
