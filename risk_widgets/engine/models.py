@@ -35,7 +35,7 @@ from risk_widgets.engine.frozen_base import FrozenBase
 from risk_widgets.engine.patch_layer import TrainableSubset
 from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like, rebuild
 
-__all__ = ["PatchedModel", "RewiredModel"]
+__all__ = ["PatchedModel", "RewiredModel", "rebuild_as"]
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
@@ -84,7 +84,7 @@ class RewiredModel(Functional):
     def from_config(cls, config, custom_objects=None):
         registry.load_builtin_kinds()  # the adapter / risk classes the config names
         if "recipe" in config:
-            model = recipe.replay(config, custom_objects, lambda *args: _rebuilt(cls, *args))
+            model = recipe.replay(config, custom_objects, lambda *args: rebuild_as(cls, *args))
             if not config.get("trainable", True):
                 model.trainable = False
             return model
@@ -188,8 +188,10 @@ class PatchedModel(TrainableSubset, RewiredModel):
         return self._frozen_base().run(self, inputs, training, mask, kwargs)
 
 
-def _rebuilt(cls, source, replacements, where):
-    """`rebuild` as `rewire` calls it (a patched model's own flag on: its patches train)."""
+def rebuild_as(cls: type, source, replacements: dict, where: dict):
+    """`rebuild` into ``cls`` (`RewiredModel` or `PatchedModel`); a `PatchedModel` gets its
+    own flag on, since it freezes its base itself: a frozen source's patches still train.
+    What `rewire`, `unpatch` / a partial `fold` and loading a recipe all build with."""
     new = rebuild(source, replacements, where, cls=cls)
     if issubclass(cls, PatchedModel):
         ki.set_trainable_flag(new, True)

@@ -27,7 +27,7 @@ from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.keras_internals import Functional
 from risk_widgets.core.walk import graph_of, is_patch_layer, iter_layers
 from risk_widgets.engine import keras_native
-from risk_widgets.engine.models import PatchedModel
+from risk_widgets.engine.models import PatchedModel, rebuild_as
 from risk_widgets.engine.rebuild import rebuild
 
 __all__ = [
@@ -100,9 +100,7 @@ def _plan(model, how, native=None) -> tuple[dict[int, Any], dict[int, str], bool
 def _swap_patches(model, how, plain=False, plan=None):
     replacements, where, left = plan or _plan(model, how)
     if left:  # some adapters stay: the result trains only them, as rewire's does
-        new = rebuild(model, replacements, where, cls=PatchedModel)
-        ki.set_trainable_flag(new, True)
-        return new
+        return rebuild_as(PatchedModel, model, replacements, where)
     return rebuild(model, replacements, where, cls=Functional, plain=plain)
 
 

@@ -25,11 +25,10 @@ from typing import Any
 
 import keras
 
-from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.targets import find_layers, warn_partial_targets
 from risk_widgets.core.walk import get_layer_by_path, graph_of
-from risk_widgets.engine.models import PatchedModel, RewiredModel
-from risk_widgets.engine.rebuild import build_like, rebuild
+from risk_widgets.engine.models import PatchedModel, RewiredModel, rebuild_as
+from risk_widgets.engine.rebuild import build_like
 
 __all__ = ["Replace", "rewire"]
 
@@ -136,7 +135,4 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     """
     _check_model(model)
     replacements, where = _replace_all(model, targets, replace)
-    new = rebuild(model, replacements, where, cls=PatchedModel if freeze_base else RewiredModel)
-    if freeze_base:  # the patched model freezes its base itself: a frozen model's patches train
-        ki.set_trainable_flag(new, True)
-    return new
+    return rebuild_as(PatchedModel if freeze_base else RewiredModel, model, replacements, where)
