@@ -1,17 +1,21 @@
 """Adapter files: `save_adapters` / `load_adapters` (only the patch weights, keyed by path).
 
-The file format and an example are in `save_adapters`.
+The file format and an example are in `save_adapters`; how a file's paths are matched to a
+model's (another build of the same architecture, a task and its backbone) in
+`load_adapters`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import keras
 import numpy as np
 
+from risk_widgets.core.walk import iter_layers
 from risk_widgets.engine.operations import (
     adapter_weights,
     check_model,
@@ -20,7 +24,7 @@ from risk_widgets.engine.operations import (
     patch_layers,
 )
 
-__all__ = ["load_adapters", "save_adapters"]
+__all__ = ["load_adapters", "portable_paths", "save_adapters"]
 
 
 def _base_kernel_shape(layer) -> tuple | None:
@@ -50,6 +54,126 @@ def _model_units(model, names) -> dict[str, dict[str, Any]]:
     return units
 
 
+# ----------------------------------------------------------------------------- portable paths
+#
+# A layer's path names each container on the way. Keras numbers the names of models it
+# builds (``gpt2_backbone``, ``gpt2_backbone_1``, ...), so the path of a layer inside a
+# task's backbone differs between two builds of one task. Files keep paths relative to the
+# model with such numbers dropped from nested models' names, and loading matches a file's
+# paths to a model's as exactly as it can (`_match`).
+
+_NUMBERED = re.compile(r"^(?P<base>.+)_(?P<n>\d+)$")
+
+
+def portable_paths(model, paths) -> dict[str, str]:
+    """``{path: portable path}``: each ``path`` of ``model`` with the Keras number dropped
+    from the name of every nested model on the way (``"gpt2_backbone_1/x"`` ->
+    ``"gpt2_backbone/x"``); a name stays whole where dropping its number would make it
+    equal to a sibling's.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.engine.adapter_files import portable_paths
+        >>> x = keras.Input((4,))
+        >>> inner = keras.Sequential([keras.layers.Dense(2, name="d")], name="block_7")
+        >>> model = keras.Model(x, inner(x))
+        >>> portable_paths(model, ["block_7/d"])
+        {'block_7/d': 'block/d'}
+    """
+    renamed: dict[str, str] = {}  # path of a nested model -> its portable name
+    siblings: dict[str | None, list[str]] = {}
+    models = []
+    for ref in iter_layers(model):
+        siblings.setdefault(ref.parent, []).append(ref.path.rsplit("/", 1)[-1])
+        if isinstance(ref.layer, keras.Model):
+            models.append(ref)
+    for ref in models:
+        name = ref.path.rsplit("/", 1)[-1]
+        numbered = _NUMBERED.match(name)
+        if numbered is None:
+            continue
+        base = numbered["base"]
+        others = [n for n in siblings.get(ref.parent, []) if n != name]
+        if not any(_base_name(n) == base for n in others):
+            renamed[ref.path] = base
+    out = {}
+    for path in paths:
+        parts = path.split("/")
+        out[path] = "/".join(
+            renamed.get("/".join(parts[: i + 1]), part) for i, part in enumerate(parts)
+        )
+    return out
+
+
+def _base_name(name: str) -> str:
+    numbered = _NUMBERED.match(name)
+    return name if numbered is None else numbered["base"]
+
+
+def _strip(path: str, n: int) -> str | None:
+    parts = path.split("/")
+    return "/".join(parts[n:]) if len(parts) > n else None
+
+
+def _common_depth(paths) -> int:
+    """How many leading components all ``paths`` share, each leaving at least one."""
+    split = [p.split("/") for p in paths]
+    depth = 0
+    while all(len(s) > depth + 1 for s in split) and len({s[depth] for s in split}) == 1:
+        depth += 1
+    return depth
+
+
+def _by_prefix(saved, model_paths) -> list[dict[str, str]]:
+    """The bijections ``{saved path: model path}`` that drop a leading run of components
+    shared by all paths on one side or both (``"gpt2_backbone_1/x"`` <-> ``"x"``)."""
+    found = []
+    for i in range(_common_depth(saved) + 1):
+        for j in range(_common_depth(model_paths) + 1):
+            if i == j == 0:
+                continue
+            rest_saved = {_strip(p, i): p for p in saved}
+            rest_model = {_strip(p, j): p for p in model_paths}
+            if set(rest_saved) == set(rest_model) and len(rest_saved) == len(saved):
+                mapping = {rest_saved[r]: rest_model[r] for r in rest_saved}
+                if mapping not in found:
+                    found.append(mapping)
+    return found
+
+
+def _match(saved, model, paths, file) -> dict[str, str]:
+    """``{file path: model path}`` for the patched ``paths`` of ``model``: the same paths,
+    else the same portable paths, else the same paths after dropping a leading run of
+    components shared by every path of one side or both (a task's backbone prefix),
+    when that is unambiguous. Raises a ValueError listing what matched nothing."""
+    saved, paths = list(saved), list(paths)
+    portable = portable_paths(model, paths)
+    back = {v: k for k, v in portable.items()}
+    if set(saved) == set(paths):
+        return {p: p for p in saved}
+    if set(saved) == set(back) and len(back) == len(paths):
+        return {p: back[p] for p in saved}
+    if len(saved) == len(paths) and len(back) == len(paths):
+        mappings = _by_prefix(saved, list(back))
+        if len(mappings) == 1:
+            return {s: back[m] for s, m in mappings[0].items()}
+        if len(mappings) > 1:  # pragma: no cover - needs two different common prefixes
+            raise ValueError(
+                f"The paths in {file!r} match model {model.name!r} in several ways after "
+                f"dropping leading components ({mappings}). Patch a model whose paths are "
+                "those of the file, or load into the backbone the file was saved from."
+            )
+    extra = sorted(set(saved) - set(back) - set(paths))
+    missing = sorted(set(back) - set(saved))
+    raise ValueError(
+        f"The adapters in {file!r} are for paths {sorted(saved)}, but model {model.name!r} "
+        f"is patched at {sorted(back)}: in the file only: {extra or 'none'}; in the model "
+        f"only: {missing or 'none'}. Patch the model the same way (same targets and kinds) "
+        "before loading; a task's file loads into its backbone and back when all other "
+        "paths agree."
+    )
+
+
 def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     """Saves only the adapter weights of ``model`` to an ``.npz`` file keyed by path.
 
@@ -59,6 +183,15 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     ``"adapters"``: each one's kind, name, params and active state, as JSON. Base weights
     are not saved. ``names`` (an adapter name, a list, or None = all) saves only those
     adapters.
+
+    The layer path is relative to ``model`` (never its own name) and **portable**: the
+    number Keras appends to the name of a nested model is dropped (a task's backbone
+    ``gpt2_backbone_1`` is written ``gpt2_backbone``), so the file loads into every build
+    of the same architecture (`portable_paths`; a name stays whole where dropping the
+    number would make it equal to a sibling's). A patched backbone's keys start at its
+    blocks (``"transformer_layer_0/self_attention/query::lora_a"``), a patched task's
+    at its backbone (``"gpt2_backbone/transformer_layer_0/self_attention/query::lora_a"``);
+    `load_adapters` loads either into the other.
 
     Example:
         >>> import keras, tempfile, os
@@ -85,8 +218,11 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
         )
     wanted = check_names(model, names, "save_adapters()")
     arrays, info = {}, {}
-    for where, chosen in _model_units(model, wanted).items():
-        layer = patch_layers(model)[where]
+    units = _model_units(model, wanted)
+    keys = portable_paths(model, units)
+    for path_in_model, chosen in units.items():
+        layer = patch_layers(model)[path_in_model]
+        where = keys[path_in_model]
         info[where] = dict(layer.patch_info()) if hasattr(layer, "patch_info") else {}
         info[where].pop("patches", None)
         base_shape = _base_kernel_shape(layer)
@@ -152,8 +288,34 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
     all in the file) loads only those adapters; the model must hold them under the same
     names on the same paths.
 
+    The file's paths are matched to the model's patched paths, first that works:
+
+    1. the same paths;
+    2. the same portable paths (`portable_paths`: another build of the model, whose nested
+       models Keras numbered differently);
+    3. the same paths once a leading run of components shared by *every* path of the file,
+       of the model, or of both is dropped, when exactly one way does it: a task's file
+       (``gpt2_backbone/transformer_layer_0/...``) into its patched backbone
+       (``transformer_layer_0/...``) and back, or a file saved with an older release
+       (keys ``gpt2_backbone_1/...``) into a task built again.
+
+    Otherwise the ValueError lists the paths found only in the file and only in the model.
+
     Returns:
-        The patched paths that were loaded.
+        The patched paths of ``model`` that were loaded.
+
+    Example:
+        >>> import keras, tempfile, os
+        >>> import risk_widgets as rw
+        >>> def task():
+        ...     x = keras.Input((4,))
+        ...     inner = keras.Sequential([keras.layers.Dense(2, name="d")])
+        ...     return keras.Model(x, inner(x)), inner
+        >>> (first, _), (second, inner) = task(), task()
+        >>> file = rw.save_adapters(rw.add_lora(first, "*/d", rank=1),
+        ...                         os.path.join(tempfile.mkdtemp(), "a.npz"))
+        >>> rw.load_adapters(rw.add_lora(inner, "d", rank=1), file)  # the inner model alone
+        ['d']
     """
     check_model(model, "load_adapters()")
     path = os.fspath(path)
@@ -172,14 +334,10 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
             )
     saved = _file_units(info, wanted)
     units = _model_units(model, wanted)
-    if sorted(saved) != sorted(units):
-        raise ValueError(
-            f"The adapters in {path!r} are for paths {sorted(saved)}, but model "
-            f"{model.name!r} is patched at {sorted(units)}. Patch the model the same "
-            "way (same targets and kinds) before loading."
-        )
+    file_path_of = {m: f for f, m in _match(saved, model, units, path).items()}
     plan, gates = [], []
-    for where, chosen in units.items():
+    for path_in_model, chosen in units.items():
+        where = file_path_of[path_in_model]
         entries = saved[where]
         if list(entries) == [None] and len(chosen) == 1:  # a file without adapter names
             entries = {next(iter(chosen)): entries[None]}
@@ -190,7 +348,7 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
                 "with the same names (rw.add_lora(..., name=...)) before loading, or load "
                 "some of them with names=[...]."
             )
-        layer = patch_layers(model)[where]
+        layer = patch_layers(model)[path_in_model]
         saved_shape = info[where].get("base_shape")
         base_shape = _base_kernel_shape(layer)
         if saved_shape is not None and base_shape is not None and (
