@@ -45,19 +45,35 @@ _LAZY: dict[str, str] = {
     "add_lora": "risk_widgets.adapters.lora",
     "add_dora": "risk_widgets.adapters.dora",
     "add_svf": "risk_widgets.adapters.svf",
+    "add_adapter": "risk_widgets.adapters.kinds",
+    "register_adapter": "risk_widgets.adapters.kinds",
+    "unregister_adapter": "risk_widgets.adapters.kinds",
+    "adapter_kinds": "risk_widgets.adapters.kinds",
+    "ParamSpec": "risk_widgets.core.params",
     "GraphEditor": "risk_widgets.ui.widget",
     "load_model": "risk_widgets.engine.registry",
 }
+# public names that differ from the defining module's: name -> (module, attribute)
+_ALIASES: dict[str, tuple[str, str]] = {
+    "Adapter": ("risk_widgets.adapters.adapter_layer", "AdapterLayer"),
+}
+_NEEDS_ADAPTERS = {"add_adapter", "register_adapter", "unregister_adapter", "adapter_kinds"}
 # public submodules, imported on first attribute access
 _SUBMODULES = {"demo", "risk"}
 
-__all__ = sorted([*_LAZY, *_SUBMODULES, "load_ipython_extension", "unload_ipython_extension"])
+__all__ = sorted([*_LAZY, *_ALIASES, *_SUBMODULES, "load_ipython_extension",
+                  "unload_ipython_extension"])
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         value = importlib.import_module(f"risk_widgets.{name}")
+    elif name in _ALIASES:
+        module, attr = _ALIASES[name]
+        value = getattr(importlib.import_module(module), attr)
     elif name in _LAZY:
+        if name in _NEEDS_ADAPTERS:  # the kinds are registered by the package's __init__
+            importlib.import_module("risk_widgets.adapters")
         value = getattr(importlib.import_module(_LAZY[name]), name)
     else:
         raise AttributeError(f"module 'risk_widgets' has no attribute {name!r}")

@@ -10,7 +10,7 @@ import pytest
 from keras import ops
 
 import risk_widgets as rw
-from risk_widgets.adapters.base import AdapterLayer, AdapterStack, add_adapter
+from risk_widgets.adapters.base import AdapterLayer, AdapterStack, stack_adapters
 from risk_widgets.editor.state import EditorState
 from tests import models as M
 
@@ -87,7 +87,7 @@ def test_stacking_is_generic_over_adapter_kinds():
     x = _x((6, 4))
     lora = rw.add_lora(model, "head", rank=2)
     _perturb(lora.get_layer("head"), 1)
-    full = add_adapter(lora, "head", lambda layer, path: _FullDelta(layer), "full")
+    full = stack_adapters(lora, "head", lambda layer, path: _FullDelta(layer), "full")
     added = full.get_layer("head").adapters[1]
     assert added.adapter_name == "full_1"
     _perturb(added, 2)

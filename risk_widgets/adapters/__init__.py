@@ -1,9 +1,10 @@
-"""Adapters: `add_lora`, `add_dora`, `add_svf` and their layers; `PatchLayer`, the base.
+"""Adapters: `add_lora`, `add_dora`, `add_svf` and their layers; `AdapterLayer` (``rw.Adapter``),
+the base of every adapter kind; `register_adapter` / `add_adapter` for your own kinds.
 
-Importing this package registers ``"lora"``, ``"dora"`` and ``"svf"`` as patchable kinds with the
-patch-kind registry (`risk_widgets.engine.registry.register_patchable`), for the layer types
-of the adapters' dispatch list (not through a risk model, whose body `add_lora` / `add_svf`
-do not reach).
+Importing this package registers ``"lora"``, ``"dora"`` and ``"svf"`` through the public
+`register_adapter` (which registers them as patchable kinds with
+`risk_widgets.engine.registry`, for the layer types of the adapters' dispatch list, not
+through a risk model, whose body `add_lora` / `add_svf` do not reach).
 
 Example:
     >>> from risk_widgets.adapters import supported_types
@@ -19,8 +20,18 @@ from risk_widgets.adapters.base import (
     supported_types,
 )
 from risk_widgets.adapters.dora import DoRAAdapter, add_dora, can_dora
+from risk_widgets.adapters.kinds import (
+    adapter_kinds,
+    add_adapter,
+    register_adapter,
+    unregister_adapter,
+)
 from risk_widgets.adapters.lora import LoRAAdapter, add_lora
 from risk_widgets.adapters.svf import SVFAdapter, add_svf
+from risk_widgets.core.params import PARAMS
+
+#: the parameters of LoRA and DoRA (the toolbar's fields, in order)
+LORA_PARAMS = ("rank", "alpha", "dropout", "use_rslora", "init")
 
 __all__ = [
     "AdapterLayer",
@@ -29,22 +40,41 @@ __all__ = [
     "LoRAAdapter",
     "PatchLayer",
     "SVFAdapter",
+    "add_adapter",
     "add_dora",
     "add_lora",
     "add_svf",
+    "adapter_kinds",
     "can_adapt",
+    "register_adapter",
     "supported_types",
+    "unregister_adapter",
 ]
 
 
-def _register_with_graph() -> None:
-    from risk_widgets.engine.registry import register_patchable
-
+def _register_builtin_kinds() -> None:
+    """LoRA, DoRA and SVF through the public `register_adapter`, as any user kind."""
     # adapters patch a graph model itself (`rewire`), not the body inside a risk model
-    register_patchable("lora", lambda layer: can_adapt(layer, quantized=True),
-                       through_wrappers=False)
-    register_patchable("svf", can_adapt, through_wrappers=False)
-    register_patchable("dora", can_dora, through_wrappers=False)
+    register_adapter(
+        "lora", LoRAAdapter, params=[PARAMS[n] for n in LORA_PARAMS],
+        applies_to=lambda layer: can_adapt(layer, quantized=True), label="LoRA",
+        help="Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train. With nothing"
+        " selected: the layers KerasHub's enable_lora adapts (default_lora_layer_names()),"
+        " else every Dense/EinsumDense.",
+        add=add_lora, code="rw.add_lora(model, targets={targets}, {params})",
+    )
+    register_adapter(
+        "dora", DoRAAdapter, params=[PARAMS[n] for n in LORA_PARAMS], applies_to=can_dora,
+        label="DoRA",
+        help="Weight-decomposed LoRA: W' = m·(W + s·AB)/‖W + s·AB‖; A, B and the magnitude m"
+        " train.",
+        add=add_dora, code="rw.add_dora(model, targets={targets}, {params})",
+    )
+    register_adapter(
+        "svf", SVFAdapter, applies_to=can_adapt, label="SVF",
+        help="Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
+        add=add_svf, code="rw.add_svf(model, targets={targets}, {params})",
+    )
 
 
-_register_with_graph()
+_register_builtin_kinds()

@@ -35,7 +35,26 @@ def check_adapter_name(name: Any) -> str:
 
 
 class AdapterLayer(PatchLayer):
-    """A `PatchLayer` over a kernel layer (`Dense` / `EinsumDense`), with a name and a gate.
+    """An adapter: new weights on a kernel layer, with a name and a gate (``rw.Adapter``).
+
+    The base class of every adapter kind, built-in (LoRA, DoRA, SVF) or your own. Write a
+    subclass with:
+
+    - ``build_adapter(self)``: create the new weights with ``self.add_weight`` (sizes from
+      ``self.input_dim`` and ``self.output_dim``: the kernel seen as an ``(in, out)``
+      matrix, whatever the layer: Dense, EinsumDense, Embedding, Conv);
+    - ``delta(self, inputs, training=None)``: the update added to the base layer's output
+      before its activation, e.g. ``self.low_rank(inputs, A, B)`` (``x A B``) or
+      ``self.apply_matrix(inputs, M)`` (``x M``, M an ``(in, out)`` tensor; the base
+      kernel is ``self.kernel_tensor()``);
+    - optionally ``delta_matrix(self)``: the same update as an ``(in, out)`` NumPy matrix
+      (``self.kernel_matrix()`` is the base kernel), which lets `rw.fold` merge it.
+
+    and register it: ``rw.register_adapter("ia3", IA3, params={"init": 1.0})``. Each
+    registered parameter becomes an attribute (``self.init``), part of the config (so
+    ``.keras`` files and stacks restore it) and of ``patch_info`` (the graph, the editor).
+    The base layer (``self.layer``) is shared with the user's model and frozen: only the
+    weights the adapter adds train, and nothing of the base is written.
 
     ``call`` computes ``act(base_linear(x) + gate * delta(x))`` where ``delta`` is given by
     the subclass; ``folded()`` returns a plain layer of the base class whose kernel is
@@ -60,12 +79,19 @@ class AdapterLayer(PatchLayer):
 
     #: whether the adapter takes an int8-quantized base (`kernel_view(quantized=True)`)
     accepts_quantized = False
+    #: ``{name: default}`` of the constructor parameters a registered kind declared
+    #: (`register_adapter(params=...)`): attributes, config and ``patch_info``
+    adapter_params: dict = {}
 
     def __init__(self, layer, adapter_name: str = DEFAULT_NAME, active: bool = True, **kwargs):
         adapter_name = check_adapter_name(adapter_name)
+        params = {name: kwargs.pop(name, default)
+                  for name, default in type(self).adapter_params.items()}
         if quantization_mode(layer):  # the adapter itself computes in float (Keras would
             kwargs.setdefault("dtype", ki.float_policy(layer.dtype_policy))  # dispatch it)
         super().__init__(layer, **kwargs)
+        for name, value in params.items():
+            setattr(self, name, value)
         self.adapter_name = adapter_name
         gate = keras.Variable(
             1.0 if active else 0.0, trainable=False, dtype="float32", name="adapter_gate"
@@ -103,15 +129,59 @@ class AdapterLayer(PatchLayer):
         self.build_adapter()
         self.built = True
 
-    def build_adapter(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def build_adapter(self):
+        """Creates the adapter's weights (``self.add_weight``); none by default."""
 
-    def delta(self, inputs, training=None):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def delta(self, inputs, training=None):
+        """The update added to the base layer's output (before its activation)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} defines no delta(self, inputs, training=None): the update "
+            "it adds to the base layer's output. Write it, e.g. `return self.low_rank(inputs, "
+            "self.a, self.b)`."
+        )
 
-    def delta_matrix(self) -> np.ndarray:  # pragma: no cover - abstract
-        """The change of the kernel as an ``(in, out)`` float64 matrix."""
-        raise NotImplementedError
+    def delta_matrix(self) -> np.ndarray:
+        """The change of the kernel as an ``(in, out)`` float64 matrix (what fold adds)."""
+        raise NotImplementedError(
+            f"adapter kind {self.patch_kind!r} ({type(self).__name__}) defines no "
+            "delta_matrix(), so its update cannot be merged into the kernel. Add "
+            "`def delta_matrix(self)` returning the (in, out) change of the kernel, or drop "
+            "the adapters with rw.unpatch(model) (names=[...] for some)."
+        )
+
+    # -- what a subclass reads ----------------------------------------------------------
+    @property
+    def input_dim(self) -> int:
+        """Rows of the base kernel seen as an ``(in, out)`` matrix (built adapters only)."""
+        return int(self.view.matrix_shape[0])
+
+    @property
+    def output_dim(self) -> int:
+        """Columns of the base kernel seen as an ``(in, out)`` matrix."""
+        return int(self.view.matrix_shape[1])
+
+    def kernel_tensor(self):
+        """The base kernel as an ``(in, out)`` tensor (read-only; use it in ``delta``)."""
+        return self.view.kernel_matrix_tensor()
+
+    def kernel_matrix(self) -> np.ndarray:
+        """The base kernel as an ``(in, out)`` float64 NumPy matrix (for ``delta_matrix``)."""
+        return self.view.kernel_matrix()
+
+    def apply_matrix(self, inputs, matrix):
+        """``inputs`` times an ``(in, out)`` tensor as the base applies its kernel (no bias,
+        no activation): ``x M`` on a Dense, the same contraction on an EinsumDense / Conv."""
+        return self.view.matrix_apply(inputs, matrix)
+
+    def low_rank(self, inputs, down, up):
+        """``inputs`` times ``down`` ``(in, r)`` then ``up`` ``(r, out)``: cheaper than
+        `apply_matrix` of ``down @ up``."""
+        return self.view.low_rank(inputs, down, up)
+
+    def patch_info(self) -> dict:
+        """``{"kind", "params"}``: the registered parameters' values (the graph, editor)."""
+        return {"kind": self.patch_kind,
+                "params": {name: getattr(self, name) for name in type(self).adapter_params}}
 
     def call(self, inputs, training=None):
         outputs = self.view.linear(inputs)
@@ -127,7 +197,9 @@ class AdapterLayer(PatchLayer):
         return self.view.plain_layer(self.merged_kernel())
 
     def get_config(self):
-        return {**super().get_config(), "adapter_name": self.adapter_name, "active": self.active}
+        params = {name: getattr(self, name) for name in type(self).adapter_params}
+        return {**super().get_config(), **params, "adapter_name": self.adapter_name,
+                "active": self.active}
 
     # -- the named-adapter protocol (read by risk_widgets.engine, which imports no adapter)
     def named_adapters(self) -> list[AdapterLayer]:

@@ -1,8 +1,10 @@
-"""The adapter API in one place, and `add_adapter`: the stacking step of every ``add_<kind>``.
+"""The adapter API in one place, and `stack_adapters`: the stacking step of every adapter kind.
 
 An adapter kind is one small module (`lora.py`, `dora.py`, `svf.py`): an `AdapterLayer`
 subclass with its maths (`adapter_layer.py`), reading its base layer's kernel through a
-`KernelView` (`kernel_views.py`), and an ``add_<kind>`` that calls `add_adapter`.
+`KernelView` (`kernel_views.py`), and an ``add_<kind>`` that calls `stack_adapters`;
+`risk_widgets.adapters.kinds` registers kinds and applies them by name
+(``rw.register_adapter``, ``rw.add_adapter``).
 
 Example:
     >>> import keras
@@ -49,17 +51,17 @@ __all__ = [
     "KernelView",
     "PatchLayer",
     "adapter_info",
-    "add_adapter",
     "base_of",
     "can_adapt",
     "check_adapter_name",
     "kernel_view",
     "quantization_mode",
+    "stack_adapters",
     "supported_types",
 ]
 
 
-def add_adapter(
+def stack_adapters(
     model: Any,
     targets: Any,
     make: Callable[[Any, str], AdapterLayer],
@@ -68,12 +70,13 @@ def add_adapter(
 ) -> Any:
     """Patches ``targets`` with ``make(base_layer, path)``; stacks on adapted layers.
 
-    The shared step of every ``add_<kind>`` (LoRA, SVF, …): ``make`` builds one adapter
-    on a plain base layer. A target that already holds adapters keeps them and gets the
-    new one too (an `AdapterStack`; the updates add up). The new adapters are named
-    ``name``, or, when None, the first of ``"default"``, ``"<kind>_1"``, ``"<kind>_2"``, …
-    that none of the targeted layers uses yet (so all adapters one call creates share a
-    name). A name already used on a targeted layer is a ValueError naming the layer.
+    The shared step of every adapter kind (LoRA, SVF, yours through `rw.add_adapter`):
+    ``make`` builds one adapter on a plain base layer. A target that already holds
+    adapters keeps them and gets the new one too (an `AdapterStack`; the updates add
+    up). The new adapters are named ``name``, or, when None, the first of ``"default"``,
+    ``"<kind>_1"``, ``"<kind>_2"``, … that none of the targeted layers uses yet (so all
+    adapters one call creates share a name). A name already used on a targeted layer is
+    a ValueError naming the layer.
 
     Example:
         >>> import keras

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
+from risk_widgets.adapters.base import AdapterLayer, kernel_view, stack_adapters
 from risk_widgets.adapters.defaults import DEFAULT_NAMES_ATTR, default_lora_names, default_targets
 from risk_widgets.adapters.lora_init import lora_scale, pissa_factors
 from risk_widgets.adapters.patterns import PathValues
@@ -206,7 +206,7 @@ def add_lora(
         dropout: dropout rate on the adapter input, in [0, 1).
         name: the adapters' name (default ``"default"``, or ``"lora_1"``, … when a target
             already has an adapter): on a layer that already has adapters the new one is
-            added to them (`risk_widgets.adapters.base.add_adapter`, `rw.set_active`).
+            added to them (`risk_widgets.adapters.base.stack_adapters`, `rw.set_active`).
         use_rslora: rsLoRA (PEFT's name): scale by ``alpha / sqrt(rank)``, not ``alpha / rank``.
         init: ``"he_uniform"`` (default: A He-uniform, B = 0), ``"gaussian"`` (PEFT: A ~
             N(0, std 1/rank), B = 0) or ``"pissa"`` (A, B on the kernel's top-``rank``
@@ -285,7 +285,7 @@ def lora_replace(
             use_rslora=use_rslora, init=init,
         )
 
-    patched = add_adapter(model, targets, replace, cls.patch_kind, name)
+    patched = stack_adapters(model, targets, replace, cls.patch_kind, name)
     for values in (ranks, alphas):
         values.warn_unmatched(f"add_{cls.patch_kind}")
     if remembered:  # a rebuilt backbone is a plain Functional: the patched model keeps them

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from risk_widgets.adapters.base import AdapterLayer, add_adapter, kernel_view
+from risk_widgets.adapters.base import AdapterLayer, kernel_view, stack_adapters
 
 __all__ = ["SVFAdapter", "add_svf"]
 
@@ -131,4 +131,4 @@ def add_svf(model: Any, targets: Any, name: str | None = None) -> Any:
         adapter.decompose()
         return adapter
 
-    return add_adapter(model, targets, replace, "svf", name)
+    return stack_adapters(model, targets, replace, "svf", name)

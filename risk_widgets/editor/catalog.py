@@ -1,7 +1,9 @@
 """The patch kinds the editor offers, their parameters, and how each is applied.
 
 One entry per kind; the editor, the widget's toolbar (through the ``catalog`` trait) and the
-parameter validation all read this table, so a new kind is added here and nowhere else.
+parameter validation all read this table. Adapter kinds come from
+``rw.register_adapter`` (`risk_widgets.adapters.kinds`, the built-in LoRA, DoRA and SVF too);
+the risk kinds are listed here.
 A kind's parameters are specs from :data:`risk_widgets.core.params.PARAMS` (one table of types,
 defaults and limits, which ``add_lora`` checks its arguments against too).
 
@@ -17,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from risk_widgets.core.params import PARAMS, ParamSpec
@@ -49,24 +51,6 @@ class PatchKind:
             "help": self.help,
             "params": [p.to_json() for p in self.params],
         }
-
-
-def _apply_lora(model, targets, **params):
-    from risk_widgets.adapters.lora import add_lora
-
-    return add_lora(model, targets=targets, **params)
-
-
-def _apply_dora(model, targets, **params):
-    from risk_widgets.adapters.dora import add_dora
-
-    return add_dora(model, targets=targets, **params)
-
-
-def _apply_svf(model, targets, **params):
-    from risk_widgets.adapters.svf import add_svf
-
-    return add_svf(model, targets=targets, name=params.get("name"))
 
 
 def _apply_sample(model, targets, **params):
@@ -136,31 +120,7 @@ def _apply_laplace(hessian):
     return apply
 
 
-CATALOG: dict[str, PatchKind] = {
-    "lora": PatchKind(
-        "lora", "LoRA", "model",
-        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
-         PARAMS["init"], PARAMS["name"]),
-        _apply_lora,
-        "Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train. With nothing"
-        " selected: the layers KerasHub's enable_lora adapts (default_lora_layer_names()),"
-        " else every Dense/EinsumDense.",
-        code="rw.add_lora(model, targets={targets}, {params})",
-    ),
-    "dora": PatchKind(
-        "dora", "DoRA", "model",
-        (PARAMS["rank"], PARAMS["alpha"], PARAMS["dropout"], PARAMS["use_rslora"],
-         PARAMS["init"], PARAMS["name"]),
-        _apply_dora,
-        "Weight-decomposed LoRA: W' = m·(W + s·AB)/‖W + s·AB‖; A, B and the magnitude m"
-        " train.",
-        code="rw.add_dora(model, targets={targets}, {params})",
-    ),
-    "svf": PatchKind(
-        "svf", "SVF", "layers", (PARAMS["name"],), _apply_svf,
-        "Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
-        code="rw.add_svf(model, targets={targets}, {params})",
-    ),
+_RISK_KINDS: dict[str, PatchKind] = {
     "sample": PatchKind(
         "sample", "Sample (MC dropout)", "model",
         (PARAMS["n_samples"], PARAMS["rate"]),
@@ -222,17 +182,75 @@ CATALOG: dict[str, PatchKind] = {
 }
 
 
+def _adapter_entry(entry: Any) -> PatchKind:
+    """An adapter kind (`risk_widgets.adapters.kinds.AdapterKind`) as the editor's entry."""
+
+    def apply(model, targets, name=None, **params):
+        return entry.add(model, targets, name=name, **params)
+
+    return PatchKind(
+        entry.kind, entry.label, entry.targets, (*entry.params, PARAMS["name"]), apply,
+        entry.help, code=entry.code,
+    )
+
+
+class Catalog(MutableMapping):
+    """Every patch kind the editor offers: the adapter kinds registered with
+    ``rw.register_adapter`` (LoRA, DoRA, SVF and yours, read at each lookup, so a kind
+    registered later is offered by editors opened after it), then the risk kinds.
+    Assigning an entry overrides it (tests); deleting one hides it."""
+
+    def __init__(self, fixed: dict[str, PatchKind]):
+        self._fixed = fixed
+        self._overrides: dict[str, PatchKind] = {}
+        self._hidden: set[str] = set()
+
+    def _entries(self) -> dict[str, PatchKind]:
+        from risk_widgets.adapters import adapter_kinds
+
+        merged = {k: _adapter_entry(e) for k, e in adapter_kinds().items()}
+        merged.update(self._fixed)
+        merged.update(self._overrides)
+        return {k: v for k, v in merged.items() if k not in self._hidden}
+
+    def __getitem__(self, kind: str) -> PatchKind:
+        return self._entries()[kind]
+
+    def __setitem__(self, kind: str, value: PatchKind) -> None:
+        self._hidden.discard(kind)
+        self._overrides[kind] = value
+
+    def __delitem__(self, kind: str) -> None:
+        if kind not in self._entries():
+            raise KeyError(kind)
+        self._overrides.pop(kind, None)
+        self._hidden.add(kind)
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._entries()
+
+
+CATALOG = Catalog(_RISK_KINDS)
+
+
 def validate_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """Checks ``params`` for patch ``kind`` and returns them typed, with defaults filled in.
 
     Raises:
         ValueError: unknown kind, unknown parameter, or a value of the wrong type or range.
     """
-    if kind not in CATALOG:
+    entries = dict(CATALOG)
+    if kind not in entries:
         raise ValueError(
-            f"Unknown patch kind {kind!r}. Expected one of: {', '.join(sorted(CATALOG))}."
+            f"Unknown patch kind {kind!r}. Expected one of: {', '.join(sorted(entries))}."
         )
-    spec = CATALOG[kind]
+    spec = entries[kind]
     params = dict(params or {})
     known = {p.name for p in spec.params}
     unknown = sorted(set(params) - known)

@@ -32,10 +32,10 @@ from risk_widgets.core.layer_copy import set_sublayer, sublayer_at
 from risk_widgets.core.walk import is_patch_layer, iter_layers
 from risk_widgets.engine import recipe, registry
 from risk_widgets.engine.frozen_base import FrozenBase
-from risk_widgets.engine.patch_layer import TrainableSubset
+from risk_widgets.engine.patch_layer import PatchLayer, TrainableSubset
 from risk_widgets.engine.rebuild import SUBLAYER_PATCHES, build_like, rebuild
 
-__all__ = ["PatchedModel", "RewiredModel", "rebuild_as"]
+__all__ = ["PatchedModel", "RewiredModel", "mark_trained", "rebuild_as"]
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
@@ -161,17 +161,73 @@ class PatchedModel(TrainableSubset, RewiredModel):
         for layer in self.patch_layers():
             layer.trainable = value
 
+    def trained_layers(self) -> list:
+        """Layers `rewire` put in that are not patch layers (your own replacement layers):
+        their new weights train too."""
+        return list(self.__dict__.get("_rw_trained_layers", ()))
+
+    def shared_variables(self) -> list:
+        """The variables shared with the model this one was patched from (its frozen
+        base): never trained through this model, whatever a replacement layer reports."""
+        return list(self.__dict__.get("_rw_shared", {}).values())
+
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        weights, seen = [], set()
-        for layer in self.patch_layers():
+        return self._trained_weights()
+
+    def _trained_weights(self) -> list:
+        """What trains when the model's flag is on: the trainable weights of its patch
+        layers and of `trained_layers`, without the shared base's variables."""
+        shared = self.__dict__.get("_rw_shared", {})
+        weights, seen = [], set(shared)
+        for layer in [*self.patch_layers(), *self.trained_layers()]:
             for v in layer.trainable_weights:
                 if id(v) not in seen:
                     seen.add(id(v))
                     weights.append(v)
         return weights
+
+    # -- saving what trains ----------------------------------------------------------
+    def get_config(self):
+        """`RewiredModel`'s config, plus what a reload cannot see: the paths of
+        `trained_layers` and, per layer holding some, which of its weights are shared."""
+        config = super().get_config()
+        if "recipe" in config:
+            return config
+        trained = {id(layer) for layer in self.trained_layers()}
+        shared = self.__dict__.get("_rw_shared", {})
+        paths, frozen = [], {}
+        for ref in iter_layers(self):
+            layer = ref.layer
+            if id(layer) in trained and ref.path not in paths:
+                paths.append(ref.path)
+            foreign = is_patch_layer(layer) and not isinstance(layer, PatchLayer)
+            if id(layer) in trained or foreign:
+                held = [i for i, v in enumerate(layer.weights) if id(v) in shared]
+                if held:
+                    frozen[ref.path] = held
+        if paths:
+            config["trained_layers"] = paths
+        if frozen:
+            config["shared_weights"] = frozen
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        trained = config.pop("trained_layers", [])
+        frozen = config.pop("shared_weights", {})
+        model = super().from_config(config, custom_objects)
+        if trained or frozen:
+            layers = {ref.path: ref.layer for ref in iter_layers(model)}
+            object.__setattr__(model, "_rw_trained_layers", [layers[p] for p in trained])
+            object.__setattr__(model, "_rw_shared", {
+                id(v): v for path, held in frozen.items()
+                for i, v in enumerate(layers[path].weights) if i in held
+            })
+        return model
 
 
     # -- frozen statistics --------------------------------------------------------------
@@ -195,7 +251,31 @@ def rebuild_as(cls: type, source, replacements: dict, where: dict):
     new = rebuild(source, replacements, where, cls=cls)
     if issubclass(cls, PatchedModel):
         ki.set_trainable_flag(new, True)
+        _share_base(new, source)
     return new
+
+
+def mark_trained(model, layers) -> None:
+    """Adds ``layers`` (replacements `rewire` put in that are not patch layers) to what
+    ``model`` (a `PatchedModel`) trains: their weights, less the shared base's."""
+    kept = model.trained_layers()
+    known = {id(layer) for layer in kept}
+    kept += [layer for layer in layers if id(layer) not in known]
+    object.__setattr__(model, "_rw_trained_layers", kept)
+
+
+def _share_base(new, source) -> None:
+    """Records in ``new`` which variables it shares with ``source``'s frozen base (all of
+    ``source``'s variables but those ``source`` itself trains, when it is a PatchedModel),
+    and carries over ``source``'s trained layers that ``new`` still holds. Only variables
+    ``new`` holds are kept (references, so no id is reused while ``new`` lives)."""
+    trained = set()
+    if isinstance(source, PatchedModel):
+        trained = {id(v) for v in source._trained_weights()}
+        held = {id(ref.layer) for ref in iter_layers(new)}
+        mark_trained(new, [layer for layer in source.trained_layers() if id(layer) in held])
+    base = {id(v) for v in source.variables if id(v) not in trained}
+    object.__setattr__(new, "_rw_shared", {id(v): v for v in new.variables if id(v) in base})
 
 
 def _restore_sublayers(layer, path, swaps, custom_objects) -> None:

@@ -20,14 +20,15 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import keras
 
-from risk_widgets.core.targets import find_layers, warn_partial_targets
-from risk_widgets.core.walk import get_layer_by_path, graph_of
-from risk_widgets.engine.models import PatchedModel, RewiredModel, rebuild_as
+from risk_widgets.core.targets import find_layers, user_stacklevel, warn_partial_targets
+from risk_widgets.core.walk import get_layer_by_path, graph_of, is_patch_layer
+from risk_widgets.engine.models import PatchedModel, RewiredModel, mark_trained, rebuild_as
 from risk_widgets.engine.rebuild import build_like
 
 __all__ = ["Replace", "rewire"]
@@ -103,11 +104,15 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     same names, so every path stays valid. A layer used in several places is replaced by
     one object everywhere (``replace`` is called once, with its first path).
 
-    The result is a `risk_widgets.PatchedModel`: its trainable weights are only those of
-    patch layers (layers with ``is_patch_layer = True``, e.g. adapters); the shared base
-    is frozen by the patched model without touching its ``trainable`` flags, so training
-    the result leaves ``model`` bit-identical. Pass ``freeze_base=False`` for a `RewiredModel`
-    (a Functional model) whose layers, shared with ``model``, all train as usual.
+    The result is a `risk_widgets.PatchedModel`: what trains are the new weights the
+    replacements bring (an adapter's ``A`` and ``B``, a new layer's kernel), never a
+    variable of ``model``: the shared base is frozen by the patched model without touching
+    its ``trainable`` flags, even where a replacement wraps the original layer and reports
+    its kernel as trainable, so training the result leaves ``model`` bit-identical. A
+    replacement that holds only the original's weights (it adds none) trains nothing and
+    warns. For fold, unpatch and adapter files, subclass `rw.Adapter` (``rw.add_adapter``).
+    Pass ``freeze_base=False`` for a `RewiredModel` (a Functional model) whose layers,
+    shared with ``model``, all train as usual.
 
     Everything is checked before anything is returned (targets exist, ``replace`` returns
     a Layer, output shapes match); a failure raises ValueError/TypeError naming the path
@@ -135,4 +140,28 @@ def rewire(model: Any, targets: Any, replace: Replace, *, freeze_base: bool = Tr
     """
     _check_model(model)
     replacements, where = _replace_all(model, targets, replace)
-    return rebuild_as(PatchedModel if freeze_base else RewiredModel, model, replacements, where)
+    new = rebuild_as(PatchedModel if freeze_base else RewiredModel, model, replacements, where)
+    if freeze_base:
+        own = [layer for layer in replacements.values() if not is_patch_layer(layer)]
+        mark_trained(new, own)
+        _warn_untrained(new, replacements, where)
+    return new
+
+
+def _warn_untrained(model, replacements: dict, where: dict) -> None:
+    """Warns when replacements that hold weights add none that train: a layer wrapping the
+    original (shared, so frozen) with no new trainable weight of its own trains nothing."""
+    shared = {id(v) for v in model.shared_variables()}
+    idle = [
+        where[old_id] for old_id, layer in replacements.items()
+        if layer.weights and all(id(v) in shared or not v.trainable for v in layer.weights)
+    ]
+    if idle:
+        warnings.warn(
+            f"rewire: the replacement at {', '.join(repr(p) for p in idle)} adds no trainable "
+            "weights: what it holds is the original layer's (shared with the model you "
+            "patched, so frozen), and the patched model trains nothing there. Create new "
+            "weights in it (e.g. subclass rw.Adapter and write build_adapter), or pass "
+            "freeze_base=False to train the shared layers (that changes your model).",
+            stacklevel=user_stacklevel(),
+        )
