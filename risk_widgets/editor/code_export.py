@@ -92,6 +92,10 @@ def call_code(kind: str, targets: Sequence[str] | None, params: dict[str, Any]) 
     return expression.replace(", )", ")").replace("(, ", "(")
 
 
+#: the adapter kinds risk_widgets registers itself
+_BUILTIN = frozenset({"lora", "dora", "svf"})
+
+
 def history_code(
     entries: Iterable[tuple[str, Sequence[str] | None, dict[str, Any]]],
     model_path: str | None = None,
@@ -115,6 +119,12 @@ def history_code(
     if any(kind in CATALOG and CATALOG[kind].needs_data for kind, _, _ in entries):
         lines.append("# `x_cal, y_cal`: the held-out rows the post-hoc patches are calibrated on "
                      "(the editor's sample data).")
+    from risk_widgets.adapters import adapter_kinds
+
+    own = sorted({kind for kind, _, _ in entries if kind in adapter_kinds()} - _BUILTIN)
+    if own:
+        lines.append(f"# {', '.join(repr(k) for k in own)}: your adapter kind(s); run the code "
+                     "that defines and registers them (rw.register_adapter) first.")
     lines.append("")
     for kind, targets, params in entries:
         lines.append(f"model = {call_code(kind, targets, params)}")
