@@ -97,11 +97,13 @@ def _plan(model, how, native=None) -> tuple[dict[int, Any], dict[int, str], bool
     return replacements, where, left
 
 
-def _swap_patches(model, how, plain=False, plan=None):
+def _swap_patches(model, how, plain=False, plan=None, share_state=False):
     replacements, where, left = plan or _plan(model, how)
     if left:  # some adapters stay: the result trains only them, as rewire's does
         return rebuild_as(PatchedModel, model, replacements, where)
-    return rebuild(model, replacements, where, cls=Functional, plain=plain)
+    return rebuild(
+        model, replacements, where, cls=Functional, plain=plain, share_state=share_state
+    )
 
 
 def unpatch(model, names: Any = None) -> Any:
@@ -183,7 +185,7 @@ def _check_finite_fold(layer, new, path) -> None:
     )
 
 
-def fold(model, names: Any = None) -> Any:
+def fold(model, names: Any = None, *, share_base: bool = False) -> Any:
     """Merges every adapter into its base layer; returns a plain Keras Functional model.
 
     With ``names`` (an adapter name or a list of them) only those adapters are merged:
@@ -198,9 +200,26 @@ def fold(model, names: Any = None) -> Any:
     copy (`risk_widgets.core.layer_copy`: same class and state, never re-created from its
     config, so KerasHub blocks fold too). The result owns **new** copies of all
     its weights (the shared original variables are never written, and training the folded
-    model leaves the original untouched) and loads in a Python that never imported
+    model leaves the original untouched; see ``share_base`` for the opposite) and loads in a Python that never imported
     risk_widgets. A patch whose folded weights would not be finite is refused with a
     ValueError naming its path (nothing is changed).
+
+    Cost: the copies are made by the backend, variable by variable (no trip through
+    NumPy), so a fold takes about one copy of the weights in time and memory, plus the
+    merged kernels (computed in float64, one layer at a time) (bench/RESULTS.md, *Fold at
+    scale*).
+
+    Args:
+        model: the patched model (`add_lora`, `add_dora`, `add_svf`, or Keras' own
+            ``enable_lora``).
+        names: an adapter name or a list of them (None: all).
+        share_base: True to **share** every variable the fold does not change with
+            ``model`` instead of copying it, for a model that does not fit in memory twice:
+            only the merged layers get new weights. The folded model and ``model`` (and
+            the model it was patched from) then hold the same variables: **training the
+            folded model, or assigning to its weights, changes the original model too**
+            (and the other way round). Where adapters are left (``names``), the result
+            shares its base layers in any case, as every patched model does.
 
     Example:
         >>> import keras, numpy as np
@@ -213,8 +232,22 @@ def fold(model, names: Any = None) -> Any:
         >>> both = rw.add_lora(rw.add_lora(model, "head", rank=1), "head", rank=1, name="b")
         >>> rw.adapter_names(rw.fold(both, names=["default"]))
         ['b']
+        >>> shared = rw.fold(rw.add_lora(model, "head", rank=1), share_base=True)
+        >>> shared.get_layer("head").bias is model.get_layer("head").bias  # merged: new
+        False
+        >>> inputs = keras.Input((4,))
+        >>> hidden = keras.layers.Dense(3, name="hidden")
+        >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden(inputs)))
+        >>> shared = rw.fold(rw.add_lora(model, "head", rank=1), share_base=True)
+        >>> shared.get_layer("hidden").kernel is hidden.kernel  # unchanged: shared
+        True
     """
     check_model(model, "fold()")
+    if not isinstance(share_base, bool):
+        raise TypeError(
+            f"fold(): `share_base` is True (share the unchanged variables with the original "
+            f"model) or False (copy them). Received: share_base={share_base!r}"
+        )
     _check_patched(model, "fold()", "merge")
     wanted = check_names(model, names, "fold()")
     plan = _plan(
@@ -223,7 +256,7 @@ def fold(model, names: Any = None) -> Any:
     )
     if plan[2]:  # adapters left: a patched model on the partly folded layers
         return _swap_patches(model, None, plan=plan)
-    merged = _swap_patches(model, None, plain=True, plan=plan)
+    merged = _swap_patches(model, None, plain=True, plan=plan, share_state=share_base)
     # the demo models' own classes (risk_widgets.demo) are user layers, not patches; walk
     # the layers, not get_config(): some KerasHub blocks' get_config is broken (Llama's)
     leftover = sorted(
