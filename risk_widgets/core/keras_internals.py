@@ -57,6 +57,7 @@ __all__ = [
     "call_takes_training",
     "clone_graph_nodes",
     "float_policy",
+    "compile_arguments",
     "compiled_loss",
     "copy_tracker",
     "functional_from_config",
@@ -376,6 +377,15 @@ def is_checkpoint_reference(value: Any) -> bool:
 def compiled_loss(model: Any) -> Any:
     """The loss `compile` made (called as ``loss(y, y_pred, sample_weight)``), or None."""
     return model._compile_loss
+
+
+def compile_arguments(model: Any) -> dict | None:
+    """The arguments ``model.compile`` received, as the objects passed (the optimizer after
+    ``keras.optimizers.get``), or None if it was never compiled. ``get_compile_config()``
+    serializes them instead, and a loss re-created from that config can differ (Keras 3.15's
+    ``Huber.get_config`` drops ``delta``) or fail (an unregistered Python function)."""
+    config = getattr(model, "_compile_config", None)
+    return dict(config.config) if config is not None else None
 
 
 def aggregate_additional_loss(model: Any, loss: Any) -> Any:

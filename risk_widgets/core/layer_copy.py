@@ -282,8 +282,10 @@ def _empty_like(container: Any, memo: dict[int, Any], items: Any = ()) -> Any:
     bound to the copy's tracker once filled (so nothing is tracked twice)."""
     factory = getattr(container, "default_factory", None)
     fresh = type(container)(factory) if factory is not None else type(container)()
-    if isinstance(container, dict):
+    if isinstance(container, dict) and type(container).__mro__.count(dict):
         dict.update(fresh, items)
+    elif isinstance(container, dict):  # TensorFlow's _DictWrapper: a proxy, not a dict
+        fresh.update(items)  # (a compiled model's `_compiled_trainable_state`)
     elif isinstance(container, set):
         set.update(fresh, items)
     else:

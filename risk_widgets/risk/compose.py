@@ -46,6 +46,7 @@ __all__ = [
     "capture_outputs",
     "check_finite",
     "copy_layer",
+    "gaussian_nll_terms",
     "leaf_layers",
     "Sites",
     "rebuild",
@@ -102,6 +103,16 @@ def total_variance(means: Any, variances: Any | None, members: int) -> tuple[Any
     if variances is not None:
         var = var + ops.mean(split_members(variances, members), axis=1)
     return mean, var
+
+
+def gaussian_nll_terms(y: Any, mean: Any, var: Any) -> Any:
+    """The Gaussian negative log-likelihood of every element: ``0.5 (log(2 pi var) + (y -
+    mean)^2 / var)`` (broadcast; ``var`` > 0)."""
+    import math
+
+    from keras import ops
+
+    return 0.5 * (ops.log(2.0 * math.pi * var) + ops.square(y - mean) / var)
 
 
 def total_variance_np(means: np.ndarray, variances: np.ndarray | None = None, axis: int = -1):

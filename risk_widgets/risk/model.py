@@ -38,7 +38,8 @@ Example:
 
 from __future__ import annotations
 
-import math
+import inspect
+import warnings
 from typing import Any
 
 import keras
@@ -49,6 +50,7 @@ from risk_widgets.core import keras_internals as ki
 from risk_widgets.risk.compose import (
     capture_outputs,
     check_finite,
+    gaussian_nll_terms,
     leaf_layers,
     split_members,
     tile_members,
@@ -105,10 +107,23 @@ class RiskModel(keras.Model):
         self._set_private("wrappers", [dict(w) for w in (wrappers or [])])
         self._set_private("_risk_stash", None)
         self._set_private("_predict_with_risk", False)
+        self._set_private("_user_compute_loss", None)
         self.built = True  # the body is built: weights can be loaded without a first call
 
     def _set_private(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # not tracked by Keras (tensors, flags, caches)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "compute_loss":  # Capsa's way: risky.compute_loss = my_loss (see there)
+            if value is not None and not callable(value):
+                raise TypeError(
+                    "`compute_loss` must be a function compute_loss(x, y, y_pred, "
+                    f"sample_weight, training) returning a scalar. Received: {value!r}"
+                )
+            self._set_private("_user_compute_loss", value)
+            self.train_function = self.test_function = None  # traced with the old loss
+            return
+        super().__setattr__(name, value)
 
     # --- forward ----------------------------------------------------------------------
 
@@ -155,9 +170,38 @@ class RiskModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Each member's compiled loss (on its own prediction) + NLL of its variance, if any
-        (the NLL trains the variance; the mean too only when no compiled loss does)."""
+        (the NLL trains the variance; the mean too only when no compiled loss does).
+
+        **Your own loss.** Assign a function, as in Capsa: ``risky.compute_loss = fn`` with
+        ``fn(x, y, y_pred, sample_weight, training)`` (``training`` optional) returning a
+        scalar. With a variance head (sculpt) ``y_pred`` is ``(y_hat, risk)``, the prediction
+        and its std (as ``risky(x, return_risk=True)``), so that
+        :func:`risk_widgets.risk.sculpt.gaussian_nll` can train the head; without one it is
+        the prediction. ``fit`` / ``evaluate`` then use ``fn`` instead of the above (on the
+        members' combined prediction); ``risky.compute_loss = None`` goes back.
+
+        Example:
+            >>> import keras, numpy as np
+            >>> from risk_widgets.risk import sculpt
+            >>> inputs = keras.Input((1,))
+            >>> model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+            >>> model.compile(optimizer="adam")  # no loss: sculpt warns
+            >>> import warnings; warnings.simplefilter("ignore")
+            >>> risky = sculpt.Wrapper()(model)
+            >>> def my_loss(x, y, y_pred, sample_weight=None, training=True):
+            ...     y_hat, std = y_pred
+            ...     mae = keras.ops.mean(keras.ops.abs(y - y_hat))
+            ...     return mae + sculpt.gaussian_nll(y, keras.ops.stop_gradient(y_hat), std)
+            >>> risky.compute_loss = my_loss
+            >>> history = risky.fit(np.ones((8, 1)), np.ones((8, 1)), epochs=2, verbose=0)
+            >>> len(history.history["loss"])
+            2
+        """
         stash = self._risk_stash
         self._set_private("_risk_stash", None)
+        user = self._user_compute_loss
+        if user is not None:
+            return self._user_loss(user, x, y, y_pred, sample_weight, training, stash)
         if stash is None or y is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
         means, variances = stash
@@ -184,6 +228,24 @@ class RiskModel(keras.Model):
             )
         return losses[0] if len(losses) == 1 else ops.sum(ops.stack(losses))
 
+    def _user_loss(self, user, x, y, y_pred, sample_weight, training, stash) -> Any:
+        """The assigned ``compute_loss``, given ``(y_hat, risk)`` when there is a variance
+        head (from this step's forward pass, else from a new one)."""
+        if self.has_variance:
+            if stash is None:
+                y_pred = self(x, training=training, return_risk=True)
+            else:
+                means, variances = stash
+                ys, stds = [], []
+                for mean, var in zip(means, variances, strict=True):
+                    y_hat, total = total_variance(mean, var, self.members)
+                    ys.append(y_hat)
+                    stds.append(ops.sqrt(ops.maximum(total, 0.0)))
+                y_pred = (self._pack(ys), self._pack(stds))
+        if "training" in _parameters(user):
+            return user(x, y, y_pred, sample_weight, training=training)
+        return user(x, y, y_pred, sample_weight)
+
     @staticmethod
     def _nll(ys, means, variances, sample_weight, trains_mean=False) -> Any:
         """Gaussian NLL of every member; the means enter as constants unless ``trains_mean``
@@ -195,7 +257,7 @@ class RiskModel(keras.Model):
             y = ops.reshape(ops.cast(y, mu.dtype), ops.shape(mu))
             if not trains_mean:
                 mu = ops.stop_gradient(mu)
-            per = 0.5 * (ops.log(2.0 * math.pi * var) + ops.square(y - mu) / var)
+            per = gaussian_nll_terms(y, mu, var)
             per_row = ops.mean(ops.reshape(per, (ops.shape(per)[0], -1)), axis=1)
             if sample_weight is not None:
                 w = ops.reshape(ops.cast(sample_weight, per_row.dtype), (-1,))
@@ -205,6 +267,21 @@ class RiskModel(keras.Model):
         return total
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        if (
+            self.has_variance
+            and self._user_compute_loss is None
+            and getattr(self, "compiled", False)
+            and ki.compiled_loss(self) is None
+        ):
+            warnings.warn(
+                f"{self.name!r} has a variance head (sculpt) but no compiled loss, so fit trains "
+                "its prediction and variance on the Gaussian NLL alone. To train the "
+                "prediction on your loss: risky.compile(optimizer=..., loss=your_loss), or "
+                "assign risky.compute_loss = fn(x, y, y_pred, sample_weight, training) with "
+                "y_hat, risk = y_pred, adding sculpt.gaussian_nll(y, y_hat, risk).",
+                UserWarning,
+                stacklevel=2,
+            )
         _check_inputs(self, x, "fit")
         check_finite(x, "x", "fit")
         check_finite(y, "y", "fit")
@@ -377,6 +454,13 @@ class RiskModel(keras.Model):
             config["body"], custom_objects=custom_objects
         )
         return cls(**config)
+
+
+def _parameters(fn: Any) -> set[str]:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # a builtin or C callable: the four positional arguments
+        return set()
 
 
 def _check_inputs(model: RiskModel, x: Any, method: str) -> None:

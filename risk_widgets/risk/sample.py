@@ -227,7 +227,9 @@ class Wrapper:
             if targets is None:
                 # only the prediction outputs count: a variance head hangs off the features
                 # feeding the last layer, and must not make that layer a "last" one
-                last_sites = last_layers(state["base"], sites, state["n_outputs"])
+                last_sites = last_layers(
+                    state["base"], sites, state["n_outputs"], batch=state["stride"]
+                )
                 last = {id(layer) for layer in last_sites}
                 chosen = [
                     p

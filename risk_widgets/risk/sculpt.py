@@ -7,8 +7,12 @@ Risk = the predicted std (composed with other wrappers by the law of total varia
 
 The Gaussian NLL is added to the loss automatically: a wrapped model that was compiled
 carries its compile settings over and trains on ``compiled loss + NLL``; if it was not
-compiled, ``risky.compile(optimizer=...)`` with no loss trains on the NLL alone. There is no
-``compute_loss`` to write.
+compiled with a loss, sculpt warns (as Capsa does: when wrapping a model compiled without
+one, or when ``fit`` starts without one) and ``fit`` trains on the NLL alone. For
+more control, assign your own loss: ``risky.compute_loss = fn`` receives
+``y_pred = (y_hat, risk)`` and can call :func:`gaussian_nll` (Capsa's
+``sculpt.Normal.loss_function``); see :meth:`RiskModel.compute_loss
+<risk_widgets.risk.model.RiskModel.compute_loss>`.
 
 **What trains what.** The compiled loss trains the prediction and every layer below it,
 exactly as without sculpt; the NLL trains the variance head only: the prediction enters it
@@ -25,7 +29,8 @@ the plain baselines, every seed. With no compiled loss the NLL trains the predic
 Sculpt is for regression outputs; it refuses outputs that end in a softmax or sigmoid (use
 vote or sample for classification risk). The risk model owns a copy of the user's layers
 (initialised with their weights) and trains them with the head; the user's model is never
-modified.
+modified. A subclassed model is wrapped as one opaque layer: its inside is no graph, so its
+heads read the model's inputs (not the features before its last layer).
 
 Example:
     >>> import keras
@@ -41,16 +46,67 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras
 from keras import ops
 
-from risk_widgets.risk.compose import report_output
+from risk_widgets.risk.compose import gaussian_nll_terms, report_output
 from risk_widgets.risk.model import RiskModel
-from risk_widgets.risk.wrap import wrap_model
+from risk_widgets.risk.wrap import has_compiled_loss, wrap_model
 
-__all__ = ["HIDDEN", "MIN_VARIANCE", "SculptHead", "Wrapper"]
+__all__ = ["HIDDEN", "MIN_VARIANCE", "NO_LOSS_WARNING", "SculptHead", "Wrapper", "gaussian_nll"]
+
+#: what sculpt says when the wrapped model has no compiled loss (Capsa's warning, our names)
+NO_LOSS_WARNING = (
+    "sculpt: model {name!r} was not compiled with a loss, so the risk model trains its "
+    "prediction and its variance on the Gaussian NLL alone. Either a) compile the model "
+    "before wrapping: model.compile(optimizer=..., loss=your_loss); or b) combine your loss "
+    "with sculpt.gaussian_nll yourself and assign it: risky.compute_loss = fn(x, y, y_pred, "
+    "sample_weight, training), where y_hat, risk = y_pred and the loss adds "
+    "sculpt.gaussian_nll(y, y_hat, risk)."
+)
+
+
+def gaussian_nll(y: Any, y_hat: Any, std: Any, sample_weight: Any = None) -> Any:
+    """Sculpt's loss: the mean Gaussian negative log-likelihood of ``y`` under
+    ``N(y_hat, std^2)`` (Capsa's ``sculpt.Normal.loss_function(y, y_hat, risk)``).
+
+    For a custom ``compute_loss`` (see :meth:`RiskModel.compute_loss
+    <risk_widgets.risk.model.RiskModel.compute_loss>`), which receives ``(y_hat, risk)``.
+    The gradient reaches ``y_hat`` and ``std``; pass ``keras.ops.stop_gradient(y_hat)`` to
+    let only your own loss train the prediction, as sculpt's built-in loss does when the
+    model is compiled with one.
+
+    Args:
+        y: the targets, any shape that reshapes to ``y_hat``'s.
+        y_hat: the prediction.
+        std: its predicted std (``risk``), same shape, > 0; floored at
+            ``sqrt(MIN_VARIANCE)``.
+        sample_weight: optional weight per row, shape ``(batch,)``.
+
+    Returns:
+        A scalar: the NLL per element, averaged over each row, then over the rows (weighted).
+
+    Example:
+        >>> import numpy as np
+        >>> from risk_widgets.risk import sculpt
+        >>> y, y_hat, std = np.zeros((2, 1)), np.zeros((2, 1)), np.ones((2, 1))
+        >>> round(float(sculpt.gaussian_nll(y, y_hat, std)), 4)  # 0.5 * log(2 pi)
+        0.9189
+    """
+    y_hat = ops.convert_to_tensor(y_hat)
+    dtype = y_hat.dtype if "float" in str(y_hat.dtype) else "float32"
+    y_hat = ops.cast(y_hat, dtype)
+    y = ops.reshape(ops.cast(y, dtype), ops.shape(y_hat))
+    var = ops.maximum(ops.square(ops.cast(std, dtype)), MIN_VARIANCE)
+    per = gaussian_nll_terms(y, y_hat, var)
+    per_row = ops.mean(ops.reshape(per, (ops.shape(per)[0], -1)), axis=1)
+    if sample_weight is None:
+        return ops.mean(per_row)
+    w = ops.reshape(ops.cast(sample_weight, dtype), (-1,))
+    return ops.sum(per_row * w) / ops.maximum(ops.sum(w), 1e-12)
 
 MIN_VARIANCE = 1e-6
 #: units of a new head's own ReLU layer (``SculptHead(hidden=...)``)
@@ -222,6 +278,9 @@ class Wrapper:
                 variances.append(head(features))
             return variances
 
-        return wrap_model(
+        risky = wrap_model(
             model, kind="sculpt", params={}, n_members=1, select=None, replace=None, extend=extend
         )
+        if getattr(model, "compiled", False) and not has_compiled_loss(model):
+            warnings.warn(NO_LOSS_WARNING.format(name=model.name), UserWarning, stacklevel=2)
+        return risky
