@@ -117,6 +117,28 @@ def test_fold_share_base_on_a_kerashub_backbone():
         shared = {id(v) for v in folded.weights} & {id(v) for v in backbone.weights}
         n_merged = sum(len(layer.layer.weights) for layer in rw.patch_layers(lora).values())
         assert len(shared) == (len(backbone.weights) - n_merged if share else 0)
+    # the copies may share their buffers with the originals until written (TensorFlow's
+    # copy-on-write): training the folded copy, token embedding (sparse updates) included,
+    # leaves the backbone as it was
+    before = _values_by_path(backbone)
+    folded = rw.fold(lora)
+    folded.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse", jit_compile=False)
+    folded.fit(data, np.zeros(folded(data).shape, "float32"), epochs=2, verbose=0)
+    after = _values_by_path(folded)
+    assert set(after) == set(before)
+    moved = {k for k in before if not np.array_equal(before[k], after[k])}
+    assert "token_embedding#0" in moved and len(moved) > len(before) // 2, sorted(moved)
+    assert all(np.array_equal(a, b) for a, b in zip(before.values(),
+                                                     _values_by_path(backbone).values(),
+                                                     strict=True))
+
+
+def _values_by_path(model) -> dict[str, np.ndarray]:
+    """``{"<layer path>#<i>": value}`` of each leaf layer's own weights."""
+    from risk_widgets.core.walk import iter_layers
+
+    return {f"{ref.path}#{i}": _np(v) for ref in iter_layers(model) if ref.kind == "layer"
+            for i, v in enumerate(ref.layer.weights)}
 
 
 def test_copy_variable_keeps_dtype_path_and_flags():
