@@ -122,10 +122,11 @@ def _unchanged(model, snapshot):
 @pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
 def test_the_keras3_flow_on_every_model_kind(make, kind, tmp_path):
     model = make()
-    model.compile(optimizer="adam", loss="mse")
+    # eager: two steps of a tiny model run faster than tracing them (graph mode: below)
+    model.compile(optimizer="adam", loss="mse", run_eagerly=True)
     before = _snapshot(model)
     risky = WRAPPERS[kind]()(model)
-    assert isinstance(risky, RiskModel) and risky.compiled
+    assert isinstance(risky, RiskModel) and risky.compiled and risky.run_eagerly
 
     out, risk = risky(X[:5], return_risk=True)
     assert tuple(out.shape) == tuple(risk.shape) == (5, 1)
@@ -140,19 +141,17 @@ def test_the_keras3_flow_on_every_model_kind(make, kind, tmp_path):
     n_model, n_risky = len(model.trainable_variables), len(risky.trainable_variables)
     assert n_risky == {"vote": 3 * n_model, "sample": n_model, "sculpt": n_model + 4}[kind]
 
-    history = risky.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    history = risky.fit(X, Y, epochs=1, batch_size=16, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     loss = risky.evaluate(X, Y, verbose=0)
     assert np.isfinite(loss)
     assert risky.predict(X, verbose=0).shape == (32, 1)
-    y, std = risky.predict_risk(X)
-    assert y.shape == std.shape == (32, 1)
     _unchanged(model, before)  # wrapping and fitting never touch the user's model
 
     path = str(tmp_path / "model.weights.h5")
     risky.save_weights(path)
     restored_model = make()
-    restored_model.compile(optimizer="adam", loss="mse")
+    restored_model.compile(optimizer="adam", loss="mse", run_eagerly=True)
     restored = WRAPPERS[kind]()(restored_model)
     restored(X[:2])  # Capsa: call it once before loading
     restored.load_weights(path)
@@ -209,7 +208,7 @@ def _member_loss(risky, loss_fn, members=2):
     return np.mean([np.mean(loss_fn(Y, outs[:, k])) for k in range(members)])
 
 
-@pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
+@pytest.mark.parametrize("make", [functional, subclassed], ids=["functional", "subclassed"])
 def test_compile_settings_are_the_users_own_objects(make):
     model = make()
     huber = keras.losses.Huber(delta=0.5)
@@ -282,6 +281,7 @@ def test_sculpt_warns_without_a_compiled_loss_and_takes_a_custom_compute_loss():
                       + float(np.mean(np.abs(Y - y_hat.numpy()))))
     np.testing.assert_allclose(risky.evaluate(X, Y, verbose=0, batch_size=32), expected,
                                rtol=1e-4)
+    assert vote.Wrapper(2)(risky).user_compute_loss is compute_loss  # composing keeps it
     risky.compute_loss = None  # back to sculpt's own (NLL alone here: it says so)
     with pytest.warns(UserWarning, match=r"no compiled loss.*Gaussian NLL alone"):
         risky.fit(X, Y, epochs=1, verbose=0)

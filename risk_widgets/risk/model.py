@@ -14,6 +14,8 @@ the member variances.
   (so voters stay diverse), plus the Gaussian NLL of each member when there is a variance
   head, which trains the variance only (the compiled loss alone trains the prediction;
   without a compiled loss the NLL trains both).
+- ``risky.compute_loss = fn`` (Capsa's way) trains on your own loss instead; with a variance
+  head ``fn`` receives ``y_pred = (y_hat, risk)`` (:meth:`RiskModel.compute_loss`).
 - ``fit(..., validation_data=... | validation_split=...)`` also logs the held-out NLL and
   90% interval coverage, and the training rows' coverage, every epoch (``val_nll``,
   ``val_coverage``, ``coverage``: :mod:`risk_widgets.risk.held_out`).
@@ -227,6 +229,11 @@ class RiskModel(keras.Model):
                 "risky.compile(optimizer='adam', loss='mse')."
             )
         return losses[0] if len(losses) == 1 else ops.sum(ops.stack(losses))
+
+    @property
+    def user_compute_loss(self) -> Any:
+        """The function assigned to ``compute_loss`` (see there), or None."""
+        return self._user_compute_loss
 
     def _user_loss(self, user, x, y, y_pred, sample_weight, training, stash) -> Any:
         """The assigned ``compute_loss``, given ``(y_hat, risk)`` when there is a variance

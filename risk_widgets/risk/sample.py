@@ -6,7 +6,10 @@ its own dropout mask, so there is no Python loop over samples.
 
 The default sites are every Dense / EinsumDense / Conv layer except the last ones (those that
 feed a model output with no other Dense/Conv in between): dropout right on the prediction
-would only add noise proportional to it.
+would only add noise proportional to it. Inside an opaque layer that ends the model (a
+subclassed block or a subclassed model wrapped whole, whose inside is not a graph) the last
+ones are found by running the model once per candidate (:func:`~risk_widgets.risk.wrap.
+last_layers`), so its prediction layer gets no dropout either.
 
 The risk model owns a copy of the user's layers, initialised with their current weights; it
 trains them (with dropout on) when you ``fit`` it. The user's model is never modified.
@@ -193,7 +196,8 @@ class Wrapper:
         rate: dropout rate, strictly between 0 and 1.
 
     Calling it:
-        model: a built Functional or Sequential model, or a :class:`RiskModel`.
+        model: a built Functional, Sequential or subclassed model (wrapped as one opaque
+            layer: :func:`~risk_widgets.risk.wrap.as_graph`), or a :class:`RiskModel`.
         targets: the layers to put dropout after (a path, glob, list, layer class or
             predicate(path, layer), see :func:`risk_widgets.find_layers`); a group
             (``"block_0/mlp"``) stands for the Dense/EinsumDense/Conv layers inside it.

@@ -230,8 +230,9 @@ class Wrapper:
         n_voters: ensemble size, an integer >= 2.
 
     Calling it:
-        model: a built Functional or Sequential model, or a :class:`RiskModel` (wrappers
-            compose).
+        model: a built Functional, Sequential or subclassed model (wrapped as one opaque
+            layer: :func:`~risk_widgets.risk.wrap.as_graph`), or a :class:`RiskModel`
+            (wrappers compose).
         targets: layers to ensemble: a path, glob, list, layer class or predicate(path, layer)
             (see :func:`risk_widgets.find_layers`); a group (``"block_0"``) stands for every
             layer with weights inside it. ``None`` (default) ensembles the whole model (every

@@ -1,9 +1,12 @@
 """`wrap_model`: the one wrapping routine behind vote, sample and sculpt.
 
-It checks the model, copies it with the selected layers replaced by risk layers
+It checks the model (a subclassed model becomes the one layer of a Functional model:
+``as_graph``), copies it with the selected layers replaced by risk layers
 (`risk_widgets.risk.compose.rebuild`), lets sculpt add variance outputs, and returns a
 :class:`~risk_widgets.risk.model.RiskModel` whose member count is the product of every
-wrapper's. ``last_layers`` finds the layers that feed an output (sample skips them).
+wrapper's, compiled as the model was (``carry_compile``: the user's own loss and metric
+objects, a fresh optimizer of the same config). ``last_layers`` finds the layers that feed
+an output (sample skips them).
 
 Example:
     >>> import keras
@@ -82,8 +85,10 @@ def as_graph(model: Any, kind: str = "wrap") -> Any:
         >>> net = Net(name="net")
         >>> _ = net(np.zeros((1, 3)))
         >>> graph = as_graph(net)
-        >>> [layer.name for layer in graph.layers], graph.output.shape
-        (['input_layer', 'net'], (None, 4))
+        >>> [type(layer).__name__ for layer in graph.layers], graph.output.shape
+        (['InputLayer', 'Net'], (None, 4))
+        >>> graph.layers[1] is net, graph.layers[1].hidden is net.hidden
+        (False, True)
     """
     from risk_widgets.core.layer_copy import structural_copy
 
@@ -277,7 +282,8 @@ def wrap_model(
     Checks everything, copies ``model`` with the selected layers replaced (``replace(layer,
     path, copy, stride)``), lets ``extend(means, names)`` add variance outputs, and returns a
     :class:`RiskModel` with ``members = model's members × n_members``. Compile settings of
-    ``model`` are carried over. ``model`` itself is never modified.
+    ``model`` are carried over (:func:`carry_compile`; a risk model's assigned
+    ``compute_loss`` too). ``model`` itself is never modified.
     """
     source, model = model, _check_model(model, kind)
     if isinstance(model, RiskModel):
@@ -313,6 +319,8 @@ def wrap_model(
         name=f"{model.name}_{kind}",
     )
     carry_compile(source, risky)
+    if isinstance(source, RiskModel) and source.user_compute_loss is not None:
+        risky.compute_loss = source.user_compute_loss
     return risky
 
 
