@@ -184,9 +184,7 @@ class AdapterLayer(PatchLayer):
                 "params": {name: getattr(self, name) for name in type(self).adapter_params}}
 
     def call(self, inputs, training=None):
-        outputs = self.view.linear(inputs)
-        outputs = ops.add(outputs, ops.cast(self.gated_delta(inputs, training), outputs.dtype))
-        return self.view.activate(outputs)
+        return self.view.updated(inputs, [self.gated_delta(inputs, training)])
 
     def merged_kernel(self) -> np.ndarray:
         """``W + gate * delta`` in the base kernel's shape (float64 NumPy)."""
@@ -314,10 +312,7 @@ class AdapterStack(PatchLayer):
         self.built = True
 
     def call(self, inputs, training=None):
-        outputs = self.view.linear(inputs)
-        for a in self.adapters:
-            outputs = ops.add(outputs, ops.cast(a.gated_delta(inputs, training), outputs.dtype))
-        return self.view.activate(outputs)
+        return self.view.updated(inputs, [a.gated_delta(inputs, training) for a in self.adapters])
 
     @property
     def wrapped_layer(self):

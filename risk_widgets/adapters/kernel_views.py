@@ -104,8 +104,35 @@ class KernelView:
             return ki.quantized_linear(self.layer, inputs)
         return self.float_linear(inputs)
 
-    def float_linear(self, inputs):  # pragma: no cover - abstract
+    def float_linear(self, inputs):
+        return self.add_bias(self.float_product(inputs))
+
+    def float_product(self, inputs):  # pragma: no cover - abstract
+        """``inputs`` contracted with the float kernel: no bias, no activation."""
         raise NotImplementedError
+
+    def add_bias(self, outputs):
+        bias = getattr(self.layer, "bias", None)
+        return outputs if bias is None else ops.add(outputs, bias)
+
+    def updated(self, inputs, updates):
+        """``act(x W + sum(updates) + b)``: the base's output with the adapters' updates.
+
+        Why the bias comes last: TensorFlow's oneDNN graph rewrite fuses ``MatMul + BiasAdd
+        (+ Add) + Relu`` and fails on the adapter's extra ``Add`` (it logs "No registered ''
+        OpKernel ... Relu" and "empty op name" on every new trace, into the notebook); with
+        the bias added after the updates the pattern is not matched. A quantized base runs
+        its own forward pass (bias included), then the updates.
+        """
+        if self.quantized:
+            outputs = ki.quantized_linear(self.layer, inputs)
+            for update in updates:
+                outputs = ops.add(outputs, ops.cast(update, outputs.dtype))
+            return self.activate(outputs)
+        outputs = self.float_product(inputs)
+        for update in updates:
+            outputs = ops.add(outputs, ops.cast(update, outputs.dtype))
+        return self.activate(self.add_bias(outputs))
 
     def check_float(self, what: str) -> None:
         """Raises a TypeError naming the layer and the way out when the base is quantized
@@ -217,22 +244,16 @@ class DenseView(KernelView):
     def __init__(self, layer, path):
         super().__init__(layer, "...i,io->...o", path)
 
-    def float_linear(self, inputs):
-        x = ops.matmul(inputs, self.kernel)
-        if self.layer.bias is not None:
-            x = ops.add(x, self.layer.bias)
-        return x
+    def float_product(self, inputs):
+        return ops.matmul(inputs, self.kernel)
 
 
 class EinsumDenseView(KernelView):
     def __init__(self, layer, path):
         super().__init__(layer, layer.equation, path)
 
-    def float_linear(self, inputs):
-        x = ops.einsum(self.layer.equation, inputs, self.kernel)
-        if self.layer.bias is not None:
-            x = ops.add(x, self.layer.bias)
-        return x
+    def float_product(self, inputs):
+        return ops.einsum(self.layer.equation, inputs, self.kernel)
 
 
 class EmbeddingView(KernelView):
@@ -259,10 +280,13 @@ class EmbeddingView(KernelView):
     def _ids(inputs):
         return inputs if inputs.dtype in ("int32", "int64") else ops.cast(inputs, "int32")
 
-    def float_linear(self, inputs):
+    def float_product(self, inputs):
         return ops.cast(
             ops.take(self.layer.embeddings, self._ids(inputs), axis=0), self.layer.compute_dtype
         )
+
+    def add_bias(self, outputs):
+        return outputs
 
     def activate(self, outputs):
         return outputs
@@ -317,14 +341,16 @@ class ConvView(KernelView):
             return ops.matmul(x, matrix)
         return ops.moveaxis(ops.matmul(ops.moveaxis(x, 1, -1), matrix), -1, 1)
 
-    def float_linear(self, inputs):
-        outputs = self._conv(inputs, self.kernel)
+    def float_product(self, inputs):
+        return self._conv(inputs, self.kernel)
+
+    def add_bias(self, outputs):
         layer = self.layer
-        if layer.use_bias:
-            ones = (1,) * len(layer.kernel_size)
-            shape = (1, *ones, layer.filters) if self.channels_last else (1, layer.filters, *ones)
-            outputs = ops.add(outputs, ops.reshape(layer.bias, shape))
-        return outputs
+        if not layer.use_bias:
+            return outputs
+        ones = (1,) * len(layer.kernel_size)
+        shape = (1, *ones, layer.filters) if self.channels_last else (1, layer.filters, *ones)
+        return ops.add(outputs, ops.reshape(layer.bias, shape))
 
     def low_rank(self, inputs, down, up):
         if self.groups > 1:  # the grouped kernel's update, applied as one grouped conv
