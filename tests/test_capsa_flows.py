@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import risk_widgets as rw
 from risk_widgets.risk import sample, sculpt, vote
 from risk_widgets.risk.model import RiskModel
 
@@ -35,6 +36,7 @@ X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
 Y = (X[:, :1] * 0.5 + X[:, 1:2] ** 2 * 0.2).astype("float32")
 
 
+@keras.saving.register_keras_serializable(package="test_capsa_flows")
 class SubclassedNet(keras.Model):
     """Capsa's "subclassed model": layers in attributes, a Python ``call``."""
 
@@ -167,6 +169,17 @@ def test_a_subclassed_model_is_one_opaque_layer_and_never_gets_a_node():
     assert [p for p, _ in risky.risk_paths()] == ["sub/hidden_1", "sub/hidden_2", "sub/head"]
     assert model._inbound_nodes == []  # noqa: SLF001  (wrapped through a structural copy)
     assert [type(layer).__name__ for layer in risky.body.layers] == ["InputLayer", "SubclassedNet"]
+
+
+@pytest.mark.parametrize("kind", WRAPPERS)
+def test_a_wrapped_subclassed_model_saves_whole_when_its_class_is_registered(kind, tmp_path):
+    risky = WRAPPERS[kind]()(subclassed())
+    risky.save(tmp_path / "risky.keras")
+    loaded = rw.load_model(tmp_path / "risky.keras")
+    # Keras' Model.get_config drops a subclassed model's name; the body keeps it
+    assert [p for p, _ in loaded.risk_paths()] == [p for p, _ in risky.risk_paths()]
+    for a, b in zip(loaded.get_weights(), risky.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer")

@@ -439,6 +439,7 @@ class RiskModel(keras.Model):
                 "patched KerasHub model saves as its backbone's config plus the patches) and "
                 "wrap it again after loading: rw.load_model(path), then the wrapper."
             ) from err
+        _keep_layer_names(self.body, body)
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -461,6 +462,26 @@ class RiskModel(keras.Model):
             config["body"], custom_objects=custom_objects
         )
         return cls(**config)
+
+
+def _keep_layer_names(body: Any, serialized: Any) -> None:
+    """Puts each top-level layer's name into its config where its ``get_config`` left it out
+    and its constructor takes one: Keras' ``Model.get_config`` for a subclassed model (which
+    a wrapper makes one layer of the body) drops the name, and the patches saved inside the
+    layer are found again by its path."""
+    entries = serialized.get("config", {}).get("layers", []) if isinstance(serialized, dict) else []
+    for entry in entries:
+        config = entry.get("config") if isinstance(entry, dict) else None
+        if not isinstance(config, dict) or "name" in config or "name" not in entry:
+            continue
+        try:
+            layer = body.get_layer(entry["name"])
+        except ValueError:
+            continue
+        parameters = inspect.signature(type(layer).__init__).parameters
+        takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        if "name" in parameters or takes_kwargs:
+            config["name"] = entry["name"]
 
 
 def _parameters(fn: Any) -> set[str]:
