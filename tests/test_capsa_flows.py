@@ -77,6 +77,18 @@ class TwoHeads(keras.Model):
         return self.head_a(h), self.head_b(h)
 
 
+class TwoInputs(keras.Model):
+    """A subclassed model called on a dict of named inputs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.features = keras.layers.Dense(4, name="features")
+        self.head = keras.layers.Dense(1, name="head")
+
+    def call(self, inputs):
+        return self.head(self.features(inputs["x"]) * inputs["scale"])
+
+
 def sequential():
     return keras.Sequential(
         [
@@ -169,6 +181,18 @@ def test_a_subclassed_model_is_one_opaque_layer_and_never_gets_a_node():
     assert [p for p, _ in risky.risk_paths()] == ["sub/hidden_1", "sub/hidden_2", "sub/head"]
     assert model._inbound_nodes == []  # noqa: SLF001  (wrapped through a structural copy)
     assert [type(layer).__name__ for layer in risky.body.layers] == ["InputLayer", "SubclassedNet"]
+
+
+def test_a_subclassed_model_on_a_dict_of_inputs():
+    model = TwoInputs(name="two_inputs")
+    data = {"x": X[:4], "scale": np.ones((4, 4), "float32")}
+    model(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the inputs are named after the keys
+        risky = vote.Wrapper(2)(sample.Wrapper(2)(model))
+        y, risk = risky(data, return_risk=True)
+    assert tuple(risk.shape) == (4, 1)
+    assert [p for p, _ in risky.risk_paths()] == ["two_inputs/features", "two_inputs/head"]
 
 
 @pytest.mark.parametrize("kind", WRAPPERS)

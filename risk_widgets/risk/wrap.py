@@ -111,12 +111,20 @@ def as_graph(model: Any, kind: str = "wrap") -> Any:
     shape = next(iter(shapes.values()))
     dtype = model.compute_dtype or keras.config.floatx()
 
-    def make_input(leaf_shape: Any) -> Any:
-        return keras.Input(batch_shape=(None, *tuple(leaf_shape)[1:]), dtype=dtype)
+    def make_input(leaf_shape: Any, name: str | None = None) -> Any:
+        return keras.Input(batch_shape=(None, *tuple(leaf_shape)[1:]), dtype=dtype, name=name)
 
     twin = structural_copy(model, lambda sub: sub)
     try:
-        inputs = tree.map_shape_structure(make_input, shape)
+        if isinstance(shape, dict):  # named inputs: Keras matches dict keys to input names
+            inputs = {
+                key: make_input(value, str(key))
+                if all(d is None or isinstance(d, int) for d in value)
+                else tree.map_shape_structure(make_input, value)
+                for key, value in shape.items()
+            }
+        else:
+            inputs = tree.map_shape_structure(make_input, shape)
         outputs = twin(inputs)
         return keras.Model(inputs, outputs, name=model.name)
     except Exception as err:
