@@ -324,6 +324,22 @@ def test_sculpt_warns_without_a_compiled_loss_and_takes_a_custom_compute_loss():
         risky.fit(X, Y, epochs=1, verbose=0)
 
 
+def test_without_a_variance_head_a_custom_compute_loss_receives_the_prediction():
+    risky = vote.Wrapper(2)(subclassed())
+    risky.compile(optimizer="adam", run_eagerly=True)
+    seen = []
+
+    def compute_loss(x, y, y_pred, sample_weight):  # no `training`: Keras' older signature
+        seen.append(tuple(y_pred.shape))
+        return keras.ops.mean(keras.ops.square(y - y_pred))
+
+    risky.compute_loss = compute_loss
+    risky.fit(X, Y, epochs=1, batch_size=32, verbose=0)
+    assert seen == [(32, 1)]
+    with pytest.raises(TypeError, match=r"`compute_loss` must be a function"):
+        risky.compute_loss = "mse"
+
+
 def test_an_uncompiled_model_is_not_warned_about_until_fit_without_a_loss():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
