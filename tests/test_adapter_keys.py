@@ -156,3 +156,19 @@ def test_portable_paths_keep_a_name_whose_number_tells_siblings_apart():
     # a numbered leaf layer is not a model: it keeps its name
     leaf = keras.Model(x, keras.layers.Dense(2, name="dense_5")(x))
     assert portable_paths(leaf, ["dense_5"]) == {"dense_5": "dense_5"}
+
+
+def test_a_differently_named_nested_model_is_not_matched(tmp_path):
+    """Dropping a leading run on both sides needs the same names up to Keras' numbering."""
+    def wrapped(name):
+        x = keras.Input((4,))
+        inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")], name=name)
+        return keras.Model(x, inner(x))
+
+    file = rw.save_adapters(rw.add_lora(wrapped("encoder"), "encoder/d", rank=1),
+                            tmp_path / "enc.npz")
+    with pytest.raises(ValueError, match=r"in the file only: \['encoder/d'\]; in the model "
+                       r"only: \['decoder/d'\]"):
+        rw.load_adapters(rw.add_lora(wrapped("decoder"), "decoder/d", rank=1), file)
+    assert rw.load_adapters(rw.add_lora(wrapped("encoder_4"), "encoder_4/d", rank=1),
+                            file) == ["encoder_4/d"]

@@ -115,6 +115,11 @@ def _strip(path: str, n: int) -> str | None:
     return "/".join(parts[n:]) if len(parts) > n else None
 
 
+def _numbering_dropped(path: str, n: int) -> list[str]:
+    """The first ``n`` components of ``path``, each without Keras' number."""
+    return [_base_name(part) for part in path.split("/")[:n]]
+
+
 def _common_depth(paths) -> int:
     """How many leading components all ``paths`` share, each leaving at least one."""
     split = [p.split("/") for p in paths]
@@ -126,12 +131,18 @@ def _common_depth(paths) -> int:
 
 def _by_prefix(saved, model_paths) -> list[dict[str, str]]:
     """The bijections ``{saved path: model path}`` that drop a leading run of components
-    shared by all paths on one side or both (``"gpt2_backbone_1/x"`` <-> ``"x"``)."""
+    shared by all paths on one side (``"gpt2_backbone/x"`` <-> ``"x"``), or on both sides
+    where the two runs differ only in Keras' numbering (``"gpt2_backbone_1/x"`` <->
+    ``"gpt2_backbone_2/x"``)."""
     found = []
     for i in range(_common_depth(saved) + 1):
         for j in range(_common_depth(model_paths) + 1):
             if i == j == 0:
                 continue
+            if i and j and _numbering_dropped(saved[0], i) != _numbering_dropped(
+                model_paths[0], j
+            ):
+                continue  # "encoder/x" is not "decoder/x"
             rest_saved = {_strip(p, i): p for p in saved}
             rest_model = {_strip(p, j): p for p in model_paths}
             if set(rest_saved) == set(rest_model) and len(rest_saved) == len(saved):
@@ -293,11 +304,13 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
     1. the same paths;
     2. the same portable paths (`portable_paths`: another build of the model, whose nested
        models Keras numbered differently);
-    3. the same paths once a leading run of components shared by *every* path of the file,
-       of the model, or of both is dropped, when exactly one way does it: a task's file
+    3. the same paths once a leading run of components shared by *every* path of the file
+       or of the model is dropped, when exactly one way does it: a task's file
        (``gpt2_backbone/transformer_layer_0/...``) into its patched backbone
-       (``transformer_layer_0/...``) and back, or a file saved with an older release
-       (keys ``gpt2_backbone_1/...``) into a task built again.
+       (``transformer_layer_0/...``) and back; or of both, where the two runs differ
+       only in Keras' numbering: a file saved with an older release (keys
+       ``gpt2_backbone_1/...``) into a task built again (``gpt2_backbone_2/...``). A run
+       named otherwise (``encoder/...`` vs ``decoder/...``) never matches.
 
     Otherwise the ValueError lists the paths found only in the file and only in the model.
 
