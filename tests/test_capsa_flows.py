@@ -385,6 +385,21 @@ def test_the_original_model_and_its_submodules_still_run_unwrapped():
 
 
 @pytest.mark.parametrize("kind", WRAPPERS)
+def test_a_forward_function_with_more_computation_around_the_model(kind):
+    # Capsa (Keras 2): decorate a function that calls the model and computes more; ours:
+    # the function as a Functional model around the user's, wrapped like any model
+    model = sequential()
+    inputs = keras.Input((3,))
+    outputs = keras.ops.tanh(model(inputs)) * 5.0 + 1.0
+    forward = keras.Model(inputs, outputs, name="forward")
+    before = model(X).numpy()
+    risky = WRAPPERS[kind]()(forward)
+    y, risk = risky(X[:4], return_risk=True)
+    assert tuple(risk.shape) == (4, 1) and np.all(np.abs(y.numpy() - 1.0) <= 5.0)
+    np.testing.assert_array_equal(model(X).numpy(), before)  # calling the model: the original
+
+
+@pytest.mark.parametrize("kind", WRAPPERS)
 def test_a_custom_training_loop_wraps_only_the_forward_pass(kind):
     risky = WRAPPERS[kind]()(subclassed())
     optimizer = keras.optimizers.Adam(1e-2)

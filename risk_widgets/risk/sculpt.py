@@ -219,7 +219,7 @@ def _features_for(output: Any, name: str) -> Any:
             )
         if isinstance(op, keras.layers.InputLayer) or not inputs:
             return tensor
-        if op.weights or len(inputs) != 1:
+        if getattr(op, "weights", None) or len(inputs) != 1:  # an op (x + 1) has none
             return inputs[0]
         tensor = inputs[0]
 
