@@ -38,6 +38,7 @@ from keras.src.models.functional import (
     is_input_keras_tensor,
     unpack_singleton,
 )
+from keras.src.saving import object_registration
 from keras.src.utils.tracking import DotNotTrackScope
 
 __all__ = [
@@ -391,3 +392,10 @@ def compile_arguments(model: Any) -> dict | None:
 def aggregate_additional_loss(model: Any, loss: Any) -> Any:
     """One of ``model.losses`` reduced as Keras' ``compute_loss`` reduces it."""
     return model._aggregate_additional_loss(loss)
+
+
+def register_name_only(cls: Any, name: str) -> None:
+    """Makes ``keras.saving`` write ``cls`` under the registered ``name`` of another class
+    (loading then finds that class), without registering ``cls`` itself: a class made at
+    run time (a patched task, `engine.rebuild.with_class`) has no name of its own to load."""
+    object_registration.GLOBAL_CUSTOM_NAMES[cls] = name

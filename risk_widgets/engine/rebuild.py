@@ -29,13 +29,15 @@ from keras import Sequential, tree
 from keras.layers import InputLayer
 
 from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.compile_settings import carry_compile
 from risk_widgets.core.composite import CompositeLayer
 from risk_widgets.core.keras_internals import Functional
 from risk_widgets.core.layer_copy import copy_state, structural_copy, sublayer_locations
 from risk_widgets.core.walk import children, graph_of, is_graph_container
 
 __all__ = [
-    "SUBLAYER_PATCHES", "CopyError", "Rebuilder", "build_like", "copy_variable", "rebuild",
+    "SUBLAYER_PATCHES", "CopyError", "Rebuilder", "build_like", "copy_variable", "own_class",
+    "rebuild", "with_class",
 ]
 
 #: attribute of a re-created opaque layer: ``{attribute name: replaced sub-layer}``
@@ -206,8 +208,35 @@ class Rebuilder:
             new = type(layer).from_graph(inputs, outputs, name=layer.name)
         else:
             new = Functional(inputs, outputs, name=layer.name)
+            own = own_class(layer)
+            if own is not None:  # a KerasHub backbone inside a task: keep what it is
+                self.carry_state(layer, new, own, path)
         ki.set_trainable_flag(new, layer.trainable)  # no propagation to shared layers
         return new
+
+    def carry_state(self, layer: Any, new: Any, cls: type, path: str) -> None:
+        """Makes ``new`` (a Functional built on ``layer``'s rebuilt graph) an object of
+        ``cls`` holding ``layer``'s own state: every attribute a plain Functional does not
+        have (a backbone's ``transformer_layers``, a task's ``backbone``, its sampler, its
+        config numbers), sub-layers mapped as in the graph, training state left out.
+
+        Why: KerasHub's ``generate()`` and ``call_with_cache`` read the blocks through
+        those attributes, not through the graph; a plain Functional would lose them (and
+        the class with its methods), so a patched CausalLM could no longer generate.
+        """
+        mine = vars(new)
+        for key, value in list(vars(layer).items()):
+            if key in mine or key.startswith("_rw_"):
+                continue
+            if key in _TRAINING_STATE:
+                if key in _FRESH:  # what the class's __init__ would have set
+                    object.__setattr__(new, key, _FRESH[key])
+                continue
+            object.__setattr__(new, key, self._map_value(value, path))
+        if "_functional_layer_ids" in vars(layer):  # KerasHub: ids of the graph's layers
+            object.__setattr__(new, "_functional_layer_ids",
+                               {id(sub) for sub in ki.all_sublayers(new)})
+        new.__class__ = cls
 
     # -- opaque layers ------------------------------------------------------------------
     def _rebuild_opaque(self, layer: Any, path: str) -> Any:
@@ -259,15 +288,79 @@ class Rebuilder:
                 "model built from one), and build it first."
             )
         inputs, outputs = self.run_graph(graph, "")
+        cls = getattr(cls, "_rw_base_class", cls)  # loading: the class a patched task made
+        own = own_class(model)
         try:
-            new = cls(inputs, outputs, name=model.name)
+            new = (cls if own is None else Functional)(inputs, outputs, name=model.name)
         except ValueError as err:
             raise ValueError(
                 f"Rebuilding model {model.name!r} failed: {err}. If a replacement has the "
                 "same name as another layer, give it a unique name."
             ) from err
+        if own is not None:  # a KerasHub task or backbone: the result is one too
+            self.carry_state(model, new, own if cls is Functional else with_class(cls, own), "")
+            carry_compile(model, new, stacklevel=5)  # a task compiles itself in __init__
         ki.set_trainable_flag(new, model.trainable)
         return new
+
+
+#: what `carry_state` leaves out: a patched model is compiled again, and its generate
+#: function is traced again on its own layers
+_TRAINING_STATE = frozenset({
+    "optimizer", "_compile_config", "_compiled_trainable_state", "stop_training",
+    "generate_function", "_compile_loss", "_compile_metrics", "_loss_tracker",
+    "train_function", "test_function", "predict_function", "compiled", "loss",
+    "_functional_layer_ids",
+})
+#: the values a fresh object has for some of them
+_FRESH = {"generate_function": None, "stop_training": False}
+
+
+def own_class(model: Any) -> type | None:
+    """The class of a graph model that is more than its graph, or None.
+
+    A Functional subclass with its own attributes and methods (a KerasHub backbone or task,
+    your own ``keras.Model`` subclass built functionally) keeps its class when patched; a
+    plain Functional, Sequential, CompositeLayer or one of risk_widgets' own models does not
+    need to. For a patched task (`with_class`), the task's class.
+    """
+    cls = type(model)
+    if "_rw_own_class" in vars(cls):
+        return cls._rw_own_class
+    if (cls in (Functional, keras.Model) or isinstance(model, (Sequential, CompositeLayer))
+            or cls.__module__.startswith("risk_widgets.")):
+        return None
+    return cls if isinstance(model, Functional) else None
+
+
+_WITH_CLASS: dict[tuple[type, type], type] = {}
+
+
+def with_class(base: type, own: type) -> type:
+    """``base`` (`PatchedModel` / `RewiredModel`) mixed with ``own`` (e.g. ``GPT2CausalLM``):
+    the patched model is an ``own`` (``generate``, ``compile`` defaults, its attributes)
+    whose weights, call and saving are ``base``'s. Saved under ``base``'s registered name,
+    so a file loads in a session that never made this class.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.engine.models import PatchedModel
+        >>> from risk_widgets.engine.rebuild import with_class
+        >>> class Mine(keras.Model):
+        ...     pass
+        >>> mixed = with_class(PatchedModel, Mine)
+        >>> mixed.__name__, issubclass(mixed, Mine), keras.saving.get_registered_name(mixed)
+        ('PatchedMine', True, 'risk_widgets>PatchedModel')
+    """
+    key = (base, own)
+    if key not in _WITH_CLASS:
+        name = base.__name__.replace("Model", "") + own.__name__
+        mixed = type(name, (base, own), {
+            "_rw_own_class": own, "_rw_base_class": base, "__module__": base.__module__,
+        })
+        ki.register_name_only(mixed, keras.saving.get_registered_name(base))
+        _WITH_CLASS[key] = mixed
+    return _WITH_CLASS[key]
 
 
 def copy_variable(value: Any) -> Any:
