@@ -28,7 +28,7 @@ PRIVATE = {
     "_call_has_training_arg", "_call_context_args", "_standardize_inputs", "_run_through_graph",
     "_compile_loss", "_aggregate_additional_loss", "_kernel", "_shape", "_convert_input_args",
     "_allow_non_tensor_positional_args", "_operations", "_inputs", "_outputs",
-    "_assert_input_compatibility",
+    "_assert_input_compatibility", "_compile_config",
 }
 # what stays outside, and why
 ALLOWED = {
@@ -167,6 +167,16 @@ def test_training_helpers():
     loss = ki.compiled_loss(model)(y, model(x), None)
     assert float(loss) >= 0
     assert float(ki.aggregate_additional_loss(model, keras.ops.ones((2,)))) == pytest.approx(2.0)
+
+
+def test_compile_arguments_are_the_objects_passed():
+    model = _model()
+    assert ki.compile_arguments(model) is None
+    huber, metric = keras.losses.Huber(delta=0.5), keras.metrics.MeanAbsoluteError()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=huber, metrics=[metric])
+    arguments = ki.compile_arguments(model)
+    assert arguments["loss"] is huber and arguments["metrics"][0] is metric
+    assert arguments["optimizer"] is model.optimizer
 
 
 def test_composite_hooks_are_the_ones_it_overrides():

@@ -4,7 +4,8 @@ It checks the model (a subclassed model becomes the one layer of a Functional mo
 ``as_graph``), copies it with the selected layers replaced by risk layers
 (`risk_widgets.risk.compose.rebuild`), lets sculpt add variance outputs, and returns a
 :class:`~risk_widgets.risk.model.RiskModel` whose member count is the product of every
-wrapper's, compiled as the model was (``carry_compile``: the user's own loss and metric
+wrapper's, compiled as the model was (``carry_compile``, from
+`risk_widgets.core.compile_settings` and re-exported here: the user's own loss and metric
 objects, a fresh optimizer of the same config). ``last_layers`` finds the layers that feed
 an output (sample skips them).
 
@@ -29,6 +30,7 @@ import numpy as np
 from keras import ops, tree
 
 from risk_widgets.core import keras_internals as ki
+from risk_widgets.core.compile_settings import carry_compile
 from risk_widgets.core.walk import is_opaque_container, iter_layers
 from risk_widgets.engine.models import RewiredModel
 from risk_widgets.risk.compose import leaf_layers, model_io, rebuild, unwrap
@@ -326,7 +328,7 @@ def wrap_model(
         wrappers=[*previous, {"kind": kind, "params": dict(params), "targets": paths}],
         name=f"{model.name}_{kind}",
     )
-    carry_compile(source, risky)
+    carry_compile(source, risky, stacklevel=4)
     if isinstance(source, RiskModel) and source.user_compute_loss is not None:
         risky.compute_loss = source.user_compute_loss
     return risky
@@ -348,49 +350,6 @@ def has_compiled_loss(model: Any) -> bool:
     """
     arguments = ki.compile_arguments(model) if getattr(model, "compiled", False) else None
     return bool(arguments) and arguments.get("loss") is not None
-
-
-def carry_compile(source: Any, target: Any) -> None:
-    """Compiles ``target`` as ``source`` was compiled, reusing the objects ``source`` got.
-
-    The loss, loss weights and metrics are the very objects and functions passed to
-    ``source.compile`` (``Huber(delta=0.5)`` keeps its delta, a plain Python function works,
-    a metric object is shared: its state is reset at the start of every fit / evaluate).
-    The **optimizer is a fresh one of the same class and config** (learning rate or its
-    schedule, clipping, ...): the user's optimizer holds slots bound to the user's
-    variables and its own step count. ``run_eagerly``, ``steps_per_execution`` and
-    ``jit_compile`` carry over. Does nothing if ``source`` was never compiled; warns (and
-    leaves ``target`` uncompiled) if its optimizer cannot be re-created.
-
-    Example:
-        >>> import keras
-        >>> from risk_widgets.risk.wrap import carry_compile
-        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        >>> huber = keras.losses.Huber(delta=0.5)
-        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=huber)
-        >>> twin = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        >>> carry_compile(model, twin)
-        >>> twin.loss is huber, twin.optimizer is model.optimizer
-        (True, False)
-        >>> round(float(twin.optimizer.learning_rate), 6)
-        0.001
-    """
-    arguments = ki.compile_arguments(source) if getattr(source, "compiled", False) else None
-    if arguments is None:
-        return
-    arguments = dict(arguments)
-    optimizer = arguments.pop("optimizer", None)
-    try:
-        if optimizer is not None:
-            optimizer = optimizer.__class__.from_config(optimizer.get_config())
-    except Exception as err:  # e.g. an unregistered custom learning-rate schedule
-        warnings.warn(
-            f"Could not carry over the optimizer of {source.name!r} ({type(err).__name__}: "
-            f"{err}). Compile the risk model yourself: risky.compile(optimizer=..., loss=...).",
-            stacklevel=3,
-        )
-        return
-    target.compile(optimizer=optimizer, **arguments)
 
 
 def _rnn_layers(base: Any, paths: list[str]) -> list[str]:
