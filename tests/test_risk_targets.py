@@ -169,5 +169,92 @@ def test_vote_by_glob_wraps_the_matches_that_can_take_it():
     assert risky.wrappers[0]["targets"] == ["block_1_dense"]
     output, risk = risky(np.ones((3, 4), "float32"), return_risk=True)
     assert np.asarray(risk).shape[0] == 3 and float(np.max(np.asarray(risk))) > 0
-    with pytest.raises(ValueError, match=r"target 'block_1_act' \(Activation\) has no weights"):
+    with pytest.raises(ValueError, match=r"^vote: target '\*_act' matches no layer that vote "
+                       r"applies to .*'block_1_act' \(Activation\) has no weights.*targets=None"):
         vote.Wrapper(2)(model, targets="*_act")
+
+
+def _nested_block_model():
+    """stem -> block_1 (a nested Sequential: Dense, Activation) -> head."""
+    x = keras.Input((4,), name="x")
+    block = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="dense"),
+                              keras.layers.Activation("relu", name="act")], name="block_1")
+    h = block(keras.layers.Dense(8, name="stem")(x))
+    return keras.Model(x, keras.layers.Dense(1, name="head")(h), name="m")
+
+
+def test_a_glob_over_a_block_and_its_layers_wraps_the_outermost_match():
+    """Issue 32 part 5: ``*block_1*`` matches the block and every layer inside it; vote goes
+    around the block whole (one set of voters), sample after the block's Dense layers."""
+    model = _nested_block_model()
+    assert rw.find_layers(model, "*block_1*") == ["block_1", "block_1/dense", "block_1/act"]
+    risky = vote.Wrapper(2)(model, targets="*block_1*")
+    assert risky.wrappers[0]["targets"] == ["block_1"]
+    [voted] = risky.risk_layers()
+    assert [type(v).__name__ for v in voted.voters] == ["Sequential", "Sequential"]
+    kernels = [np.asarray(v.get_layer("dense").kernel) for v in voted.voters]
+    assert not np.allclose(kernels[0], kernels[1])  # fresh copies of the whole block
+    x = np.random.default_rng(0).random((3, 4)).astype("float32")
+    y, risk = risky(x, return_risk=True)
+    assert y.shape == (3, 1) and float(np.max(np.asarray(risk))) > 0
+    # a path written out keeps its meaning: a group stands for its layers, each voted alone
+    assert vote.Wrapper(2)(model, targets="block_1").wrappers[0]["targets"] == ["block_1/dense"]
+    # a leaf named beside the glob is left to the block voted whole (no overlap refused)
+    mixed = vote.Wrapper(2)(model, targets=["block_1/dense", "*block_1*", "head"])
+    assert mixed.wrappers[0]["targets"] == ["block_1", "head"]
+    # sample: dropout after the block's Dense layers, as naming the block does
+    sampled = sample.Wrapper(2)(model, targets="*block_1*")
+    assert sampled.wrappers[0]["targets"] == ["block_1/dense"]
+
+
+def test_a_glob_over_an_already_patched_block_takes_its_layers():
+    """Re-creating a block from its config would drop an earlier wrapper inside it."""
+    model = _nested_block_model()
+    sampled = sample.Wrapper(2)(model, targets="block_1/dense")
+    both = vote.Wrapper(2)(sampled, targets="*block_1*")
+    assert both.wrappers[-1]["targets"] == ["block_1/dense"]
+    assert both.members == 4
+
+
+def test_a_glob_matching_only_weightless_layers_is_refused_naming_it():
+    model = _nested_block_model()
+    with pytest.raises(ValueError, match=r"^vote: target '\*act' matches no layer that vote "
+                       r"applies to \(it matches 'block_1/act'\).*Target a layer with weights"):
+        vote.Wrapper(2)(model, targets="*act")
+    with pytest.raises(ValueError, match=r"^vote: target '\*act' matches no layer"):
+        vote.Wrapper(2)(model, targets=["head", "*act"])  # each glob must give a site
+    weightless = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Activation("relu", name="act")], name="inner")
+    x = keras.Input((3,))
+    nested = keras.Model(x, keras.layers.Dense(1, name="head")(weightless(x)))
+    with pytest.raises(ValueError, match=r"^sample: target 'inn\*' matches no layer that sample "
+                       r"applies to.*'inner' holds no layer.*find_layers\(model, '\*'\)"):
+        sample.Wrapper(2)(nested, targets="inn*")
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    pytest.importorskip("keras_hub", reason="keras-hub is installed by `make setup`")
+    from tests.kerashub_cases import build_case
+
+    return build_case("GPT2Backbone")
+
+
+def test_vote_by_glob_on_a_kerashub_backbone_votes_the_transformer_block(gpt2):
+    backbone, data = gpt2
+    block = "transformer_layer_0"
+    matched = rw.find_layers(backbone, f"*{block}*")
+    assert len(matched) > 10 and any("softmax" in p for p in matched)  # weightless ones too
+    risky = vote.Wrapper(2)(backbone, targets=f"*{block}*")
+    assert risky.wrappers[0]["targets"] == [block]
+    [voted] = risky.risk_layers()
+    assert [type(v).__name__ for v in voted.voters] == ["TransformerDecoder"] * 2
+    y, risk = risky(data, return_risk=True)
+    assert np.asarray(y).shape == (2, 5, 4) and float(np.max(np.asarray(risk))) > 0
+    sampled = sample.Wrapper(2)(backbone, targets=f"*{block}*")
+    layers = {p.rsplit("/", 1)[-1] for p in sampled.wrappers[0]["targets"]}
+    assert layers == {"query", "key", "value", "attention_output",
+                      "feedforward_intermediate_dense", "feedforward_output_dense"}
+    with pytest.raises(ValueError, match=r"^vote: target '\*dropout\*' matches no layer that "
+                       r"vote applies to.*has no weights"):
+        vote.Wrapper(2)(backbone, targets="*dropout*")

@@ -184,29 +184,65 @@ class Sites:
     """Where a risk wrapper goes for given ``targets``: the one rule behind applying it
     (:meth:`choose`) and behind the graph's ``patchable`` for it (:meth:`offers`).
 
-    Targets are resolved by :func:`risk_widgets.core.targets.find_layers` in its leaves mode: a
-    leaf named by the targets must take the wrapper (``problem(layer)`` is None, otherwise a
-    ValueError says why); a group named by the targets stands for the leaves inside it that
-    ``in_group`` accepts (each of which must have no problem), and must hold one.
+    Targets are resolved by :func:`risk_widgets.core.targets.find_layers`. A path written out
+    (a leaf or a group) and a class or predicate keep its leaves mode: a leaf named by the
+    targets must take the wrapper (``problem(layer)`` is None, otherwise a ValueError says
+    why); a group named by the targets stands for the leaves inside it that ``in_group``
+    accepts (each of which must have no problem), and must hold one. Matches of a class or
+    predicate that cannot take the wrapper are skipped while another one can.
+
+    A **glob** takes its outermost matches only: ``"*transformer_layer_1*"`` matches a block
+    and every layer inside it, and stands for the block alone (the layers inside it are not
+    taken a second time, on their own). With ``whole_groups`` (vote) such a group takes the
+    wrapper whole: one wrapper around the block (one set of voters, each a fresh copy of
+    the whole block). Without it (sample, whose dropout goes after layers, and the LoRA
+    ensemble) the group stands for its ``in_group`` leaves, as if its path were written
+    out. A group holding patch layers (an earlier wrapper, an adapter) is never wrapped
+    whole, as re-creating it from its config would drop them: its leaves are taken. Matches
+    that cannot take the wrapper (a weightless ``Softmax`` in the block, a group without a
+    site) are skipped; a glob whose matches give no site is a ValueError naming the glob.
+    A leaf inside a group wrapped whole, named by another target, is left to that group.
 
     Attributes:
         kind: the wrapper's kind, ``"vote"`` or ``"sample"`` (starts every error message).
         problem: ``problem(layer) -> str | None``: why the leaf ``layer`` cannot take the
             wrapper, worded to follow ``"<kind>: target '<path>' "``; None when it can.
         in_group: ``in_group(layer) -> bool``: whether a leaf inside a targeted group takes it.
+        whole_groups: whether a group that a glob matches takes the wrapper whole (checked
+            with ``problem``, as a leaf is).
     """
 
     kind: str
     problem: Callable[[Any], str | None]
     in_group: Callable[[Any], bool]
+    whole_groups: bool = False
 
     def choose(self, model: Any, targets: Any) -> list[str]:
-        """The leaf paths of ``model`` that ``targets`` give this wrapper, in graph order."""
+        """The paths of ``model`` that ``targets`` give this wrapper, in graph order: leaves,
+        and with ``whole_groups`` the groups a glob matched."""
         from risk_widgets.core.targets import find_layers
         from risk_widgets.core.walk import iter_layers
 
+        items = list(targets) if isinstance(targets, (list, tuple, set, frozenset)) else None
+        refs = list(iter_layers(model))
+        globs = [t for t in (items or [targets]) if _is_glob_target(t, refs)]
+        if not globs:
+            return self._choose_leaves(model, targets, refs)
+        rest = [t for t in items or [] if not any(t is g for g in globs)]
+        chosen = set(self._choose_leaves(model, rest, refs)) if rest else set()
+        for glob in globs:
+            chosen |= self._choose_by_glob(model, glob, refs, find_layers)
+        whole = [p for p in chosen if _is_group(p, refs)]
+        chosen = {p for p in chosen if not any(p.startswith(f"{g}/") for g in whole)}
+        order = {ref.path: i for i, ref in enumerate(refs)}
+        return sorted(chosen, key=order.__getitem__)
+
+    def _choose_leaves(self, model: Any, targets: Any, refs: list) -> list[str]:
+        """Paths, classes and predicates: the leaves they give this wrapper."""
+        from risk_widgets.core.targets import find_layers
+
         paths = find_layers(model, targets, leaves=self.in_group, patch=self.kind)
-        layers = {ref.path: ref.layer for ref in iter_layers(model)}
+        layers = {ref.path: ref.layer for ref in refs}
         named = _named_paths(targets)
         chosen, first_problem = [], None
         for path in paths:
@@ -217,10 +253,52 @@ class Sites:
             first_problem = first_problem or f"{self.kind}: target {path!r} {problem}"
             if path in named:  # a path the user wrote out: say why it cannot take it
                 raise ValueError(first_problem)
-        # a glob, class or predicate also matching leaves that cannot take the wrapper
-        # (a weightless Softmax in "*transformer_layer_1*") wraps the ones that can
+        # a class or predicate also matching leaves that cannot take the wrapper wraps the
+        # ones that can
         if not chosen and first_problem:
             raise ValueError(first_problem)
+        return chosen
+
+    def _choose_by_glob(self, model: Any, glob: str, refs: list, find_layers: Any) -> set[str]:
+        """A glob's outermost matches: the sites they give (see the class docstring)."""
+        from risk_widgets.core.walk import is_patch_layer
+
+        matches = find_layers(model, glob, patch=self.kind)  # raises when it matches nothing
+        outer = [p for p in matches if not any(p.startswith(f"{q}/") for q in matches)]
+        layers = {ref.path: ref.layer for ref in refs}
+        chosen: set[str] = set()
+        skipped: list[str] = []
+        for path in outer:
+            layer = layers[path]
+            if not _is_group(path, refs):
+                problem = self.problem(layer)
+                if problem:
+                    skipped.append(f"{path!r} {problem}")
+                else:
+                    chosen.add(path)
+                continue
+            inside = [r for r in refs if r.kind == "layer" and r.path.startswith(f"{path}/")]
+            patched = any(is_patch_layer(r.layer) for r in inside)
+            if self.whole_groups and not patched:
+                problem = self.problem(layer)
+                if problem:
+                    skipped.append(f"{path!r} {problem}")
+                else:
+                    chosen.add(path)
+                continue
+            sites = {r.path for r in inside if self.in_group(r.layer) and not self.problem(r.layer)}
+            if not sites:
+                skipped.append(
+                    f"{path!r} holds no layer that {self.kind} applies to. Target another "
+                    "layer or group; list every path with `risk_widgets.find_layers(model, '*')`."
+                )
+            chosen |= sites
+        if not chosen:
+            shown = ", ".join(map(repr, outer[:5])) + (", ..." if len(outer) > 5 else "")
+            raise ValueError(
+                f"{self.kind}: target {glob!r} matches no layer that {self.kind} applies to "
+                f"(it matches {shown}): {skipped[0]}"
+            )
         return chosen
 
     def offers(self, layer: Any) -> bool:
@@ -230,6 +308,18 @@ class Sites:
         if not children(layer):
             return self.problem(layer) is None
         return any(self.in_group(ref.layer) for ref in iter_layers(layer) if ref.kind == "layer")
+
+
+def _is_glob_target(target: Any, refs: list) -> bool:
+    """Whether ``target`` is a glob (a string with ``*?[`` that is not itself a path)."""
+    from risk_widgets.core.target_match import is_glob
+
+    return (isinstance(target, str) and is_glob(target)
+            and not any(ref.path == target for ref in refs))
+
+
+def _is_group(path: str, refs: list) -> bool:
+    return any(ref.kind == "group" for ref in refs if ref.path == path)
 
 
 def _named_paths(targets: Any) -> set[str]:

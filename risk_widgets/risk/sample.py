@@ -201,7 +201,12 @@ class Wrapper:
         targets: the layers to put dropout after (a path, glob, list, layer class or
             predicate(path, layer), see :func:`risk_widgets.find_layers`); a group
             (``"block_0/mlp"``) stands for the Dense/EinsumDense/Conv layers inside it.
-            ``None`` picks every Dense/EinsumDense/Conv layer except the last ones.
+            A glob takes its outermost matches: one that matches a block and the layers
+            inside it (``"*transformer_layer_1*"``) stands for the block, so dropout goes
+            after the block's Dense/EinsumDense/Conv layers (as naming the block does), not
+            after each layer the glob matched inside it (a ``Softmax``, a ``LayerNorm``);
+            matches without a dropout site are skipped, and a glob with none is an error
+            naming it. ``None`` picks every Dense/EinsumDense/Conv layer except the last ones.
 
     Example:
         >>> import keras

@@ -57,8 +57,10 @@ def _vote_problem(layer: Any) -> str | None:
 
 
 #: Where vote goes for given targets (applying it and the graph's ``patchable``): a layer
-#: with weights; a group stands for every layer with weights inside it.
-SITES = Sites("vote", _vote_problem, lambda layer: _vote_problem(layer) is None)
+#: with weights; a group named by its path stands for every layer with weights inside it,
+#: a group a glob matches (with layers inside it) is voted whole.
+SITES = Sites("vote", _vote_problem, lambda layer: _vote_problem(layer) is None,
+              whole_groups=True)
 
 
 def _check_n_voters(n_voters: Any) -> int:
@@ -235,8 +237,13 @@ class Wrapper:
             (wrappers compose).
         targets: layers to ensemble: a path, glob, list, layer class or predicate(path, layer)
             (see :func:`risk_widgets.find_layers`); a group (``"block_0"``) stands for every
-            layer with weights inside it. ``None`` (default) ensembles the whole model (every
-            layer with weights).
+            layer with weights inside it, each voted on its own. A glob takes its outermost
+            matches: one that matches a block and the layers inside it
+            (``"*transformer_layer_1*"``) votes the block whole (each voter a fresh copy of
+            the block; a block holding an earlier patch gives its layers instead), and skips
+            matches without weights (a ``Softmax``); a glob matching no layer with weights is
+            an error naming it. ``None`` (default) ensembles the whole model (every layer
+            with weights).
 
     Example:
         >>> import keras
