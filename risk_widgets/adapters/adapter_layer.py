@@ -183,8 +183,28 @@ class AdapterLayer(PatchLayer):
         return {"kind": self.patch_kind,
                 "params": {name: getattr(self, name) for name in type(self).adapter_params}}
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, reverse=False):
+        if reverse:  # a tied ReversibleEmbedding used as the output projection
+            return self.view.reversed(inputs, [self.gated_reverse_delta(inputs)])
         return self.view.updated(inputs, [self.gated_delta(inputs, training)])
+
+    def compute_output_spec(self, inputs, training=None, reverse=False):
+        if reverse:  # Keras asks compute_output_shape with shapes only, never `reverse`
+            return self.layer.compute_output_spec(inputs, reverse=True)
+        return super().compute_output_spec(inputs, training=training)
+
+    def reverse_delta(self, inputs):
+        """``x ΔEᵀ``: the update of a tied embedding's output logits (``reverse=True``)."""
+        raise NotImplementedError(
+            f"adapter kind {self.patch_kind!r} cannot adapt the embedding {self.name!r}, "
+            "whose table is also the model's output projection (a ReversibleEmbedding called "
+            "with reverse=True): it defines no reverse_delta(inputs), the update of x Eᵀ. "
+            "Write one, use LoRA or SVF on it, or target other layers."
+        )
+
+    def gated_reverse_delta(self, inputs):
+        delta = self.reverse_delta(inputs)
+        return ops.multiply(delta, ops.cast(self._rw_gate, delta.dtype))
 
     def merged_kernel(self) -> np.ndarray:
         """``W + gate * delta`` in the base kernel's shape (float64 NumPy)."""
@@ -311,8 +331,16 @@ class AdapterStack(PatchLayer):
         )
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, reverse=False):
+        if reverse:
+            updates = [a.gated_reverse_delta(inputs) for a in self.adapters]
+            return self.view.reversed(inputs, updates)
         return self.view.updated(inputs, [a.gated_delta(inputs, training) for a in self.adapters])
+
+    def compute_output_spec(self, inputs, training=None, reverse=False):
+        if reverse:  # as AdapterLayer's
+            return self.layer.compute_output_spec(inputs, reverse=True)
+        return super().compute_output_spec(inputs, training=training)
 
     @property
     def wrapped_layer(self):

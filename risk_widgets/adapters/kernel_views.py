@@ -295,6 +295,25 @@ class EmbeddingView(KernelView):
         hidden = ops.take(down, self._ids(inputs), axis=0)  # (..., r)
         return ops.matmul(hidden, up)
 
+    def reversed(self, inputs, updates):
+        """A `ReversibleEmbedding` called with ``reverse=True`` (logits against the table,
+        as its ``call`` computes them) plus the adapters' ``reverse_delta`` updates, added
+        before its logit soft cap. An untied layer's output table is its own
+        ``reverse_embeddings``, which the adapters do not change: no update is added."""
+        layer = self.layer
+        tied = getattr(layer, "tie_weights", True)
+        kernel = ops.transpose(layer.embeddings) if tied else layer.reverse_embeddings
+        reverse_dtype = getattr(layer, "reverse_dtype", None)
+        if reverse_dtype is not None:
+            inputs, kernel = ops.cast(inputs, reverse_dtype), ops.cast(kernel, reverse_dtype)
+        logits = ops.matmul(inputs, kernel)
+        for update in updates if tied else ():
+            logits = ops.add(logits, ops.cast(update, logits.dtype))
+        cap = getattr(layer, "logit_soft_cap", None)
+        if cap is not None:
+            logits = ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
+        return logits
+
 
 class ConvView(KernelView):
     """A `Conv1D` / `Conv2D` / `Conv3D` kernel ``(*kernel_size, in, out)`` seen as the matrix

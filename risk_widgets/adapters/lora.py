@@ -142,6 +142,17 @@ class LoRAAdapter(AdapterLayer):
             delta = ops.subtract(delta, self.view.low_rank(inputs, self.lora_a0, self.lora_b0))
         return ops.multiply(delta, ops.cast(self.scale, delta.dtype))
 
+    def reverse_delta(self, inputs):
+        """``x (scale A B)ᵀ`` = ``scale (x Bᵀ) Aᵀ``: a tied embedding's logits update."""
+        def back(a, b):
+            hidden = ops.matmul(inputs, ops.transpose(ops.cast(b, inputs.dtype)))
+            return ops.matmul(hidden, ops.transpose(ops.cast(a, inputs.dtype)))
+
+        delta = back(self.lora_a, self.lora_b)
+        if self.init == "pissa":
+            delta = ops.subtract(delta, back(self.lora_a0, self.lora_b0))
+        return ops.multiply(delta, ops.cast(self.scale, delta.dtype))
+
     def delta_matrix(self) -> np.ndarray:
         a = np.asarray(ops.convert_to_numpy(self.lora_a), dtype="float64")
         b = np.asarray(ops.convert_to_numpy(self.lora_b), dtype="float64")

@@ -88,6 +88,12 @@ class SVFAdapter(AdapterLayer):
         up = ops.multiply(ops.transpose(self.svf_v), ops.expand_dims(scale, -1))
         return self.view.low_rank(inputs, self.svf_u, up)
 
+    def reverse_delta(self, inputs):
+        """``x (U diag(s (z - 1)) Vᵀ)ᵀ`` = ``((x V) s (z - 1)) Uᵀ`` (a tied embedding)."""
+        scale = ops.cast(ops.multiply(self.svf_s, ops.subtract(self.svf_z, 1.0)), inputs.dtype)
+        hidden = ops.multiply(ops.matmul(inputs, ops.cast(self.svf_v, inputs.dtype)), scale)
+        return ops.matmul(hidden, ops.transpose(ops.cast(self.svf_u, inputs.dtype)))
+
     def delta_matrix(self) -> np.ndarray:
         def f64(v):
             return np.asarray(ops.convert_to_numpy(v), dtype="float64")

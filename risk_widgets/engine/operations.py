@@ -47,8 +47,15 @@ __all__ = [
 
 
 def patch_layers(model) -> dict[str, Any]:
-    """``{path: patch layer}`` for every patch layer of ``model``, in graph order."""
-    return {ref.path: ref.layer for ref in iter_layers(model) if is_patch_layer(ref.layer)}
+    """``{path: patch layer}`` for every patch layer of ``model``, in graph order; a layer
+    used in two places (a tied embedding: a backbone's input, its task's output) once, at
+    its first path."""
+    found, seen = {}, set()
+    for ref in iter_layers(model):
+        if is_patch_layer(ref.layer) and id(ref.layer) not in seen:
+            seen.add(id(ref.layer))
+            found[ref.path] = ref.layer
+    return found
 
 
 def check_model(model: Any, what: str) -> None:

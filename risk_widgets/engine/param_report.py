@@ -153,8 +153,10 @@ def param_report(model: Any) -> ParamReport:
     for path, layer in keras_native.lora_layers(model).items():
         adapters.append(AdapterRow(path, "lora", None, True,
                                    _size(keras_native.lora_weights(layer), trained)))
-    blocks = [
-        BlockRow(layer.name, _size(layer.weights, trained), _size(layer.weights))
-        for layer in model.layers if layer.weights
-    ]
+    blocks, counted = [], set()
+    for layer in model.layers:  # a layer used again at the top (a tied head): counted once
+        weights = [v for v in layer.weights if id(v) not in counted]
+        counted |= {id(v) for v in weights}
+        if weights:
+            blocks.append(BlockRow(layer.name, _size(weights, trained), _size(weights)))
     return ParamReport(adapters, blocks, _size(model.trainable_weights), _size(model.weights))

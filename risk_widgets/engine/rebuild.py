@@ -225,6 +225,7 @@ class Rebuilder:
         the class with its methods), so a patched CausalLM could no longer generate.
         """
         mine = vars(new)
+        self._carried = set()
         for key, value in list(vars(layer).items()):
             if key in mine or key.startswith("_rw_"):
                 continue
@@ -233,6 +234,7 @@ class Rebuilder:
                     object.__setattr__(new, key, _FRESH[key])
                 continue
             object.__setattr__(new, key, self._map_value(value, path))
+            self._carried.add(key)
         if "_functional_layer_ids" in vars(layer):  # KerasHub: ids of the graph's layers
             object.__setattr__(new, "_functional_layer_ids",
                                {id(sub) for sub in ki.all_sublayers(new)})
@@ -299,7 +301,12 @@ class Rebuilder:
             ) from err
         if own is not None:  # a KerasHub task or backbone: the result is one too
             self.carry_state(model, new, own if cls is Functional else with_class(cls, own), "")
+            carried = {k: v for k, v in vars(new).items() if k in self._carried}
             carry_compile(model, new, stacklevel=5)  # a task compiles itself in __init__
+            # what compile() set back to its defaults, that the user chose (a CausalLM's
+            # `sampler`: compile(sampler=...), not one of the compile arguments)
+            for key, value in carried.items():
+                object.__setattr__(new, key, value)
         ki.set_trainable_flag(new, model.trainable)
         return new
 
