@@ -207,6 +207,31 @@ def test_a_glob_over_a_block_and_its_layers_wraps_the_outermost_match():
     assert sampled.wrappers[0]["targets"] == ["block_1/dense"]
 
 
+def test_vote_by_glob_wraps_an_opaque_layer_whole_or_says_how_to_reach_inside():
+    model = M.attention()  # attn: a MultiHeadAttention, called on (query, value)
+    risky = vote.Wrapper(2)(model, targets="attn*")
+    assert risky.wrappers[0]["targets"] == ["attn"]
+    assert [type(v).__name__ for v in risky.risk_layers()[0].voters] == ["MultiHeadAttention"] * 2
+    y, risk = risky(np.ones((2, *model.inputs[0].shape[1:]), "float32"), return_risk=True)
+    assert y.shape == (2, 6, 2) and float(np.max(np.asarray(risk))) > 0
+
+    class Holder(keras.layers.Layer):  # a layer argument: no config to copy it from
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, x):
+            return self.inner(x)
+
+    x = keras.Input((3,))
+    held = Holder(keras.layers.Dense(4, name="d"), name="hold")
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(held(x)))
+    with pytest.raises(ValueError, match=r"^vote: target 'hold' \(Holder\) cannot be copied from "
+                       r"its config .*targets='hold/\*'"):
+        vote.Wrapper(2)(model, targets="hold*")
+    assert vote.Wrapper(2)(model, targets="hold/*").wrappers[0]["targets"] == ["hold/d"]
+
+
 def test_a_glob_over_an_already_patched_block_takes_its_layers():
     """Re-creating a block from its config would drop an earlier wrapper inside it."""
     model = _nested_block_model()

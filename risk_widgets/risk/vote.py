@@ -119,10 +119,13 @@ class VoteLayer(keras.layers.Layer):
             n_voters=self.n_voters, stride=self.stride, voters=voters, name=name or self.name
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape=None, **shapes):
+        # ``shapes``: a voted layer whose call takes several tensors (MultiHeadAttention's
+        # query_shape, value_shape), when the rebuild builds this layer as the original was
         for voter in self.voters:
-            if not voter.built:
-                voter.build(input_shape)
+            if voter.built or type(voter).build is keras.layers.Layer.build:
+                continue  # a block without build() of its own builds on its first call
+            voter.build(**shapes) if shapes else voter.build(input_shape)
         self.built = True
 
     def _split(self, t: Any) -> list[Any]:
@@ -280,7 +283,15 @@ class Wrapper:
             return SITES.choose(state["base"], targets)
 
         def replace(layer, path, copy, stride):
-            return VoteLayer(layer, n_voters=n_voters, stride=stride, name=layer.name)
+            try:
+                return VoteLayer(layer, n_voters=n_voters, stride=stride, name=layer.name)
+            except (NotImplementedError, TypeError, ValueError, AttributeError) as err:
+                why = (str(err).strip().splitlines() or [""])[0]
+                raise ValueError(
+                    f"vote: target {path!r} ({type(layer).__name__}) cannot be copied from its "
+                    f"config ({type(err).__name__}: {why}), and every voter is a fresh copy. "
+                    f"Target the layers inside it instead, e.g. targets={path + '/*'!r}."
+                ) from err
 
         return wrap_model(
             model,
