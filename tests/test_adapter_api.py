@@ -300,3 +300,16 @@ def test_a_replacement_that_only_wraps_the_original_warns_and_a_plain_swap_does_
         swapped = rw.rewire(model, "hidden_1", lambda layer, path: keras.layers.Dense(
             8, activation="tanh", name="hidden_1"))
     assert sorted(v.name for v in swapped.trainable_weights) == ["bias", "kernel"]
+
+
+def test_fold_and_unpatch_of_a_users_own_layer_say_what_to_do():
+    model = M.mlp(units=(8,))
+    marked = rw.rewire(model, "head", lambda layer, path: MarkedLoRA(layer, name="head"))
+    with pytest.raises(TypeError, match="'head'.*without folded\\(\\).*rw.Adapter"):
+        rw.fold(marked)
+    back = rw.unpatch(marked)  # the layer rewire replaced, found again in the recipe
+    assert back.get_layer("head") is model.get_layer("head")
+    plain = rw.rewire(model, "head", lambda layer, path: MyLoRA(layer, name="head"))
+    for operation in (rw.fold, rw.unpatch):
+        with pytest.raises(ValueError, match="layers of your own.*\\(head\\).*rw.Adapter"):
+            operation(plain)

@@ -25,10 +25,10 @@ import numpy as np
 
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.keras_internals import Functional
-from risk_widgets.core.walk import graph_of, is_patch_layer, iter_layers
+from risk_widgets.core.walk import get_layer_by_path, graph_of, is_patch_layer, iter_layers
 from risk_widgets.engine import keras_native
 from risk_widgets.engine.models import PatchedModel, rebuild_as
-from risk_widgets.engine.rebuild import rebuild
+from risk_widgets.engine.rebuild import rebuild, recipe_of
 
 __all__ = [
     "active_adapters",
@@ -77,6 +77,15 @@ def check_model(model: Any, what: str) -> None:
 
 def _check_patched(model, what, verb):
     if not patch_layers(model) and not keras_native.lora_layers(model):
+        own = [layer.name for layer in getattr(model, "trained_layers", list)()]
+        if own:
+            raise ValueError(
+                f"{what}: model {model.name!r} holds layers of your own that rw.rewire put in "
+                f"({', '.join(own)}), and they are not patch layers, so there is nothing to "
+                f"{verb}. Subclass rw.Adapter (build_adapter, delta, delta_matrix) and apply it "
+                "with rw.add_adapter, or set is_patch_layer = True on your layer with "
+                "unpatched() / folded()."
+            )
         raise ValueError(
             f"{what}: model {model.name!r} has no patches, so there is nothing to {verb}. "
             "Pass the model that rw.add_lora / rw.add_svf returned (the unpatched model is "
@@ -141,13 +150,52 @@ def unpatch(model, names: Any = None) -> Any:
         return _swap_patches(
             model, lambda layer, path: layer.without_adapters(wanted) if _named(layer) else layer
         )
-    plan = _plan(model, lambda layer, path: layer.unpatched(), native=keras_native.unpatched)
+    plan = _plan(model, lambda layer, path: _unpatched(model, layer, path),
+                 native=keras_native.unpatched)
     return _swap_patches(model, None, plan=plan)
+
+
+def _unpatched(model, layer, path):
+    """The layer a patch replaced: its ``unpatched()``, or, for a patch layer of your own
+    without one, the layer `rewire` found at ``path`` (from the model's recipe)."""
+    if callable(getattr(layer, "unpatched", None)):
+        return layer.unpatched()
+    original = _replaced_at(model, path)
+    if original is None:
+        raise TypeError(
+            f"Cannot unpatch {path!r}: its {type(layer).__name__} is a patch layer of your own "
+            "without unpatched(), and the layer it replaced is not known here (the model was "
+            "loaded from a file). Define unpatched() returning the original layer, or subclass "
+            "rw.Adapter and apply it with rw.add_adapter."
+        )
+    return original
+
+
+def _replaced_at(model, path):
+    """The layer at ``path`` before the rebuild that put a replacement there, or None."""
+    recipe = recipe_of(model)
+    while recipe is not None:
+        source, swapped = recipe
+        if any(p == path for p, _ in swapped):
+            try:
+                original = get_layer_by_path(source, path)
+            except (KeyError, ValueError):
+                return None
+            return original if not is_patch_layer(original) else _replaced_at(source, path)
+        recipe = recipe_of(source)
+    return None
 
 
 def _folded(layer, path, names=None):
     if names is not None and not _named(layer):
         return layer  # not an adapter: a named fold leaves it as it is
+    if not callable(getattr(layer, "folded", None)):
+        raise TypeError(
+            f"Cannot fold the patch at {path!r}: its {type(layer).__name__} is a patch layer "
+            "of your own without folded() (a plain layer with the merged weights). Subclass "
+            "rw.Adapter and give delta_matrix(), define folded(), or drop the patch with "
+            "rw.unpatch(model)."
+        )
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the way out
             new = layer.folded() if names is None else layer.fold_adapters(names)
