@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "register_adapter": "risk_widgets.adapters.kinds",
     "unregister_adapter": "risk_widgets.adapters.kinds",
     "adapter_kinds": "risk_widgets.adapters.kinds",
+    "train_fully": "risk_widgets.adapters.full",
     "ParamSpec": "risk_widgets.core.params",
     "GraphEditor": "risk_widgets.ui.widget",
     "load_model": "risk_widgets.engine.registry",
@@ -57,7 +58,8 @@ _LAZY: dict[str, str] = {
 _ALIASES: dict[str, tuple[str, str]] = {
     "Adapter": ("risk_widgets.adapters.adapter_layer", "AdapterLayer"),
 }
-_NEEDS_ADAPTERS = {"add_adapter", "register_adapter", "unregister_adapter", "adapter_kinds"}
+_NEEDS_ADAPTERS = {"add_adapter", "register_adapter", "unregister_adapter", "adapter_kinds",
+                   "train_fully"}
 # public submodules, imported on first attribute access
 _SUBMODULES = {"demo", "risk"}
 

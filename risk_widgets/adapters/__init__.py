@@ -4,7 +4,8 @@ the base of every adapter kind; `register_adapter` / `add_adapter` for your own 
 Importing this package registers ``"lora"``, ``"dora"`` and ``"svf"`` through the public
 `register_adapter` (which registers them as patchable kinds with
 `risk_widgets.engine.registry`, for the layer types of the adapters' dispatch list, not
-through a risk model, whose body `add_lora` / `add_svf` do not reach).
+through a risk model, whose body `add_lora` / `add_svf` do not reach), and ``"full"``: a
+layer with weights that trains whole (`train_fully`, ``add_lora(..., train=...)``).
 
 Example:
     >>> from risk_widgets.adapters import supported_types
@@ -20,6 +21,13 @@ from risk_widgets.adapters.base import (
     supported_types,
 )
 from risk_widgets.adapters.dora import DoRAAdapter, add_dora, can_dora
+from risk_widgets.adapters.full import (
+    FULL_KIND,
+    can_train_fully,
+    classifier_head,
+    full_patch_info,
+    train_fully,
+)
 from risk_widgets.adapters.kinds import (
     adapter_kinds,
     add_adapter,
@@ -29,6 +37,7 @@ from risk_widgets.adapters.kinds import (
 from risk_widgets.adapters.lora import LoRAAdapter, add_lora
 from risk_widgets.adapters.svf import SVFAdapter, add_svf
 from risk_widgets.core.params import PARAMS
+from risk_widgets.engine.registry import register_patch_inspector, register_patchable
 
 #: the parameters of LoRA and DoRA (the toolbar's fields, in order)
 LORA_PARAMS = ("rank", "alpha", "dropout", "use_rslora", "init")
@@ -46,8 +55,10 @@ __all__ = [
     "add_svf",
     "adapter_kinds",
     "can_adapt",
+    "classifier_head",
     "register_adapter",
     "supported_types",
+    "train_fully",
     "unregister_adapter",
 ]
 
@@ -75,6 +86,9 @@ def _register_builtin_kinds() -> None:
         help="Singular-value fine-tuning: W = U diag(s·z) Vᵀ; only z trains.",
         add=add_svf, code="rw.add_svf(model, targets={targets}, {params})",
     )
+    # whole layers that train beside the adapters (`adapters/full.py`; the editor's "full")
+    register_patchable(FULL_KIND, can_train_fully, through_wrappers=False)
+    register_patch_inspector(full_patch_info)
 
 
 _register_builtin_kinds()

@@ -67,6 +67,7 @@ def stack_adapters(
     make: Callable[[Any, str], AdapterLayer],
     kind: str,
     name: str | None = None,
+    train: Any = None,
 ) -> Any:
     """Patches ``targets`` with ``make(base_layer, path)``; stacks on adapted layers.
 
@@ -76,7 +77,9 @@ def stack_adapters(
     up). The new adapters are named ``name``, or, when None, the first of ``"default"``,
     ``"<kind>_1"``, ``"<kind>_2"``, … that none of the targeted layers uses yet (so all
     adapters one call creates share a name). A name already used on a targeted layer is
-    a ValueError naming the layer.
+    a ValueError naming the layer. ``train`` names layers that train whole beside the
+    adapters, in the same rebuild (`risk_widgets.adapters.full`: None is a KerasHub
+    classifier task's head on its first patch, ``[]`` nothing).
 
     Example:
         >>> import keras
@@ -87,6 +90,7 @@ def stack_adapters(
         >>> rw.adapter_names(twice)
         ['default', 'b']
     """
+    from risk_widgets.adapters.full import train_paths, trained_copy
     from risk_widgets.core.targets import find_layers
     from risk_widgets.core.walk import get_layer_by_path
     from risk_widgets.engine.rewiring import rewire
@@ -94,6 +98,7 @@ def stack_adapters(
     if name is not None:
         name = check_adapter_name(name)
     existing = {}
+    paths: list[str] = []
     if isinstance(model, keras.Model) and model.built:
         try:
             paths = list(find_layers(model, targets))
@@ -111,7 +116,11 @@ def stack_adapters(
             k += 1
             name = f"{kind}_{k}"
 
+    whole = train_paths(model, train, paths) if paths else []
+
     def replace(layer, path):
+        if path in whole:
+            return trained_copy(layer, path)
         held = layer.named_adapters() if isinstance(layer, (AdapterLayer, AdapterStack)) else []
         if any(a.adapter_name == name for a in held):
             raise ValueError(
@@ -124,4 +133,6 @@ def stack_adapters(
         new.adapter_name = name
         return assemble(base_of(layer), [*held, new])
 
+    if whole:  # one rebuild: the adapters' targets and the layers that train whole
+        targets = [*(targets if isinstance(targets, (list, tuple)) else [targets]), *whole]
     return rewire(model, targets, replace)

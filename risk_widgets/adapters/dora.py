@@ -110,6 +110,7 @@ def add_dora(
     name: str | None = None,
     use_rslora: bool = False,
     init: str = "he_uniform",
+    train: Any = None,
 ) -> Any:
     """Returns a `PatchedModel` with a `DoRAAdapter` around each targeted layer.
 
@@ -122,6 +123,8 @@ def add_dora(
             None: the layers `add_lora` adapts without targets (KerasHub's
             ``default_lora_layer_names()``, else every Dense and EinsumDense).
         rank, alpha, dropout, name, use_rslora, init: as for `add_lora`.
+        train: layers that train whole beside the adapters, as for `add_lora` (None: a
+            KerasHub classifier task's head; ``[]``: none).
 
     Returns:
         A new `PatchedModel`; raises ValueError/TypeError naming the path (an Embedding or
@@ -138,7 +141,7 @@ def add_dora(
     """
     return lora_replace(
         DoRAAdapter, "DoRA", model, targets, rank=rank, alpha=alpha, dropout=dropout,
-        name=name, use_rslora=use_rslora, init=init,
+        name=name, use_rslora=use_rslora, init=init, train=train,
     )
 
 

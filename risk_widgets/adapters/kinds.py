@@ -51,7 +51,7 @@ __all__ = [
 #: the kinds of the risk wrappers and post-hoc methods: not adapter kinds
 _TAKEN = frozenset({
     "sample", "vote", "sculpt", "lora_ensemble", "conformal", "temperature", "laplace",
-    "laplace_diag", "stack", "patch", "adapters",
+    "laplace_diag", "stack", "patch", "adapters", "full",
 })
 _TYPES = {bool: "bool", int: "int", float: "float", str: "str"}
 
@@ -252,7 +252,7 @@ def adapter_kind(kind: str) -> AdapterKind:
 
 
 def _generic_add(kind: str) -> Callable[..., Any]:
-    def add(model, targets, name=None, **params):
+    def add(model, targets, name=None, train=None, **params):
         entry = adapter_kind(kind)
         typed = entry.check(params)
 
@@ -269,13 +269,14 @@ def _generic_add(kind: str) -> Callable[..., Any]:
 
         if targets is None:  # every layer the kind applies to, as add_lora's fallback
             targets = lambda path, layer: entry.applies_to(layer)  # noqa: E731
-        return stack_adapters(model, targets, make, kind, name)
+        return stack_adapters(model, targets, make, kind, name, train)
 
     return add
 
 
 def add_adapter(
-    model: Any, kind: str, targets: Any = None, *, name: str | None = None, **params: Any
+    model: Any, kind: str, targets: Any = None, *, name: str | None = None, train: Any = None,
+    **params: Any,
 ) -> Any:
     """Returns a `PatchedModel` with an adapter of the registered ``kind`` on ``targets``.
 
@@ -292,6 +293,9 @@ def add_adapter(
             the kind's default (every layer it applies to for a registered kind).
         name: the adapters' name (default ``"default"``, or ``"<kind>_1"``, ... when a
             target already has an adapter).
+        train: layers that train whole beside the adapters, as for `rw.add_lora` (None: a
+            KerasHub classifier task's head on its first patch; ``[]``: none). A kind
+            registered with its own ``add=`` receives it only when given.
         **params: the kind's parameters (defaults from its registration).
 
     Example:
@@ -303,4 +307,6 @@ def add_adapter(
         ['a']
     """
     entry = adapter_kind(kind)
+    if train is not None:
+        params["train"] = train
     return entry.add(model, targets, name=name, **params)

@@ -191,11 +191,16 @@ def add_lora(
     use_rslora: bool = False,
     init: str = "he_uniform",
     use_dora: bool = False,
+    train: Any = None,
 ) -> Any:
     """Returns a `PatchedModel` with a `LoRAAdapter` around each targeted layer.
 
     Base weights are **shared** with ``model`` and frozen by the patched model (not
-    copied); only the adapters' ``A`` and ``B`` train. ``model`` is never changed.
+    copied); only the adapters' ``A`` and ``B`` train, and the layers ``train`` names.
+    ``model`` is never changed. **A KerasHub classifier task** (``BertTextClassifier``,
+    ``ViTImageClassifier``, …) also trains its head by default (its layers with weights
+    outside ``task.backbone``: new and random, as PEFT trains a classification head);
+    pass ``train=[]`` to train the adapters only.
 
     Args:
         model: a built Keras model.
@@ -224,6 +229,12 @@ def add_lora(
             singular directions, minus frozen copies, so outputs start unchanged; float
             bases only). See `risk_widgets.adapters.lora_init`.
         use_dora: DoRA (PEFT's name): the same as `risk_widgets.adapters.dora.add_dora`.
+        train: layers that train whole beside the adapters (PEFT's ``modules_to_save``):
+            targets as for ``targets`` (``["classifier*"]``; a glob takes its outermost
+            matches with weights). Each is replaced by an independent copy with the same
+            values, whose weights train; the user's layer keeps its own. None (default):
+            a KerasHub classifier task's head on its first patch, else nothing; ``[]``:
+            nothing. See `risk_widgets.adapters.full`.
 
     Returns:
         A new `PatchedModel`; raises ValueError/TypeError (naming the path) and changes
@@ -245,13 +256,13 @@ def add_lora(
     cls = LORA_VARIANTS["dora"] if _USE_DORA.check(use_dora) else LoRAAdapter
     return lora_replace(
         cls, "LoRA" if cls is LoRAAdapter else "DoRA", model, targets, rank=rank, alpha=alpha,
-        dropout=dropout, name=name, use_rslora=use_rslora, init=init,
+        dropout=dropout, name=name, use_rslora=use_rslora, init=init, train=train,
     )
 
 
 def lora_replace(
     cls: type, label: str, model: Any, targets: Any, *, rank: Any, alpha: Any,
-    dropout: float, name: str | None, use_rslora: bool, init: str,
+    dropout: float, name: str | None, use_rslora: bool, init: str, train: Any = None,
 ) -> Any:
     """The shared body of `add_lora` and `add_dora`: checks every argument (patterns
     included), then patches each target with ``cls`` (`LoRAAdapter` or a subclass)."""
@@ -296,7 +307,7 @@ def lora_replace(
             use_rslora=use_rslora, init=init,
         )
 
-    patched = stack_adapters(model, targets, replace, cls.patch_kind, name)
+    patched = stack_adapters(model, targets, replace, cls.patch_kind, name, train)
     for values in (ranks, alphas):
         values.warn_unmatched(f"add_{cls.patch_kind}")
     if remembered:  # a rebuilt backbone is a plain Functional: the patched model keeps them

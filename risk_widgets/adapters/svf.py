@@ -105,7 +105,7 @@ class SVFAdapter(AdapterLayer):
         return {"kind": "svf", "params": {}}
 
 
-def add_svf(model: Any, targets: Any, name: str | None = None) -> Any:
+def add_svf(model: Any, targets: Any, name: str | None = None, train: Any = None) -> Any:
     """Returns a `PatchedModel` with an `SVFAdapter` around each targeted layer.
 
     Base weights are **shared** with ``model`` and frozen by the patched model (not
@@ -116,6 +116,8 @@ def add_svf(model: Any, targets: Any, name: str | None = None) -> Any:
         targets: path, glob, list, layer class or predicate; each a `Dense` or
             `EinsumDense` layer (also inside `MultiHeadAttention`).
         name: the adapters' name, as for `add_lora` (stacked on adapted layers).
+        train: layers that train whole beside the adapters, as for `add_lora` (None: a
+            KerasHub classifier task's head; ``[]``: none).
 
     Returns:
         A new `PatchedModel`.
@@ -137,4 +139,4 @@ def add_svf(model: Any, targets: Any, name: str | None = None) -> Any:
         adapter.decompose()
         return adapter
 
-    return stack_adapters(model, targets, replace, "svf", name)
+    return stack_adapters(model, targets, replace, "svf", name, train)

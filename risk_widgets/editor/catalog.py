@@ -3,14 +3,15 @@
 One entry per kind; the editor, the widget's toolbar (through the ``catalog`` trait) and the
 parameter validation all read this table. Adapter kinds come from
 ``rw.register_adapter`` (`risk_widgets.adapters.kinds`, the built-in LoRA, DoRA and SVF too);
-the risk kinds are listed here.
+``full`` (train the selected layers whole, beside the adapters) and the risk kinds are
+listed here.
 A kind's parameters are specs from :data:`risk_widgets.core.params.PARAMS` (one table of types,
 defaults and limits, which ``add_lora`` checks its arguments against too).
 
 Example:
     >>> from risk_widgets.editor.catalog import CATALOG, validate_params
     >>> sorted(CATALOG)[:5]
-    ['conformal', 'dora', 'laplace', 'laplace_diag', 'lora']
+    ['conformal', 'dora', 'full', 'laplace', 'laplace_diag']
     >>> validate_params("lora", {"rank": "4"})  # doctest: +NORMALIZE_WHITESPACE
     {'rank': 4, 'alpha': None, 'dropout': 0.0, 'use_rslora': False, 'init': 'he_uniform',
      'name': None}
@@ -51,6 +52,12 @@ class PatchKind:
             "help": self.help,
             "params": [p.to_json() for p in self.params],
         }
+
+
+def _apply_full(model, targets, **params):
+    from risk_widgets.adapters.full import train_fully
+
+    return train_fully(model, targets)
 
 
 def _apply_sample(model, targets, **params):
@@ -119,6 +126,14 @@ def _apply_laplace(hessian):
 
     return apply
 
+
+_FULL = PatchKind(
+    "full", "Train fully", "layers", (), _apply_full,
+    "The selected layers train whole beside the adapters (a new classifier head; PEFT's"
+    " modules_to_save): each is replaced by a copy with the same values whose weights train;"
+    " your model keeps its own.",
+    code="rw.train_fully(model, targets={targets})",
+)
 
 _RISK_KINDS: dict[str, PatchKind] = {
     "sample": PatchKind(
@@ -236,7 +251,7 @@ class Catalog(MutableMapping):
         return kind in self._entries()
 
 
-CATALOG = Catalog(_RISK_KINDS)
+CATALOG = Catalog({"full": _FULL, **_RISK_KINDS})
 
 
 def validate_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:

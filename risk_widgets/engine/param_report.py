@@ -2,9 +2,13 @@
 
 `trainable_report` gives totals and one entry per patched path; `param_report` splits the
 count further: one row per adapter (a layer holding several named adapters gives one row
-each; Keras' own ``enable_lora`` and risk layers give one row, ``name`` None) and one row
+each; Keras' own ``enable_lora`` and risk layers give one row, ``name`` None; a layer
+that trains whole — ``add_lora(..., train=[...])``, the default head of a KerasHub
+classifier task — gives a row of kind ``"full"``, and your own replacement layer given to
+`rw.rewire` that keeps some of the original's weights one of kind ``"layer"``) and one row
 per top-level layer of the model (its trainable and total parameters, shared weights
-counted once). Trainable means trained by ``model``: in a patched model only patch weights.
+counted once). Trainable means trained by ``model``: in a patched model only patch weights
+and the new weights of the layers it trains whole.
 
 Example:
     >>> import keras
@@ -34,6 +38,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from risk_widgets.core.walk import iter_layers
 from risk_widgets.engine import keras_native
 from risk_widgets.engine.operations import patch_layers
 
@@ -42,7 +47,8 @@ __all__ = ["AdapterRow", "BlockRow", "ParamReport", "param_report"]
 
 @dataclass(frozen=True)
 class AdapterRow:
-    """One adapter: its layer path, kind, name (None for unnamed patches), gate, count."""
+    """One adapter: its layer path, kind, name (None for unnamed patches), gate, count.
+    A layer that trains whole is a row of kind ``"full"`` (name None, active)."""
 
     path: str
     kind: str
@@ -120,6 +126,25 @@ def _size(weights, only: set[int] | None = None) -> int:
     return n
 
 
+def _with_trained_layers(model: Any, rows: list[AdapterRow], trained: set[int]) -> list:
+    """``rows`` plus one row per layer ``model`` trains whole (`PatchedModel.trained_layers`:
+    kind ``"full"``, or ``"layer"`` when it keeps some shared weights), in graph order."""
+    whole = getattr(model, "trained_layers", None)
+    layers = {id(layer) for layer in whole()} if callable(whole) else set()
+    if not layers:
+        return rows
+    shared = {id(v) for v in model.shared_variables()}
+    order: dict[str, int] = {}
+    for ref in iter_layers(model):
+        order.setdefault(ref.path, len(order))
+        if id(ref.layer) in layers:
+            layers.discard(id(ref.layer))  # a shared layer: its first path
+            kind = "layer" if any(id(v) in shared for v in ref.layer.weights) else "full"
+            rows.append(AdapterRow(ref.path, kind, None, True,
+                                   _size(ref.layer.weights, trained)))
+    return sorted(rows, key=lambda row: order.get(row.path, len(order)))
+
+
 def param_report(model: Any) -> ParamReport:
     """Trainable parameters per adapter and per top-level block of ``model``.
 
@@ -153,6 +178,7 @@ def param_report(model: Any) -> ParamReport:
     for path, layer in keras_native.lora_layers(model).items():
         adapters.append(AdapterRow(path, "lora", None, True,
                                    _size(keras_native.lora_weights(layer), trained)))
+    adapters = _with_trained_layers(model, adapters, trained)
     blocks, counted = [], set()
     for layer in model.layers:  # a layer used again at the top (a tied head): counted once
         weights = [v for v in layer.weights if id(v) not in counted]

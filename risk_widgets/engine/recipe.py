@@ -13,7 +13,10 @@ the first patch was applied to) is such a model, the config is a recipe instead:
   auto-numbered names differ in a model built again).
 
 Loading re-creates the source from its config and replays the steps; Keras then loads the
-weights into the replayed model, built exactly like the saved one.
+weights into the replayed model, built exactly like the saved one. A patched model's
+layers that train whole (``add_lora(..., train=...)``: `PatchedModel.trained_layers`) are
+listed by path (``"trained_layers"``, and ``"shared_weights"`` for those holding some of
+the source's variables), as in a layer-by-layer config.
 
 Example:
     >>> import keras
@@ -31,7 +34,7 @@ import keras
 
 from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.addresses import address_of, path_at
-from risk_widgets.core.walk import get_layer_by_path
+from risk_widgets.core.walk import get_layer_by_path, iter_layers
 from risk_widgets.engine.rebuild import build_like, recipe_of
 
 __all__ = ["recipe_config", "replay", "source_builds_itself"]
@@ -62,7 +65,27 @@ def recipe_config(model: Any) -> dict:
         "name": model.name,
         "trainable": ki.trainable_flag(model),
         "recipe": {"source": keras.saving.serialize_keras_object(source), "steps": steps},
+        **_trained_layers(model),
     }
+
+
+def _trained_layers(model: Any) -> dict:
+    """``{"trained_layers": paths, "shared_weights": {path: indices}}`` of a patched model
+    (`PatchedModel.from_config` reads them), or ``{}``."""
+    trained_of = getattr(model, "trained_layers", None)
+    trained = {id(layer) for layer in trained_of()} if callable(trained_of) else set()
+    if not trained:
+        return {}
+    shared = {id(v) for v in model.shared_variables()}
+    paths, frozen = [], {}
+    for ref in iter_layers(model):
+        if id(ref.layer) in trained and ref.path not in paths:
+            trained.discard(id(ref.layer))  # a layer used twice: its first path
+            paths.append(ref.path)
+            held = [i for i, v in enumerate(ref.layer.weights) if id(v) in shared]
+            if held:
+                frozen[ref.path] = held
+    return {"trained_layers": paths, **({"shared_weights": frozen} if frozen else {})}
 
 
 def replay(config: dict, custom_objects: Any, rebuild_as: Any) -> Any:
