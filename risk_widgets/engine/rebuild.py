@@ -118,19 +118,18 @@ class Rebuilder:
         return self.memo[id(obj)]
 
     def _map_value(self, value: Any, path: str) -> Any:
+        """``value`` with every layer in it mapped, at any depth of lists, tuples and dicts
+        (ALBERT keeps its blocks as a list of lists); anything else as it is."""
         if isinstance(value, keras.layers.Layer):
             return self.map(value, f"{path}/{value.name}")
-        if isinstance(value, (list, tuple)) and any(
-            isinstance(v, keras.layers.Layer) for v in value
-        ):
-            return type(value)(self._map_value(v, path) for v in value) if isinstance(
-                value, tuple
-            ) else [self._map_value(v, path) for v in value]
-        if isinstance(value, dict) and any(
-            isinstance(v, keras.layers.Layer) for v in value.values()
-        ):
+        if not _holds_layers(value):
+            return value
+        if isinstance(value, dict):
             return {k: self._map_value(v, path) for k, v in value.items()}
-        return value
+        mapped = [self._map_value(v, path) for v in value]
+        if isinstance(value, tuple):  # a named tuple takes its fields one by one
+            return type(value)(*mapped) if hasattr(value, "_fields") else tuple(mapped)
+        return mapped
 
     def _rebuild(self, layer: Any, path: str) -> Any:
         if is_graph_container(layer):
@@ -321,6 +320,17 @@ _TRAINING_STATE = frozenset({
 })
 #: the values a fresh object has for some of them
 _FRESH = {"generate_function": None, "stop_training": False}
+
+
+def _holds_layers(value: Any) -> bool:
+    """Whether a list, tuple or dict holds a layer, at any depth."""
+    if isinstance(value, keras.layers.Layer):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_layers(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_layers(v) for v in value)
+    return False
 
 
 def own_class(model: Any) -> type | None:
