@@ -41,7 +41,7 @@ def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | N
             f"Received: {type(x).__name__}"
         )
     try:
-        x = np.asarray(x, dtype="float32")
+        x = to_numpy(x, "float32")
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"Sample data x is not numeric ({err}): pass numbers, e.g. x.astype('float32')."
@@ -53,7 +53,7 @@ def check_sample_data(x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | N
         raise ValueError(f"Sample data x has {bad} NaN/inf value(s): clean or drop those rows.")
     if y is not None:
         try:
-            y = np.asarray(y, dtype="float32")
+            y = to_numpy(y, "float32")
         except (TypeError, ValueError) as err:
             raise ValueError(
                 f"Sample data y is not numeric ({err}): pass numbers, e.g. y.astype('float32')."
@@ -82,9 +82,9 @@ def predict_with_risk(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
         else:
             y_pred, std = forward(batch), None
         y_pred = _first(y_pred)
-        y_np = np.asarray(y_pred, dtype="float32")
+        y_np = to_numpy(y_pred, "float32")
         preds.append(y_np)
-        stds.append(np.zeros_like(y_np) if std is None else np.asarray(_first(std), "float32"))
+        stds.append(np.zeros_like(y_np) if std is None else to_numpy(_first(std), "float32"))
     return np.concatenate(preds), np.concatenate(stds)
 
 
@@ -218,8 +218,8 @@ def points_view(x: Any, y: Any) -> dict | None:
         >>> points_view(np.zeros((3, 2)), np.zeros(3)) is None
         True
     """
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y, dtype="float32")
+    x = to_numpy(x, "float32")
+    y = to_numpy(y, "float32")
     if len(x) != len(y) or x.reshape(len(x), -1).shape[1] != 1 or \
             y.reshape(len(y), -1).shape[1] != 1:
         return None
@@ -273,7 +273,7 @@ def _risk_as_std(model: Any, y_pred: np.ndarray, risk: np.ndarray):
     """``(y_pred, std)``: a risk that is not a std (a conformal half-width) converted by the
     model's own ``risk_to_std``, so bands and coverage read the same for every kind."""
     to_std = getattr(model, "risk_to_std", None)
-    return y_pred, (risk if to_std is None else np.asarray(to_std(risk), dtype=risk.dtype))
+    return y_pred, (risk if to_std is None else to_numpy(to_std(risk), risk.dtype))
 
 
 def calibration_view(y_pred: np.ndarray, std: np.ndarray, y: np.ndarray | None) -> dict | None:
@@ -382,7 +382,7 @@ def _layer_risk(model: Any, x: np.ndarray) -> dict[str, float]:
         return {}
     try:  # x is checked already (check_sample_data)
         values = _compiled(model, "layer_spreads", spreads)(x[:_LAYER_RISK_ROWS])
-        return {str(k): float(v) for k, v in values.items()}
+        return {str(k): float(to_numpy(v)) for k, v in values.items()}
     except Exception:  # the overlay is a nicety: never let it break the plot
         return {}
 
@@ -394,6 +394,24 @@ def _accepts_return_risk(model: Any) -> bool:
         return "return_risk" in inspect.signature(model.call).parameters
     except (TypeError, ValueError):
         return False
+
+
+def to_numpy(value: Any, dtype: Any = None) -> np.ndarray:
+    """``value`` (a NumPy array, a list, or any backend's tensor or variable) as a NumPy
+    array, through ``keras.ops.convert_to_numpy`` for tensors: on torch, ``np.asarray`` of
+    a model output that tracks gradients raises.
+
+    Example:
+        >>> import keras
+        >>> from risk_widgets.editor.live import to_numpy
+        >>> to_numpy(keras.ops.ones((2,)), "float32").tolist()
+        [1.0, 1.0]
+    """
+    if not isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
+        import keras
+
+        value = keras.ops.convert_to_numpy(value)
+    return np.asarray(value, dtype=dtype)
 
 
 def _first(value: Any) -> Any:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from risk_widgets.editor.live import to_numpy
+
 __all__ = ["ModelDiff", "OutputDelta", "diff"]
 
 _BATCH = 2048
@@ -243,7 +245,7 @@ def _same_weights(a: Any, b: Any) -> bool:
     for va, vb in zip(wa, wb, strict=True):
         if va is vb:
             continue
-        xa, xb = np.asarray(va), np.asarray(vb)
+        xa, xb = to_numpy(va), to_numpy(vb)
         if xa.shape != xb.shape or not np.array_equal(xa, xb):
             return False
     return True
@@ -294,10 +296,10 @@ def _predict(model: Any, x: Any) -> tuple[list[np.ndarray], float | None]:
     for batch in batches:
         if risky:
             y, std = model(batch, training=False, return_risk=True)
-            risks += [np.asarray(s, dtype="float64").ravel() for s in tree.flatten(std)]
+            risks += [to_numpy(s, "float64").ravel() for s in tree.flatten(std)]
         else:
             y = model(batch, training=False)
-        outs.append([np.asarray(t, dtype="float64") for t in tree.flatten(y)])
+        outs.append([to_numpy(t, "float64") for t in tree.flatten(y)])
     flat = [np.concatenate(parts) for parts in zip(*outs, strict=True)]
     risk = float(np.mean(np.concatenate(risks))) if risks else None
     return flat, risk
@@ -307,7 +309,7 @@ def _output_delta(before: Any, after: Any, x: Any) -> dict:
     from keras import tree
 
     for leaf in tree.flatten(x):
-        arr = np.asarray(leaf)
+        arr = to_numpy(leaf)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise ValueError(
                 f"Sample data x has {int(np.sum(~np.isfinite(arr)))} NaN/inf value(s): clean "

@@ -142,7 +142,7 @@ class ConformalModel(PosthocModel):
         return {"coverage": self.coverage, "score": self.score if self.task != "regression"
                 else ("normalized" if self.normalized else "absolute")}
 
-    def forward(self, x):
+    def call_with_risk(self, x):
         if self.task == "regression":
             y, std = _risk_std(self.base, x)
             q = ops.convert_to_tensor(np.asarray(self.quantile, "float32"))
@@ -183,7 +183,7 @@ class ConformalModel(PosthocModel):
         if self.task != "regression":
             return risk
         z = statistics.NormalDist().inv_cdf(0.5 + self.coverage / 2)
-        return np.asarray(risk) / z
+        return np.asarray(ops.convert_to_numpy(risk)) / z
 
     def interval(self, x) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` of the conformal interval, NumPy (regression)."""

@@ -149,7 +149,7 @@ class LaplaceModel(PosthocModel):
     def params(self) -> dict:
         return {"hessian": self.hessian, "prior_precision": self.prior_precision}
 
-    def forward(self, x):
+    def call_with_risk(self, x):
         phi = self._head.features(x, training=False)
         z = self._head.logits_of(phi)
         if self._head.dense.use_bias:

@@ -10,7 +10,10 @@ machine 36 ms for 10M values, while the 64-unit Dense that feeds them takes 20 m
 Keras' dropout. On 160k x 64 values this took 15 ms, against 43 ms for
 ``keras.layers.Dropout`` (one measurement on the 2-core machine; not yet in ``bench/``).
 
-Other backends use ``keras.random.dropout``.
+Other backends use ``keras.random.dropout`` on the inputs as a tensor (torch's takes no NumPy
+array). Give the seed generator a seed (``SeedGenerator(seed)``): on torch an unseeded one
+makes ``keras.random.dropout`` use torch's own global dropout, whose masks no seed of the
+layer reproduces.
 
 Example:
     >>> import keras, numpy as np
@@ -39,7 +42,7 @@ def mc_dropout(inputs: Any, rate: float, seed_generator: keras.random.SeedGenera
     if not 0 < rate < 1:
         raise ValueError(f"mc_dropout needs a rate strictly between 0 and 1. Received: rate={rate}")
     if keras.backend.backend() != "tensorflow":
-        return keras.random.dropout(inputs, rate, seed=seed_generator)
+        return keras.random.dropout(keras.ops.convert_to_tensor(inputs), rate, seed=seed_generator)
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs)

@@ -207,15 +207,17 @@ def batched(fn, x: np.ndarray, batch: int = _BATCH):
     parts = [fn(x[i : i + batch]) for i in range(0, len(x), batch)]
     if isinstance(parts[0], tuple):
         n = len(parts[0])
-        return tuple(np.concatenate([np.asarray(p[j]) for p in parts]) for j in range(n))
-    return np.concatenate([np.asarray(p) for p in parts])
+        return tuple(np.concatenate([ops.convert_to_numpy(p[j]) for p in parts]) for j in range(n))
+    return np.concatenate([ops.convert_to_numpy(p) for p in parts])
 
 
 class PosthocModel(keras.Model):
     """Base class of post-hoc risk models (see the module docstring).
 
-    Subclasses implement ``forward(x) -> (y, risk)`` with Keras ops, ``params`` and
-    ``get_config``. ``base`` is the wrapped model (shared).
+    Subclasses implement ``call_with_risk(x) -> (y, risk)`` with Keras ops, ``params`` and
+    ``get_config``. (Not ``forward``: on torch a Keras layer is an ``nn.Module``, whose
+    ``__call__`` runs ``forward``, so ``model(x)`` would skip ``call``.)
+    ``base`` is the wrapped model (shared).
     """
 
     kind = "posthoc"
@@ -234,10 +236,10 @@ class PosthocModel(keras.Model):
         return self.weights
 
     def call(self, inputs, training=None, return_risk=False):
-        y, risk = self.forward(inputs)
+        y, risk = self.call_with_risk(inputs)
         return (y, risk) if return_risk else y
 
-    def forward(self, x):  # pragma: no cover - abstract
+    def call_with_risk(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def risk_to_std(self, risk: np.ndarray) -> np.ndarray:
@@ -259,7 +261,7 @@ class PosthocModel(keras.Model):
         """
         x = np.asarray(x, dtype="float32")
         return batched(
-            lambda b: tuple(ops.convert_to_numpy(t) for t in self.forward(b)),
+            lambda b: tuple(ops.convert_to_numpy(t) for t in self.call_with_risk(b)),
             x,
             batch_size or _BATCH,
         )

@@ -90,7 +90,7 @@ class RecalibratedModel(PosthocModel):
     def params(self) -> dict:
         return {"coverage": self.coverage, "scale": [round(s, 4) for s in self.scale]}
 
-    def forward(self, x):
+    def call_with_risk(self, x):
         y, std = self.base(x, return_risk=True)
         scale = ops.convert_to_tensor(np.asarray(self.scale, "float32"))
         if len(std.shape) > 1:

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import keras
@@ -77,6 +78,9 @@ class SampleLayer(keras.layers.Layer):
         rate: dropout rate in (0, 1).
         n_samples: the number of samples this site was created for (informational; the
             number of members is the risk model's).
+        seed: the seed of this site's dropout masks (an int), so that the same seed gives
+            the same masks on every backend; None draws one from Python's `random` (which
+            ``keras.utils.set_random_seed`` seeds).
 
     Input shape: as ``layer``. Output shape: as ``layer``.
     """
@@ -84,17 +88,20 @@ class SampleLayer(keras.layers.Layer):
     is_patch_layer = True
     risk_kind = "sample"
 
-    def __init__(self, layer, rate=0.1, n_samples=16, **kwargs):
+    def __init__(self, layer, rate=0.1, n_samples=16, seed=None, **kwargs):
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"SampleLayer needs a keras Layer. Received: layer={layer!r}")
+        seed = _check_seed(seed)
         kwargs.setdefault("name", layer.name)
         super().__init__(**kwargs)
         self.layer = layer
         self.rate = _check_rate(rate)
         self.n_samples = _check_n_samples(n_samples)
+        self.seed = _draw_seed() if seed is None else seed
         # kept as a sublayer for its seed generator (and the saved files that hold its
-        # state); the mask itself comes from `mc_dropout`, cheaper on TensorFlow
-        self.dropout = keras.layers.Dropout(self.rate, name="mc_dropout")
+        # state); the mask itself comes from `mc_dropout`, cheaper on TensorFlow. Seeded:
+        # on torch an unseeded generator falls back to torch's global, unreproducible dropout
+        self.dropout = keras.layers.Dropout(self.rate, seed=self.seed, name="mc_dropout")
 
     @property
     def wrapped_layer(self):
@@ -111,6 +118,7 @@ class SampleLayer(keras.layers.Layer):
             copy_layer(self.layer, fresh=fresh),
             rate=self.rate,
             n_samples=self.n_samples,
+            seed=self.seed,
             name=name or self.name,
         )
 
@@ -138,6 +146,7 @@ class SampleLayer(keras.layers.Layer):
                 "layer": keras.saving.serialize_keras_object(self.layer),
                 "rate": self.rate,
                 "n_samples": self.n_samples,
+                "seed": self.seed,
             }
         )
         return config
@@ -149,6 +158,27 @@ class SampleLayer(keras.layers.Layer):
             config["layer"], custom_objects=custom_objects
         )
         return cls(**config)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(
+            "Received an invalid value for `seed`, expected a non-negative integer or None. "
+            f"Received: seed={seed!r}"
+        )
+    return seed
+
+
+def _draw_seed() -> int:
+    """A seed from Python's global `random`, which ``keras.utils.set_random_seed`` seeds."""
+    return random.randint(1, 2**31 - 1)
+
+
+def _site_seed(seed: int, path: str) -> int:
+    """The seed of the dropout site at ``path`` for the wrapper's ``seed``: the same for
+    the same pair, independent between sites (one seed for every site would give layers of
+    the same width the same masks)."""
+    return random.Random(f"{seed}/{path}").randint(1, 2**31 - 1)
 
 
 def _site_problem(layer: Any) -> str | None:
@@ -194,6 +224,10 @@ class Wrapper:
     Args:
         n_samples: Monte-Carlo samples per prediction, an integer >= 2.
         rate: dropout rate, strictly between 0 and 1.
+        seed: the seed of the dropout masks: the same seed gives the same masks (each site
+            its own, derived from the seed and its path). None draws one from Python's
+            `random` when the wrapper is applied, so ``keras.utils.set_random_seed`` before
+            it makes the masks reproducible too.
 
     Calling it:
         model: a built Functional, Sequential or subclassed model (wrapped as one opaque
@@ -220,9 +254,10 @@ class Wrapper:
 
     kind = "sample"
 
-    def __init__(self, n_samples: int = 16, rate: float = 0.1):
+    def __init__(self, n_samples: int = 16, rate: float = 0.1, seed: int | None = None):
         self.n_samples = _check_n_samples(n_samples)
         self.rate = _check_rate(rate)
+        self.seed = _check_seed(seed)
 
     @property
     def params(self) -> dict:
@@ -230,6 +265,7 @@ class Wrapper:
 
     def __call__(self, model: Any, targets: Any = None) -> RiskModel:
         rate, n_samples = self.rate, self.n_samples
+        seed = _draw_seed() if self.seed is None else self.seed
 
         def select(leaves, state):
             sites = _dropout_site_classes()
@@ -255,7 +291,8 @@ class Wrapper:
             return SITES.choose(state["base"], targets)
 
         def replace(layer, path, copy, stride):
-            return SampleLayer(copy(layer), rate=rate, n_samples=n_samples, name=layer.name)
+            return SampleLayer(copy(layer), rate=rate, n_samples=n_samples,
+                               seed=_site_seed(seed, path), name=layer.name)
 
         return wrap_model(
             model,

@@ -105,7 +105,7 @@ class TemperatureModel(PosthocModel):
     def params(self) -> dict:
         return {"temperature": round(self.temperature, 4)}
 
-    def forward(self, x):
+    def call_with_risk(self, x):
         z = self._head.logits(x) / self.temperature
         probs = ops.softmax(z, axis=-1)
         risk = 1.0 - ops.max(probs, axis=-1, keepdims=True)
