@@ -77,7 +77,7 @@ class AdapterLayer(PatchLayer):
         **kwargs: base Layer arguments.
     """
 
-    #: whether the adapter takes an int8-quantized base (`kernel_view(quantized=True)`)
+    #: whether the adapter takes an int8 / int4 base (`kernel_view(quantized=True)`)
     accepts_quantized = False
     #: ``{name: default}`` of the constructor parameters a registered kind declared
     #: (`register_adapter(params=...)`): attributes, config and ``patch_info``
@@ -412,7 +412,8 @@ def base_of(layer):
 def can_adapt(layer, quantized: bool = False) -> bool:
     """True when `add_lora` / `add_svf` accept ``layer`` (the graph's ``patchable``): a
     supported kernel layer, or one that already holds adapters (a new one stacks).
-    ``quantized``: an int8 Dense / EinsumDense counts too (LoRA takes one, SVF does not)."""
+    ``quantized``: an int8 / int4 Dense or EinsumDense counts too (LoRA and DoRA take one,
+    SVF does not)."""
     try:
         kernel_view(base_of(layer), "", quantized=quantized)
     except (TypeError, ValueError, AttributeError):

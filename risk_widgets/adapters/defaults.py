@@ -83,7 +83,7 @@ def default_targets(model: Any) -> tuple[Callable[[str, Any], bool], str]:
         wanted = set(names)
 
         def by_name(path: str, layer: Any) -> bool:
-            return base_of(layer).name in wanted and can_adapt(layer)
+            return base_of(layer).name in wanted and can_adapt(layer, quantized=True)
 
         return by_name, f"the layers named in default_lora_layer_names(): {names}"
 

@@ -10,8 +10,10 @@ As an update of the base's output: ``delta = x·(g ⊙ (W + s·AB) − W)`` with
 s·AB‖_c`` (with dropout while training: ``(g − 1) ⊙ xW + g ⊙ s·drop(x)AB``, PEFT's form).
 The column norm is treated as a constant in the gradient (the paper's §4.3, as PEFT does):
 the same forward pass, without back-propagating through a full ``(in, out)`` norm. Fold:
-``W' = g ⊙ (W + s·AB)``, exact. Dense and float EinsumDense bases; an Embedding or an
-int8 base is refused (use LoRA there).
+``W' = g ⊙ (W + s·AB)``, exact. Dense and EinsumDense bases, float or int8 / int4
+(QDoRA: the base runs its quantized forward pass, ``W`` in the update and the norms is its
+dequantized kernel, as PEFT dequantizes; such an adapter cannot be folded); an Embedding
+is refused (use LoRA there).
 
 Example:
     >>> import keras, numpy as np
@@ -47,7 +49,7 @@ class DoRAAdapter(LoRAAdapter):
     """A `LoRAAdapter` whose kernel keeps a trainable magnitude per output unit (DoRA).
 
     Args:
-        layer: a built float `Dense` or `EinsumDense` layer.
+        layer: a built `Dense` or `EinsumDense` layer, float or int8 / int4-quantized.
         rank, alpha, dropout, use_rslora, init: as for `LoRAAdapter`.
         **kwargs: base Layer arguments.
 
@@ -57,12 +59,13 @@ class DoRAAdapter(LoRAAdapter):
     """
 
     patch_kind = "dora"
-    accepts_quantized = False
+    accepts_quantized = True  # int8 / int4: the dequantized kernel in the update and norms
     accepts_embedding = False
 
     def build_adapter(self):
         super().build_adapter()
-        norms = np.linalg.norm(self.view.kernel_matrix(), axis=0)
+        kernel = np.asarray(ops.convert_to_numpy(self.view.kernel_matrix_tensor()), "float64")
+        norms = np.linalg.norm(kernel, axis=0)
         self.dora_magnitude = self.add_weight(
             name="dora_magnitude", shape=(self.view.matrix_shape[1],),
             initializer=keras.initializers.Constant(norms.astype("float32")), dtype="float32",
@@ -127,8 +130,8 @@ def add_dora(
             KerasHub classifier task's head; ``[]``: none).
 
     Returns:
-        A new `PatchedModel`; raises ValueError/TypeError naming the path (an Embedding or
-        int8 layer, a bad value) and changes nothing.
+        A new `PatchedModel`; raises ValueError/TypeError naming the path (an Embedding,
+        a bad value) and changes nothing.
 
     Example:
         >>> import keras
@@ -146,6 +149,7 @@ def add_dora(
 
 
 def can_dora(layer) -> bool:
-    """True when `add_dora` accepts ``layer`` (the graph's ``patchable``): what LoRA takes,
-    but an Embedding."""
-    return can_adapt(layer) and not isinstance(base_of(layer), keras.layers.Embedding)
+    """True when `add_dora` accepts ``layer`` (the graph's ``patchable``): what LoRA takes
+    (int8 / int4 Dense and EinsumDense too), but an Embedding."""
+    return (can_adapt(layer, quantized=True)
+            and not isinstance(base_of(layer), keras.layers.Embedding))

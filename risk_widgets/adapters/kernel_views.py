@@ -143,7 +143,7 @@ class KernelView:
                 f"quantized ({self.quantized}), and {self.quantized} weights cannot hold the "
                 "merged float kernel exactly. Drop the adapters with rw.unpatch(model), or "
                 "fold before quantizing: add LoRA to the float model, train, rw.fold(model), "
-                "then quantize the folded model (layer.quantize('int8'))."
+                f"then quantize the folded model (model.quantize({self.quantized!r}))."
             )
 
     def kernel_variable(self):
@@ -187,9 +187,15 @@ class KernelView:
         kernel = ops.reshape(matrix, (*self.down_shape, *self.up_shape))
         return ops.einsum(equation, inputs, ops.cast(kernel, inputs.dtype))
 
+    def float_kernel(self):
+        """The kernel as a float tensor in its own shape: a quantized base's dequantized
+        (as Keras dequantizes it to merge its own LoRA), computed at each call."""
+        return ki.dequantized_kernel(self.layer) if self.quantized else self.kernel
+
     def kernel_matrix_tensor(self):
-        """The kernel as an ``(in, out)`` tensor (differentiable; for DoRA's norms)."""
-        return ops.reshape(ops.transpose(self.kernel, self._to_matrix_perm), self.matrix_shape)
+        """The float kernel as an ``(in, out)`` tensor (differentiable; DoRA's norms)."""
+        return ops.reshape(ops.transpose(self.float_kernel(), self._to_matrix_perm),
+                           self.matrix_shape)
 
     def _explicit_equations(self, ndim: int) -> tuple[str, str]:
         """The low-rank equations with ``...`` spelled out for inputs of rank ``ndim``.
@@ -404,6 +410,11 @@ KERNEL_DISPATCH: list[tuple[type, Callable[[Any, str], KernelView]]] = [
 ]
 
 
+#: the quantization modes `kernel_view(quantized=True)` takes (Dense / EinsumDense):
+#: the base runs its own quantized forward pass, the float updates are added
+QUANTIZED_MODES = ("int8", "int4")
+
+
 def quantization_mode(layer) -> str | None:
     """The layer's quantization mode (``"int8"``, …) or None for a float layer."""
     return getattr(layer, "quantization_mode", None) or getattr(
@@ -422,8 +433,9 @@ def supported_types() -> list[str]:
 def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False) -> KernelView:
     """Returns the `KernelView` of ``layer`` or raises a TypeError naming what works.
 
-    ``quantized=True`` (LoRA) accepts an ``int8``-quantized `Dense` / `EinsumDense`: the
-    view's ``linear`` runs the layer's quantized forward pass (the float delta is added).
+    ``quantized=True`` (LoRA, DoRA) accepts an ``int8`` or ``int4``-quantized `Dense` /
+    `EinsumDense` (QLoRA-style): the view's ``linear`` runs the layer's quantized forward
+    pass (the float delta is added); `float_kernel` is its dequantized kernel.
     """
     if is_patch(layer):
         raise TypeError(
@@ -456,9 +468,11 @@ def kernel_view(layer, path: str, kind: str = "adapter", quantized: bool = False
         raise ValueError(f"Cannot add {kind} to {path!r}: the layer is not built yet.")
     mode = quantization_mode(layer)
     if mode and not (
-        quantized and mode == "int8" and not isinstance(layer, keras.layers.Embedding)
+        quantized and mode in QUANTIZED_MODES
+        and isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
     ):
-        also = " LoRA takes int8 Dense / EinsumDense layers." if kind != "LoRA" else ""
+        also = (" LoRA and DoRA take int8 / int4 Dense and EinsumDense layers."
+                if kind not in ("LoRA", "DoRA") else "")
         raise TypeError(
             f"Cannot add {kind} to {path!r}: its {type(layer).__name__} is quantized "
             f"({mode}), which {kind} does not support.{also} Patch the float model, then "

@@ -54,13 +54,14 @@ class LoRAAdapter(AdapterLayer):
     """Low-rank adapter around a `Dense`, `EinsumDense` or `Embedding` layer.
 
     The base layer is shared with the patched model (not copied) and frozen: only ``A``
-    and ``B`` (float32) are trainable. An ``int8``-quantized `Dense` / `EinsumDense` base
-    runs its quantized forward pass and the float update is added to it; such an adapter
-    cannot be folded (`rw.fold` says so): unpatch it, or fold before quantizing.
+    and ``B`` (float32) are trainable. An ``int8`` or ``int4``-quantized `Dense` /
+    `EinsumDense` base (QLoRA-style) runs its quantized forward pass and the float update is
+    added to it; such an adapter cannot be folded (`rw.fold` says so): unpatch it, or fold
+    before quantizing.
 
     Args:
-        layer: a built `Dense`, `EinsumDense` or `Embedding` layer (or an int8 Dense /
-            EinsumDense).
+        layer: a built `Dense`, `EinsumDense` or `Embedding` layer (or an int8 / int4
+            Dense / EinsumDense).
         rank: int in [1, 1024], the rank of ``A B``.
         alpha: non-negative number, the scale is ``alpha / rank``; None means ``rank``.
         dropout: dropout rate on the adapter's input, in [0, 1).
@@ -89,7 +90,7 @@ class LoRAAdapter(AdapterLayer):
     """
 
     patch_kind = "lora"
-    accepts_quantized = True  # an int8 Dense / EinsumDense base: quantized forward + float delta
+    accepts_quantized = True  # an int8 / int4 Dense / EinsumDense: quantized forward + delta
     accepts_embedding = True
 
     def __init__(
@@ -207,8 +208,8 @@ def add_lora(
         targets: path, glob, list, layer class or predicate (see `find_layers`). Each
             target must be a `Dense`, `EinsumDense` (also inside `MultiHeadAttention`:
             ``"*/attn/query"``), `Embedding` or `Conv1D` / `Conv2D` / `Conv3D` layer;
-            int8-quantized Dense / EinsumDense layers are taken too (they cannot be
-            folded). None (the default) adapts what KerasHub's ``enable_lora(rank)``
+            int8 / int4-quantized Dense / EinsumDense layers are taken too (QLoRA-style;
+            they cannot be folded). None (the default) adapts what KerasHub's ``enable_lora(rank)``
             adapts: when the model (or its ``backbone``, or a layer inside it) has
             ``default_lora_layer_names()``, the layers of those names (typically the
             attention's query and value); otherwise every Dense and EinsumDense layer

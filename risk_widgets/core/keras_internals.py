@@ -38,6 +38,7 @@ from keras.src.models.functional import (
     is_input_keras_tensor,
     unpack_singleton,
 )
+from keras.src.quantizers.quantizers import dequantize_with_sz_map
 from keras.src.saving import object_registration
 from keras.src.utils.tracking import DotNotTrackScope
 
@@ -80,6 +81,7 @@ __all__ = [
     "outputs_struct",
     "producer_node",
     "quantized_linear",
+    "dequantized_kernel",
     "replace_sublayer",
     "run_through_graph",
     "sequential_graph",
@@ -286,6 +288,31 @@ def quantized_linear(layer: Any, inputs: Any) -> Any:
         return layer.quantized_call(inputs)
     finally:
         layer.activation = activation
+
+
+def dequantized_kernel(layer: Any) -> Any:
+    """An int8 / int4 Dense or EinsumDense kernel in float, in the kernel's own shape: the
+    first step of Keras' own ``_get_kernel_with_merged_lora`` (int4: unpacked, then per
+    channel ``q / scale`` or per group ``(q - zero) * scale``; int8: ``q / scale``)."""
+    mode = layer.quantization_mode
+    dense = not isinstance(layer, keras.layers.EinsumDense)
+    if mode == "int4":
+        columns = layer._orig_output_dim if dense else layer._int4_unpacked_column_size
+        unpacked = keras.quantizers.unpack_int4(layer._kernel, columns, axis=-1)
+        block = getattr(layer, "_int4_block_size", None)
+        if block is not None and block != -1:
+            kernel = dequantize_with_sz_map(unpacked, layer.kernel_scale, layer.kernel_zero,
+                                            layer.g_idx, group_axis=0)
+        else:
+            kernel = keras.ops.divide(keras.ops.cast(unpacked, layer.compute_dtype),
+                                      layer.kernel_scale)
+        kernel = keras.ops.cast(kernel, layer.compute_dtype)
+        return kernel if dense else keras.ops.reshape(kernel, layer.original_kernel_shape)
+    if mode == "int8":
+        scale = layer.kernel_scale if dense else layer._adjust_scale_for_dequant(
+            layer.kernel_scale)
+        return keras.ops.divide(keras.ops.cast(layer._kernel, layer.compute_dtype), scale)
+    raise ValueError(f"dequantized_kernel: {mode!r} layers are not supported (int8, int4).")
 
 
 def accept_raw_and_none_inputs(layer: Any) -> None:
