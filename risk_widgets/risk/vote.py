@@ -140,6 +140,8 @@ class VoteLayer(keras.layers.Layer):
         return ops.reshape(ops.stack(grouped, axis=1), (-1, *dims))
 
     def call(self, inputs, *args, **kwargs):
+        if _shape_trace(inputs):  # JAX / torch working out an enclosing layer's output shape
+            return self.voters[0](inputs, *args, **kwargs)
         if not args and not kwargs.keys() - {"training"} and self._stackable(inputs):
             return report_output(self, self._stacked_dense(inputs))
         structure = (inputs, list(args), kwargs)
@@ -222,6 +224,19 @@ class VoteLayer(keras.layers.Layer):
 
 #: einsum letters for the axes between the batch and the features (none of b, n, s, i, o)
 _MID_AXES = "cdefghjklm"
+
+
+def _shape_trace(inputs: Any) -> bool:
+    """Whether ``inputs`` are stand-ins that JAX or torch run a layer on to find an enclosing
+    opaque layer's output shape (a subclassed model wrapped whole): a symbolic batch size on
+    JAX, the ``meta`` device on torch, where ``None`` became 83 rows, which the member
+    reshape cannot split. A vote keeps its voter's shapes, so voter 0 answers then."""
+    first = next((t for t in tree.flatten(inputs) if _is_tensor(t)), None)
+    if first is None or keras.backend.backend() not in ("jax", "torch"):
+        return False
+    if keras.backend.backend() == "torch":
+        return str(getattr(first, "device", "")) == "meta"
+    return not isinstance(first.shape[0], int)
 
 
 def _is_tensor(value: Any) -> bool:
