@@ -118,3 +118,25 @@ def test_a_quantized_kerashub_backbone_round_trips_exactly(mode, tmp_path):
         rw.fold(dora)
     for old, new in zip(before, backbone.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_fold_dequantizes_on_request(mode):
+    """`folded(dequantize=True)` (the patch-layer protocol `rw.fold` reads): a float layer
+    holding the dequantized kernel plus the update. int4 is weight-only, so the float layer
+    computes the same; int8 also rounds its inputs to int8, which the float layer does not."""
+    model = _model(mode)
+    patched = rw.add_lora(rw.add_dora(model, ["dense", "einsum"], rank=2), "dense", rank=2,
+                          name="b")
+    rng = np.random.default_rng(0)
+    for v in patched.trainable_weights:
+        v.assign(v.numpy() + 0.2 * rng.normal(size=v.shape).astype(v.dtype))
+    for name, x in (("dense", X[:2]), ("einsum", np.maximum(X[:2], 0))):
+        layer = patched.get_layer(name)
+        with pytest.raises(TypeError, match=rf"quantized \({mode}\)"):
+            layer.folded()
+        folded = layer.folded(dequantize=True)
+        assert type(folded) is type(layer.layer) and folded.quantization_mode is None
+        assert folded.dtype_policy.name == "float32"
+        atol = {"int4": 1e-5, "int8": 0.02 * np.abs(np.asarray(layer(x))).max()}[mode]
+        np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(layer(x)), atol=atol)

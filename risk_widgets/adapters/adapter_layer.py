@@ -8,6 +8,8 @@ contract: `risk_widgets.engine.patch_layer`; kernels are read through
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 import keras
@@ -211,8 +213,12 @@ class AdapterLayer(PatchLayer):
         matrix = self.view.kernel_matrix() + (self.delta_matrix() if self.active else 0.0)
         return self.view.matrix_to_kernel(matrix)
 
-    def folded(self) -> keras.layers.Layer:
-        return self.view.plain_layer(self.merged_kernel())
+    def folded(self, dequantize: bool = False) -> keras.layers.Layer:
+        """A new plain layer of the base's class holding the merged kernel. A quantized
+        base is refused (its int kernel cannot hold the merge) unless ``dequantize``: then
+        a float layer holds the dequantized kernel plus the update."""
+        with self.view.dequantizing(dequantize):
+            return self.view.plain_layer(self.merged_kernel())
 
     def get_config(self):
         params = {name: getattr(self, name) for name in type(self).adapter_params}
@@ -229,18 +235,23 @@ class AdapterLayer(PatchLayer):
         kept = [a for a in self.named_adapters() if a.adapter_name not in names]
         return assemble(self.layer, kept)
 
-    def fold_adapters(self, names) -> keras.layers.Layer:
+    def fold_adapters(self, names, dequantize: bool = False) -> keras.layers.Layer:
         """The adapters named in ``names`` merged into a new plain base layer; the others
-        re-created (same weights, same gate) on that layer. Nothing of ``self`` is written."""
+        re-created (same weights, same gate) on that layer. Nothing of ``self`` is written.
+        ``dequantize``: a quantized base becomes a float layer (see `folded`)."""
         merged = [a for a in self.named_adapters() if a.adapter_name in names]
         if not merged:
             return self
-        view = self.named_adapters()[0].view
-        matrix = view.kernel_matrix()
-        for a in merged:
-            if a.active:
-                matrix = matrix + a.delta_matrix()
-        base = view.plain_layer(view.matrix_to_kernel(matrix))
+        views = [a.view for a in self.named_adapters()]
+        with contextlib.ExitStack() as scopes:
+            for view in views:
+                scopes.enter_context(view.dequantizing(dequantize))
+            view = views[0]
+            matrix = view.kernel_matrix()
+            for a in merged:
+                if a.active:
+                    matrix = matrix + a.delta_matrix()
+            base = view.plain_layer(view.matrix_to_kernel(matrix))
         kept = [a.rebased(base) for a in self.named_adapters() if a.adapter_name not in names]
         return assemble(base, kept)
 
@@ -356,8 +367,8 @@ class AdapterStack(PatchLayer):
     without_adapters = AdapterLayer.without_adapters
     fold_adapters = AdapterLayer.fold_adapters
 
-    def folded(self) -> keras.layers.Layer:
-        return self.fold_adapters({a.adapter_name for a in self.adapters})
+    def folded(self, dequantize: bool = False) -> keras.layers.Layer:
+        return self.fold_adapters({a.adapter_name for a in self.adapters}, dequantize)
 
     def patch_info(self) -> dict:
         """The first adapter's ``{"kind", "params"}`` (the node's ``patch``), plus

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,8 @@ class KernelView:
         self.equation = equation
         #: the base's quantization mode ("int8") or None; see `kernel_view(quantized=)`
         self.quantized = quantization_mode(layer)
+        #: fold a quantized base into a float layer (`dequantizing`) instead of refusing
+        self.dequantize = False
         lhs, out = equation.split("->")
         x_spec, k_spec = lhs.split(",")
         x_letters, k_letters, out_letters = _letters(x_spec), _letters(k_spec), _letters(out)
@@ -134,10 +137,20 @@ class KernelView:
             outputs = ops.add(outputs, ops.cast(update, outputs.dtype))
         return self.activate(self.add_bias(outputs))
 
+    @contextlib.contextmanager
+    def dequantizing(self, on: bool = True):
+        """While active (``on``), `kernel_matrix` of a quantized base is its dequantized
+        kernel and `plain_layer` builds a float layer: fold on request."""
+        before, self.dequantize = self.dequantize, bool(on) or self.dequantize
+        try:
+            yield self
+        finally:
+            self.dequantize = before
+
     def check_float(self, what: str) -> None:
         """Raises a TypeError naming the layer and the way out when the base is quantized
-        (its int8 kernel cannot hold ``W + delta`` exactly)."""
-        if self.quantized:
+        (its int8 kernel cannot hold ``W + delta`` exactly), unless `dequantizing`."""
+        if self.quantized and not self.dequantize:
             raise TypeError(
                 f"Cannot {what} {self.path!r}: its base {type(self.layer).__name__} is "
                 f"quantized ({self.quantized}), and {self.quantized} weights cannot hold the "
@@ -220,9 +233,10 @@ class KernelView:
         return cached
 
     def kernel_matrix(self) -> np.ndarray:
-        """The kernel as an ``(in, out)`` float64 NumPy matrix."""
+        """The kernel as an ``(in, out)`` float64 NumPy matrix (a quantized base's
+        dequantized one while `dequantizing`, else a TypeError)."""
         self.check_float("fold the adapters of")
-        kernel = np.asarray(keras.ops.convert_to_numpy(self.kernel), dtype="float64")
+        kernel = np.asarray(keras.ops.convert_to_numpy(self.float_kernel()), dtype="float64")
         return kernel.transpose(self._to_matrix_perm).reshape(self.matrix_shape)
 
     def matrix_to_kernel(self, matrix: np.ndarray) -> np.ndarray:
@@ -235,6 +249,14 @@ class KernelView:
         """A new plain layer of the base's class with ``kernel`` and the base's bias."""
         self.check_float("fold the adapters of")
         base = self.layer
+        if self.quantized:  # dequantizing: a float layer of the policy it was quantized from
+            new = type(base).from_config(
+                {**base.get_config(), "dtype": ki.float_policy(base.dtype_policy).name})
+            new.build_from_config(base.get_build_config())
+            ki.kernel_variable(new).assign(kernel.astype(ki.kernel_variable(new).dtype))
+            if getattr(base, "bias", None) is not None:
+                new.bias.assign(keras.ops.convert_to_numpy(base.bias))
+            return new
         new = type(base).from_config(base.get_config())
         new.build_from_config(base.get_build_config())
         old_kernel = self.kernel_variable()
