@@ -9,7 +9,6 @@ contract: `risk_widgets.engine.patch_layer`; kernels are read through
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 import keras
