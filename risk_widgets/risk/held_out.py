@@ -133,7 +133,7 @@ class HeldOutRisk(keras.callbacks.Callback):
             preds.append(ops.convert_to_numpy(_first(pred)))
             stds.append(ops.convert_to_numpy(_first(std)))
         pred, std = np.concatenate(preds), np.concatenate(stds)
-        y = np.asarray(_first(y))
+        y = np.asarray(ops.convert_to_numpy(_first(y)))
         if y.size != pred.size or _one_hot(y, pred):  # class labels: not a Gaussian target
             return None
         return risk_scores(y, pred, std)

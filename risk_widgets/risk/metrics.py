@@ -31,6 +31,10 @@ def check_array(
     value: object, name: str, *, positive: bool = False, nonnegative: bool = False
 ) -> np.ndarray:
     """``value`` as a float64 array, or a ValueError/TypeError naming ``name`` and the fix."""
+    if not isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
+        import keras  # a backend tensor: torch's cannot go through np.asarray with a gradient
+
+        value = keras.ops.convert_to_numpy(value)
     try:
         array = np.asarray(value, dtype="float64")
     except (TypeError, ValueError):
