@@ -24,6 +24,7 @@ APPLY = {
     "lora": lambda model, path: rw.add_lora(model, [path], rank=1),
     "dora": lambda model, path: rw.add_dora(model, [path], rank=1),
     "svf": lambda model, path: rw.add_svf(model, [path]),
+    "full": lambda model, path: rw.train_fully(model, [path]),
     "vote": lambda model, path: vote.Wrapper(n_voters=2)(model, targets=[path]),
     "sample": lambda model, path: sample.Wrapper(n_samples=2)(model, targets=[path]),
     "lora_ensemble": lambda model, path: lora_ensemble.Wrapper(n_members=2, rank=1)(

@@ -184,3 +184,27 @@ def test_a_patched_classifiers_head_survives_keras_and_fold(tmp_path):
     assert type(folded) is type(task)
     np.testing.assert_allclose(folded.predict(data, verbose=0), patched.predict(data, verbose=0),
                                atol=1e-5)
+
+
+def test_a_nested_frozen_model_trains_whole_and_a_block_holding_adapters_is_refused():
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.layers.Dense(8, name="d1"),
+                              keras.Sequential([keras.layers.Dense(8, name="d2")], name="stack")],
+                             name="enc")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(inner(inputs)))
+    model.trainable = False
+    before = [w.copy() for w in model.get_weights()]
+    whole = rw.train_fully(model, "enc")
+    assert len(whole.trainable_weights) == 4
+    np.testing.assert_array_equal(whole.predict(X, verbose=0), model.predict(X, verbose=0))
+    _fit(whole, 3)
+    assert not np.allclose(whole.get_layer("enc").get_weights()[0], before[0])
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert not model.get_layer("enc").trainable
+    lora = rw.add_lora(model, "enc/d1", rank=2)
+    with pytest.raises(TypeError, match="'enc'.*holds patch layers"):
+        rw.train_fully(lora, "enc")
+    assert "full" not in {n["id"]: n for n in to_graph(lora).to_json()["nodes"]}["enc"][
+        "patchable"]

@@ -63,7 +63,18 @@ def trained_copy(layer: Any, path: str) -> Any:
             f"Cannot train {path!r} fully: {type(layer).__name__} has no weights. Name "
             "layers with weights in train=... (rw.find_layers(model, '*') lists the paths)."
         )
-    copy = _trainable_copy(layer)
+    if any(is_patch_layer(sub) for sub in ki.all_sublayers(layer)):
+        raise TypeError(
+            f"Cannot train {path!r} fully: it holds patch layers (adapters or risk layers), "
+            "whose own weights already train. Name the layers beside them in train=..., or "
+            "rw.unpatch(model) first."
+        )
+    try:
+        copy = _trainable_copy(layer)
+    except (TypeError, ValueError):
+        if not isinstance(layer, keras.Model):
+            raise
+        copy = _config_copy(layer)  # a nested Sequential / Functional model: its config
     copy.trainable = True  # its own flags: the user's layer keeps its own
     object.__setattr__(copy, _MARK, True)
     return copy
@@ -93,6 +104,23 @@ def _trainable_copy(layer: Any) -> Any:
     return remap(layer)
 
 
+def _config_copy(model: Any) -> Any:
+    """A nested Keras model re-created from its config (every layer trainable, so its
+    variables are created trainable) holding ``model``'s weights: where a structural copy
+    cannot go (TensorFlow's list wrappers of a nested Sequential)."""
+    def trainable(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: True if k == "trainable" else trainable(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [trainable(v) for v in value]
+        return value
+
+    copy = keras.saving.deserialize_keras_object(
+        trainable(keras.saving.serialize_keras_object(model)))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _new_trainable(value: Any) -> Any:
     with contextlib.ExitStack() as scopes:  # the same path as the original
         for part in value.path.split("/")[:-1]:
@@ -116,9 +144,10 @@ def full_patch_info(layer: Any) -> dict | None:
 
 def can_train_fully(layer: Any) -> bool:
     """Whether `train_fully` takes ``layer`` (the graph's ``patchable``): a layer with
-    weights that is not a patch layer and trains none of them yet."""
+    weights that neither is nor holds a patch layer and is not trained whole yet."""
     return (isinstance(layer, keras.layers.Layer) and not is_patch_layer(layer)
-            and bool(layer.weights) and not is_trained_copy(layer))
+            and bool(layer.weights) and not is_trained_copy(layer)
+            and not any(is_patch_layer(sub) for sub in ki.all_sublayers(layer)))
 
 
 def _is_classifier_task(model: Any) -> bool:
