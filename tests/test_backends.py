@@ -189,3 +189,22 @@ def test_every_backend_runs_the_scenario_and_agrees(backend, runs):
 
 if __name__ == "__main__":  # run by _run in a fresh Python with KERAS_BACKEND set
     print(json.dumps(scenario()))
+
+
+def test_every_dropout_site_and_every_voter_of_one_has_its_own_seed():
+    import keras
+
+    from risk_widgets.risk import sample, vote
+    from risk_widgets.risk.sample import SampleLayer
+
+    inputs = keras.Input((3,))
+    h = keras.layers.Dense(8, name="a")(keras.layers.Dense(8, name="b")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(h))
+    sampled = sample.Wrapper(n_samples=2, seed=3)(model)
+    seeds = [layer.seed for _, layer in sampled.risk_paths()]
+    assert len(seeds) == 2 and len(set(seeds)) == 2
+    assert seeds == [layer.seed for _, layer in sample.Wrapper(2, seed=3)(model).risk_paths()]
+    voted = vote.Wrapper(n_voters=3)(sampled, targets="a")
+    [voters] = [layer.voters for path, layer in voted.risk_paths() if path == "a"]
+    assert all(isinstance(v, SampleLayer) for v in voters)
+    assert len({v.seed for v in voters}) == 3  # else every voter drew the same masks

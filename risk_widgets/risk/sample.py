@@ -111,14 +111,16 @@ class SampleLayer(keras.layers.Layer):
         return {"kind": "sample", "params": {"n_samples": self.n_samples, "rate": self.rate}}
 
     def copy_layer(self, name=None, fresh=False):
-        """A new SampleLayer around a copy of the wrapped layer (no registry needed)."""
+        """A new SampleLayer around a copy of the wrapped layer (no registry needed); with
+        ``fresh`` (a voter) its seed is derived from this one's and the new name."""
         from risk_widgets.risk.compose import copy_layer
 
+        # a fresh copy (a voter) draws its own masks: a seed of its own, from this one's
         return SampleLayer(
             copy_layer(self.layer, fresh=fresh),
             rate=self.rate,
             n_samples=self.n_samples,
-            seed=self.seed,
+            seed=_site_seed(self.seed, name or self.name) if fresh else self.seed,
             name=name or self.name,
         )
 
