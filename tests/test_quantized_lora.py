@@ -122,7 +122,7 @@ def test_a_quantized_kerashub_backbone_round_trips_exactly(mode, tmp_path):
 
 @pytest.mark.parametrize("mode", ["int8", "int4"])
 def test_fold_dequantizes_on_request(mode):
-    """`folded(dequantize=True)` (the patch-layer protocol `rw.fold` reads): a float layer
+    """`rw.fold(model, dequantize=True)`, `folded(dequantize=True)`: a float layer
     holding the dequantized kernel plus the update. int4 is weight-only, so the float layer
     computes the same; int8 also rounds its inputs to int8, which the float layer does not."""
     model = _model(mode)
@@ -140,3 +140,11 @@ def test_fold_dequantizes_on_request(mode):
         assert folded.dtype_policy.name == "float32"
         atol = {"int4": 1e-5, "int8": 0.02 * np.abs(np.asarray(layer(x))).max()}[mode]
         np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(layer(x)), atol=atol)
+    with pytest.raises(TypeError, match=r"rw.fold\(model, dequantize=True\)"):
+        rw.fold(patched)
+    plain = rw.fold(patched, dequantize=True)
+    assert {layer.quantization_mode for layer in plain.layers} == {None, mode}  # "out" stays
+    assert plain.get_layer("dense").quantization_mode is None
+    scale = np.abs(patched.predict(X, verbose=0)).max()
+    np.testing.assert_allclose(plain.predict(X, verbose=0), patched.predict(X, verbose=0),
+                               atol={"int4": 1e-5, "int8": 0.05}[mode] * scale)

@@ -154,7 +154,9 @@ class KernelView:
             raise TypeError(
                 f"Cannot {what} {self.path!r}: its base {type(self.layer).__name__} is "
                 f"quantized ({self.quantized}), and {self.quantized} weights cannot hold the "
-                "merged float kernel exactly. Drop the adapters with rw.unpatch(model), or "
+                "merged float kernel exactly. Fold into float layers holding the dequantized "
+                "kernel plus the update (rw.fold(model, dequantize=True)), drop the adapters "
+                "with rw.unpatch(model), or "
                 "fold before quantizing: add LoRA to the float model, train, rw.fold(model), "
                 f"then quantize the folded model (model.quantize({self.quantized!r}))."
             )

@@ -186,7 +186,7 @@ def _replaced_at(model, path):
     return None
 
 
-def _folded(layer, path, names=None):
+def _folded(layer, path, names=None, dequantize=False):
     if names is not None and not _named(layer):
         return layer  # not an adapter: a named fold leaves it as it is
     if not callable(getattr(layer, "folded", None)):
@@ -198,7 +198,11 @@ def _folded(layer, path, names=None):
         )
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the way out
-            new = layer.folded() if names is None else layer.fold_adapters(names)
+            if dequantize:  # only asked of patch layers when requested (yours may not take it)
+                new = (layer.folded(dequantize=True) if names is None
+                       else layer.fold_adapters(names, dequantize=True))
+            else:
+                new = layer.folded() if names is None else layer.fold_adapters(names)
     except NotImplementedError as err:
         raise TypeError(f"Cannot fold the patch at {path!r}: {err}") from None
     if new is layer:
@@ -240,7 +244,7 @@ def _check_finite_fold(layer, new, path) -> None:
     )
 
 
-def fold(model, names: Any = None, *, share_base: bool = False) -> Any:
+def fold(model, names: Any = None, *, share_base: bool = False, dequantize: bool = False) -> Any:
     """Merges every adapter into its base layer; returns a plain Keras Functional model.
 
     With ``names`` (an adapter name or a list of them) only those adapters are merged:
@@ -278,6 +282,11 @@ def fold(model, names: Any = None, *, share_base: bool = False) -> Any:
             folded model, or assigning to its weights, changes the original model too**
             (and the other way round). Where adapters are left (``names``), the result
             shares its base layers in any case, as every patched model does.
+        dequantize: an adapter on an int8 / int4 layer is refused by default (its int
+            weights cannot hold the merge; the error says the ways out); True folds it into
+            a float layer of the base's class holding the dequantized kernel plus the
+            update (int4 is weight-only: the same outputs; int8 also rounds its inputs to
+            int8, which the float layer does not).
 
     Example:
         >>> import keras, numpy as np
@@ -309,7 +318,7 @@ def fold(model, names: Any = None, *, share_base: bool = False) -> Any:
     _check_patched(model, "fold()", "merge")
     wanted = check_names(model, names, "fold()")
     plan = _plan(
-        model, lambda layer, path: _folded(layer, path, wanted),
+        model, lambda layer, path: _folded(layer, path, wanted, dequantize is True),
         native=keras_native.folded if wanted is None else None,  # Keras' LoRA has no name
     )
     if plan[2]:  # adapters left: a patched model on the partly folded layers
