@@ -6,7 +6,8 @@ What :func:`scenario` covers, each a failure seen on torch: the editor's live ri
 ``rw.diff`` on a patched model (NumPy on outputs that track gradients), a conformal model's
 plain call (``forward`` was ``nn.Module.forward``: it returned ``(y, risk)``), MC dropout
 masks reproduced from a seed, a vote inside ``TimeDistributed`` (its mean is the members'
-mean), and LoRA add / fold exactness. JAX always runs (it is a dependency); torch runs where
+mean; ``predict_risk``, whose ``predict_step`` JAX calls with its state, gives the same), and
+LoRA add / fold exactness. JAX always runs (it is a dependency); torch runs where
 it is installed.
 """
 
@@ -115,6 +116,9 @@ def scenario() -> dict:
     out["vote_td_std_error"] = float(np.abs(std - np.std(members, axis=0)).max())
     out["vote_td_std"] = float(std.mean())
     out["vote_td_shape"] = list(ops.shape(mean))
+    # predict (a compiled step on every backend; on JAX a stateless one) gives what a call does
+    p_mean, p_std = risky.predict_risk(xs, batch_size=2)
+    out["vote_predict_error"] = float(max(np.abs(p_mean - mean).max(), np.abs(p_std - std).max()))
     return out
 
 
@@ -134,6 +138,7 @@ def _check(result: dict) -> None:
     assert result["vote_td_mean_error"] < TOL, f"{name}: vote mean != its members' mean"
     assert result["vote_td_std_error"] < TOL, f"{name}: vote std != its members' std"
     assert result["vote_td_std"] > 0 and result["vote_td_shape"] == [3, 2], name
+    assert result["vote_predict_error"] < TOL, f"{name}: predict_risk != a call"
 
 
 def _start(backend: str) -> subprocess.Popen:

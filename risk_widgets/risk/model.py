@@ -318,11 +318,16 @@ class RiskModel(keras.Model):
         check_finite(x, "x", "predict")
         return super().predict(x, *args, **kwargs)
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if self._predict_with_risk:
-            return self(x, training=False, return_risk=True)
-        return self(x, training=False)
+    def predict_step(self, *args):
+        # JAX's trainer passes (state, data) and wants (outputs, non-trainable state) back,
+        # the other backends pass data
+        kwargs = {"training": False, "return_risk": bool(self._predict_with_risk)}
+        if len(args) == 2:
+            (trainable, non_trainable), data = args
+            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+            return self.stateless_call(trainable, non_trainable, x, **kwargs)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[0])
+        return self(x, **kwargs)
 
     def predict_risk(self, x, batch_size=None, verbose=0, **kwargs) -> tuple[Any, Any]:
         """``(y, std)`` as NumPy arrays (structured like the outputs), batched like ``predict``.
