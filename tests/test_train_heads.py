@@ -208,3 +208,22 @@ def test_a_nested_frozen_model_trains_whole_and_a_block_holding_adapters_is_refu
         rw.train_fully(lora, "enc")
     assert "full" not in {n["id"]: n for n in to_graph(lora).to_json()["nodes"]}["enc"][
         "patchable"]
+
+
+def test_adapter_files_hold_the_layers_that_train_whole(tmp_path):
+    """PEFT saves ``modules_to_save`` with the adapters: so do we, every weight of them."""
+    task, data, labels = _roberta(2)
+    patched = rw.add_lora(task, rank=2)  # the head trains whole by default
+    _losses(patched, data, labels, steps=3)
+    file = rw.save_adapters(patched, tmp_path / "task.npz")
+    keys = list(np.load(file).keys())
+    assert any(k.startswith("logits::") for k in keys), keys
+    fresh = rw.add_lora(_roberta(2)[0], rank=2)
+    assert not np.allclose(fresh.predict(data, verbose=0), patched.predict(data, verbose=0))
+    loaded = rw.load_adapters(fresh, file)
+    assert {"pooled_dense", "logits"} <= set(loaded)
+    np.testing.assert_allclose(fresh.predict(data, verbose=0), patched.predict(data, verbose=0),
+                               atol=1e-6)
+    adapters_only = rw.add_lora(_roberta(2)[0], rank=2, train=[])
+    with pytest.raises(ValueError, match="in the file only: \\['logits', 'pooled_dense'\\]"):
+        rw.load_adapters(adapters_only, file)

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from risk_widgets.core.walk import iter_layers
+from risk_widgets.core.walk import is_patch_layer, iter_layers
 from risk_widgets.engine.operations import (
     adapter_weights,
     check_model,
@@ -38,9 +38,46 @@ def _prefix(path: str, name: str | None, n_named: int) -> str:
     return path if name is None or n_named == 1 else f"{path}::{name}"
 
 
+#: the kind recorded for a layer that trains whole (`PatchedModel.trained_layers`)
+_FULL = "full"
+
+
+def _trained_layers(model) -> dict[str, Any]:
+    """``{path: layer}`` of the layers ``model`` trains whole (``train=`` heads, your own
+    replacement layers), each at its first path, with no variable shared with the model
+    it was patched from (a layer keeping shared weights is not saved)."""
+    whole = getattr(model, "trained_layers", None)
+    layers = {id(layer) for layer in whole()} if callable(whole) else set()
+    shared = {id(v) for v in model.shared_variables()} if layers else set()
+    found = {}
+    for ref in iter_layers(model):
+        if id(ref.layer) in layers and not any(id(v) in shared for v in ref.layer.weights):
+            layers.discard(id(ref.layer))
+            found[ref.path] = ref.layer
+    return found
+
+
+def _layers(model) -> dict[str, Any]:
+    """Every layer a file holds weights of: patch layers, then layers trained whole."""
+    return {**patch_layers(model), **_trained_layers(model)}
+
+
+def _unit_weights(unit) -> list:
+    """What the file holds for one unit: an adapter's own weights, a trained layer's all
+    (a BatchNormalization's moving statistics too)."""
+    return list(unit.weights) if _is_full(unit) else adapter_weights(unit)
+
+
+def _is_full(unit) -> bool:
+    return not is_patch_layer(unit) and not hasattr(unit, "adapter_name")
+
+
 def _model_units(model, names) -> dict[str, dict[str, Any]]:
-    """``{path: {adapter name or None: layer}}`` of the patches to save or load."""
+    """``{path: {adapter name or None: layer}}`` of the patches to save or load, and of the
+    layers trained whole (``train=``) when all are asked for."""
     units: dict[str, dict[str, Any]] = {}
+    if names is None:
+        units.update({path: {None: layer} for path, layer in _trained_layers(model).items()})
     for path, layer in patch_layers(model).items():
         members = named_adapters(layer)
         if members:
@@ -193,7 +230,10 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     holds, per path, the patch's ``patch_info()`` and its kernel shape, and for adapters
     ``"adapters"``: each one's kind, name, params and active state, as JSON. Base weights
     are not saved. ``names`` (an adapter name, a list, or None = all) saves only those
-    adapters.
+    adapters. A layer the model trains whole (``train=``: a classifier's head, PEFT's
+    ``modules_to_save``) is saved with all its weights, keyed ``"<path>::<i>:<weight
+    name>"`` (its weights in order: names can repeat) and recorded as kind ``"full"``,
+    when all adapters are saved.
 
     The layer path is relative to ``model`` (never its own name) and **portable**: the
     number Keras appends to the name of a nested model is dropped (a task's backbone
@@ -222,7 +262,7 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     path = os.fspath(path)
     if not path.endswith(".npz"):
         raise ValueError(f"Adapter files end with '.npz'. Received: {path!r}")
-    if not patch_layers(model):
+    if not _layers(model):
         raise ValueError(
             f"Model {model.name!r} has no patch layers: nothing to save. Patch it first "
             "(rw.add_lora / rw.add_svf), or save the whole model with model.save('m.keras')."
@@ -231,10 +271,14 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
     arrays, info = {}, {}
     units = _model_units(model, wanted)
     keys = portable_paths(model, units)
+    every = _layers(model)
     for path_in_model, chosen in units.items():
-        layer = patch_layers(model)[path_in_model]
+        layer = every[path_in_model]
         where = keys[path_in_model]
-        info[where] = dict(layer.patch_info()) if hasattr(layer, "patch_info") else {}
+        if _is_full(layer):  # a layer that trains whole: all its weights (PEFT's
+            info[where] = {"kind": _FULL}  # modules_to_save)
+        else:
+            info[where] = dict(layer.patch_info()) if hasattr(layer, "patch_info") else {}
         info[where].pop("patches", None)
         base_shape = _base_kernel_shape(layer)
         if base_shape is not None:  # checked by load_adapters: same-sized z fits any base
@@ -251,8 +295,9 @@ def save_adapters(model, path: str | os.PathLike, names: Any = None) -> str:
             ]
         for name, unit in chosen.items():
             prefix = _prefix(where, name, len(chosen))
-            for v in adapter_weights(unit):
-                arrays[f"{prefix}::{v.name}"] = keras.ops.convert_to_numpy(v)
+            for i, v in enumerate(_unit_weights(unit)):  # a layer's weight names can repeat
+                key = f"{prefix}::{v.name}" if not _is_full(unit) else f"{prefix}::{i}:{v.name}"
+                arrays[key] = keras.ops.convert_to_numpy(v)
     arrays["__patches__"] = np.array(json.dumps(info))
     np.savez(path, **arrays)
     return path
@@ -361,7 +406,7 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
                 "with the same names (rw.add_lora(..., name=...)) before loading, or load "
                 "some of them with names=[...]."
             )
-        layer = patch_layers(model)[path_in_model]
+        layer = _layers(model)[path_in_model]
         saved_shape = info[where].get("base_shape")
         base_shape = _base_kernel_shape(layer)
         if saved_shape is not None and base_shape is not None and (
@@ -376,7 +421,10 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
         n_saved = len(info[where].get("adapters", [None]))
         for name, unit in chosen.items():
             entry = entries[name]
-            kind = unit.patch_info().get("kind") if hasattr(unit, "patch_info") else None
+            if _is_full(unit):
+                kind = _FULL
+            else:
+                kind = unit.patch_info().get("kind") if hasattr(unit, "patch_info") else None
             if entry.get("kind") != kind:
                 raise ValueError(
                     f"{where!r} holds a {entry.get('kind')!r} patch in the file but a "
@@ -384,8 +432,8 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
                     "and kinds) before loading."
                 )
             prefix = _prefix(where, entry.get("name"), n_saved)
-            for v in adapter_weights(unit):
-                key = f"{prefix}::{v.name}"
+            for i, v in enumerate(_unit_weights(unit)):
+                key = f"{prefix}::{v.name}" if kind != _FULL else f"{prefix}::{i}:{v.name}"
                 if key not in arrays:
                     raise ValueError(f"{path!r} has no weight {key!r}.")
                 if tuple(arrays[key].shape) != tuple(v.shape):
