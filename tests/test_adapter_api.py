@@ -28,7 +28,7 @@ class IA3(rw.Adapter):
         return self.apply_matrix(inputs, self.kernel_tensor() * (self.l * self.gain - 1.0))
 
     def delta_matrix(self):
-        return self.kernel_matrix() * (np.asarray(self.l, "float64") * self.gain - 1.0)
+        return self.kernel_matrix() * (self.value(self.l) * self.gain - 1.0)
 
 
 class NoFold(rw.Adapter):

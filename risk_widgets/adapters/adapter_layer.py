@@ -49,7 +49,8 @@ class AdapterLayer(PatchLayer):
       ``self.apply_matrix(inputs, M)`` (``x M``, M an ``(in, out)`` tensor; the base
       kernel is ``self.kernel_tensor()``);
     - optionally ``delta_matrix(self)``: the same update as an ``(in, out)`` NumPy matrix
-      (``self.kernel_matrix()`` is the base kernel), which lets `rw.fold` merge it.
+      (``self.kernel_matrix()`` is the base kernel, ``self.value(w)`` a weight), which lets
+      `rw.fold` merge it.
 
     and register it: ``rw.register_adapter("ia3", IA3, params={"init": 1.0})``. Each
     registered parameter becomes an attribute (``self.init``), part of the config (so
@@ -168,6 +169,12 @@ class AdapterLayer(PatchLayer):
     def kernel_matrix(self) -> np.ndarray:
         """The base kernel as an ``(in, out)`` float64 NumPy matrix (for ``delta_matrix``)."""
         return self.view.kernel_matrix()
+
+    @staticmethod
+    def value(variable) -> np.ndarray:
+        """A weight's current value as a float64 NumPy array, on any backend (for
+        ``delta_matrix``; ``np.asarray`` of a torch variable can share its memory)."""
+        return np.asarray(ops.convert_to_numpy(variable), dtype="float64")
 
     def apply_matrix(self, inputs, matrix):
         """``inputs`` times an ``(in, out)`` tensor as the base applies its kernel (no bias,

@@ -17,7 +17,7 @@ Example:
     ...     def delta(self, inputs, training=None):
     ...         return self.apply_matrix(inputs, self.kernel_tensor() * (self.s - 1.0))
     ...     def delta_matrix(self):
-    ...         return self.kernel_matrix() * (np.asarray(self.s, "float64") - 1.0)
+    ...         return self.kernel_matrix() * (self.value(self.s) - 1.0)
     >>> _ = rw.register_adapter("scale_doc", Scale)
     >>> inputs = keras.Input((4,))
     >>> model = keras.Model(inputs, keras.layers.Dense(3, name="head")(inputs))
