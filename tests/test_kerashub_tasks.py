@@ -8,6 +8,8 @@ patched, folded, saved and loaded as one layer; Keras' own ``enable_lora`` folds
 
 from __future__ import annotations
 
+import warnings
+
 import keras_hub
 import numpy as np
 import pytest
@@ -174,3 +176,23 @@ def test_classifiers_keep_their_class_compile_defaults_and_predict():
     np.testing.assert_allclose(_out(rw.fold(patched), images), _out(patched, images),
                                atol=1e-5)
     assert _out(patched, images).shape == (len(images), 3)
+
+
+def test_training_a_task_around_a_patched_backbone_warns_and_patching_it_is_the_way_out():
+    backbone, data = build_case("GPT2Backbone")
+    patched_backbone = rw.add_lora(backbone, rank=2)
+    task = keras_hub.models.GPT2CausalLM(backbone=patched_backbone, preprocessor=None)
+    labels = np.asarray(data["token_ids"])
+    with pytest.warns(UserWarning, match="training 'gpt2_backbone.*from outside.*rw.add_lora"):
+        task.fit(data, labels, epochs=1, verbose=0)  # Keras trains the shared base here
+    backbone, data = build_case("GPT2Backbone")
+    before = [np.array(w) for w in backbone.get_weights()]
+    patched_backbone = rw.add_lora(backbone, rank=2)
+    task = keras_hub.models.GPT2CausalLM(backbone=patched_backbone, preprocessor=None)
+    adopted = rw.add_lora(task, "*key*", rank=2, name="more")
+    names = sorted(v.name for v in adopted.trainable_weights)
+    assert names == ["lora_a"] * 3 + ["lora_b"] * 3  # the backbone's two and the new one
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*from outside")
+        adopted.fit(data, labels, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, backbone.get_weights(), strict=True))

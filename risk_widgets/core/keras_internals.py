@@ -30,6 +30,7 @@ from typing import Any
 
 import keras
 from keras.src.backend import get_keras_mask, set_keras_mask
+from keras.src.backend.common import global_state
 from keras.src.layers.convolutional.base_conv import BaseConv
 from keras.src.models.functional import (
     Functional,
@@ -234,6 +235,12 @@ def set_trainable_flag(layer: Any, value: bool) -> None:
     """Sets ``layer``'s own trainable flag only: unlike the ``trainable`` setter, the flags
     of its variables and sub-layers (possibly shared with another model) are untouched."""
     layer._trainable = bool(value)
+
+
+def entry_layer() -> Any:
+    """The outermost layer of the call in progress (the model being trained), or None."""
+    context = global_state.get_global_attribute("current_call_ctx")
+    return getattr(context, "entry_layer", None)
 
 
 def own_trainable_variables(layer: Any) -> list:

@@ -241,7 +241,31 @@ class PatchedModel(TrainableSubset, RewiredModel):
     def call(self, inputs, training=None, mask=None, **kwargs):
         """Runs the graph like `Functional.call`, with the shared stateful base layers
         (BatchNormalization) called with ``training=False`` (see `FrozenBase`)."""
+        if training:
+            self._warn_if_trained_inside()
         return self._frozen_base().run(self, inputs, training, mask, kwargs)
+
+    def _warn_if_trained_inside(self) -> None:
+        """Warns (once) when a model built around this one trains its shared base.
+
+        Keras' trainer asks the outer model for its trainable variables, which lists every
+        trainable variable of the layers inside, never this model's `trainable_weights`:
+        a task built around a patched backbone (``GPT2CausalLM(backbone=patched)``) would
+        train the base weights it shares with the user's model."""
+        outer = ki.entry_layer()
+        if outer is None or outer is self or self.__dict__.get("_rw_warned_outer"):
+            return
+        shared = self.__dict__.get("_rw_shared", {})
+        if any(id(v) in shared for v in getattr(outer, "trainable_weights", [])):
+            object.__setattr__(self, "_rw_warned_outer", True)
+            warnings.warn(
+                f"{outer.name!r} is training {self.name!r} from outside, and Keras then trains "
+                f"every weight of {self.name!r}, the base it shares with your model too (a "
+                "patched model freezes its base only when it is the model trained). Patch the "
+                f"outer model instead (rw.add_lora({outer.name}, ...) trains only adapters), or "
+                f"build it around rw.fold({self.name}) to train everything on a copy.",
+                stacklevel=2,
+            )
 
 
 def rebuild_as(cls: type, source, replacements: dict, where: dict):
@@ -274,6 +298,9 @@ def _share_base(new, source) -> None:
         trained = {id(v) for v in source._trained_weights()}
         held = {id(ref.layer) for ref in iter_layers(new)}
         mark_trained(new, [layer for layer in source.trained_layers() if id(layer) in held])
+    for inner in ki.all_sublayers(source):  # a patched backbone inside a user's task:
+        if isinstance(inner, PatchedModel):  # its adapters train on in the new model
+            trained |= {id(v) for v in inner._trained_weights()}
     base = {id(v) for v in source.variables if id(v) not in trained}
     object.__setattr__(new, "_rw_shared", {id(v): v for v in new.variables if id(v) in base})
 
