@@ -30,13 +30,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import keras
 
 from risk_widgets.core import keras_internals as ki
-from risk_widgets.core.layer_copy import copy_state, structural_copy
+from risk_widgets.core.layer_copy import copy_state, independent_copy
 from risk_widgets.core.walk import is_patch_layer, iter_layers
 
 __all__ = ["FULL_KIND", "can_train_fully", "classifier_head", "full_patch_info",
@@ -87,21 +86,8 @@ def _trainable_copy(layer: Any) -> Any:
     would train nothing)."""
     wanted = {id(v) for sub in [layer, *ki.all_sublayers(layer)]
               for v in ki.own_trainable_variables(sub)}
-    memo: dict[int, Any] = {}
-    states: dict[int, Any] = {}
-
-    def remap(sub: Any) -> Any:
-        if id(sub) not in memo:
-            memo[id(sub)] = structural_copy(sub, remap, state)
-        return memo[id(sub)]
-
-    def state(value: Any) -> Any:
-        if id(value) not in states:
-            states[id(value)] = (_new_trainable(value) if id(value) in wanted
-                                 else copy_state(value))
-        return states[id(value)]
-
-    return remap(layer)
+    return independent_copy(
+        layer, lambda value: copy_state(value, trainable=True if id(value) in wanted else None))
 
 
 def _config_copy(model: Any) -> Any:
@@ -119,17 +105,6 @@ def _config_copy(model: Any) -> Any:
         trainable(keras.saving.serialize_keras_object(model)))
     copy.set_weights(model.get_weights())
     return copy
-
-
-def _new_trainable(value: Any) -> Any:
-    with contextlib.ExitStack() as scopes:  # the same path as the original
-        for part in value.path.split("/")[:-1]:
-            scopes.enter_context(keras.name_scope(part))
-        return keras.Variable(
-            keras.ops.convert_to_numpy(value), dtype=value.dtype, trainable=True,
-            aggregation=value.aggregation, synchronization=value.synchronization,
-            name=value.name,
-        )
 
 
 def is_trained_copy(layer: Any) -> bool:

@@ -327,27 +327,35 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def copy_state(value: Any) -> Any:
-    """A new variable (or seed generator) holding ``value``'s current value, under the
-    same path."""
-    if isinstance(value, keras.random.SeedGenerator):
-        new = keras.random.SeedGenerator(seed=0, name=value.name)
-        new.state.assign(value.state.value)
-        return new
+def variable_like(value: Any, initial: Any, trainable: bool | None = None) -> Any:
+    """A new variable holding ``initial``, made like ``value``: the same path, name, dtype,
+    aggregation and synchronization, and its trainable flag unless ``trainable`` is given."""
     with contextlib.ExitStack() as scopes:  # the same path as the original
         for part in value.path.split("/")[:-1]:
             scopes.enter_context(keras.name_scope(part))
         return keras.Variable(
-            keras.ops.convert_to_numpy(value), dtype=value.dtype,
-            trainable=value.trainable, aggregation=value.aggregation,
-            synchronization=value.synchronization, name=value.name,
+            initial, dtype=value.dtype,
+            trainable=value.trainable if trainable is None else trainable,
+            aggregation=value.aggregation, synchronization=value.synchronization,
+            name=value.name,
         )
 
 
-def independent_copy(layer: Any) -> Any:
+def copy_state(value: Any, trainable: bool | None = None) -> Any:
+    """A new variable (or seed generator) holding ``value``'s current value, under the
+    same path; ``trainable`` overrides a variable's flag (see `variable_like`)."""
+    if isinstance(value, keras.random.SeedGenerator):
+        new = keras.random.SeedGenerator(seed=0, name=value.name)
+        new.state.assign(value.state.value)
+        return new
+    return variable_like(value, keras.ops.convert_to_numpy(value), trainable)
+
+
+def independent_copy(layer: Any, state: Callable[[Any], Any] = copy_state) -> Any:
     """A structural copy of ``layer`` and of every layer inside it, each owning new
     variables with the same values: for a layer that cannot be re-created from its config
-    (KerasHub's ``RMSNormalization`` has no ``get_config``).
+    (KerasHub's ``RMSNormalization`` has no ``get_config``). ``state(value)`` makes each
+    new variable or seed generator (once per original; default `copy_state`).
 
     Example:
         >>> import keras
@@ -363,12 +371,12 @@ def independent_copy(layer: Any) -> Any:
 
     def remap(sub: Any) -> Any:
         if id(sub) not in memo:
-            memo[id(sub)] = structural_copy(sub, remap, state)
+            memo[id(sub)] = structural_copy(sub, remap, copied)
         return memo[id(sub)]
 
-    def state(value: Any) -> Any:
+    def copied(value: Any) -> Any:
         if id(value) not in states:
-            states[id(value)] = copy_state(value)
+            states[id(value)] = state(value)
         return states[id(value)]
 
     return remap(layer)

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import keras
@@ -32,7 +31,12 @@ from risk_widgets.core import keras_internals as ki
 from risk_widgets.core.compile_settings import carry_compile
 from risk_widgets.core.composite import CompositeLayer
 from risk_widgets.core.keras_internals import Functional
-from risk_widgets.core.layer_copy import copy_state, structural_copy, sublayer_locations
+from risk_widgets.core.layer_copy import (
+    copy_state,
+    structural_copy,
+    sublayer_locations,
+    variable_like,
+)
 from risk_widgets.core.walk import children, graph_of, is_graph_container
 
 __all__ = [
@@ -213,7 +217,7 @@ class Rebuilder:
         ki.set_trainable_flag(new, layer.trainable)  # no propagation to shared layers
         return new
 
-    def carry_state(self, layer: Any, new: Any, cls: type, path: str) -> None:
+    def carry_state(self, layer: Any, new: Any, cls: type, path: str) -> set[str]:
         """Makes ``new`` (a Functional built on ``layer``'s rebuilt graph) an object of
         ``cls`` holding ``layer``'s own state: every attribute a plain Functional does not
         have (a backbone's ``transformer_layers``, a task's ``backbone``, its sampler, its
@@ -222,9 +226,10 @@ class Rebuilder:
         Why: KerasHub's ``generate()`` and ``call_with_cache`` read the blocks through
         those attributes, not through the graph; a plain Functional would lose them (and
         the class with its methods), so a patched CausalLM could no longer generate.
+        Returns the names of the attributes carried over.
         """
         mine = vars(new)
-        self._carried = set()
+        carried = set()
         for key, value in list(vars(layer).items()):
             if key in mine or key.startswith("_rw_"):
                 continue
@@ -233,11 +238,12 @@ class Rebuilder:
                     object.__setattr__(new, key, _FRESH[key])
                 continue
             object.__setattr__(new, key, self._map_value(value, path))
-            self._carried.add(key)
+            carried.add(key)
         if "_functional_layer_ids" in vars(layer):  # KerasHub: ids of the graph's layers
             object.__setattr__(new, "_functional_layer_ids",
                                {id(sub) for sub in ki.all_sublayers(new)})
         new.__class__ = cls
+        return carried
 
     # -- opaque layers ------------------------------------------------------------------
     def _rebuild_opaque(self, layer: Any, path: str) -> Any:
@@ -299,8 +305,9 @@ class Rebuilder:
                 "same name as another layer, give it a unique name."
             ) from err
         if own is not None:  # a KerasHub task or backbone: the result is one too
-            self.carry_state(model, new, own if cls is Functional else with_class(cls, own), "")
-            carried = {k: v for k, v in vars(new).items() if k in self._carried}
+            keys = self.carry_state(
+                model, new, own if cls is Functional else with_class(cls, own), "")
+            carried = {key: vars(new)[key] for key in keys}
             carry_compile(model, new, stacklevel=5)  # a task compiles itself in __init__
             # what compile() set back to its defaults, that the user chose (a CausalLM's
             # `sampler`: compile(sampler=...), not one of the compile arguments)
@@ -399,14 +406,7 @@ def copy_variable(value: Any) -> Any:
     """
     if not isinstance(value, keras.Variable):
         return copy_state(value)
-    with contextlib.ExitStack() as scopes:  # the same path as the original
-        for part in value.path.split("/")[:-1]:
-            scopes.enter_context(keras.name_scope(part))
-        return keras.Variable(
-            keras.ops.copy(value.value), dtype=value.dtype,
-            trainable=value.trainable, aggregation=value.aggregation,
-            synchronization=value.synchronization, name=value.name,
-        )
+    return variable_like(value, keras.ops.copy(value.value))
 
 
 class CopyError(ValueError):
