@@ -394,6 +394,7 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
     units = _model_units(model, wanted)
     file_path_of = {m: f for f, m in _match(saved, model, units, path).items()}
     plan, gates = [], []
+    every = _layers(model)
     for path_in_model, chosen in units.items():
         where = file_path_of[path_in_model]
         entries = saved[where]
@@ -406,7 +407,7 @@ def load_adapters(model, path: str | os.PathLike, names: Any = None) -> list[str
                 "with the same names (rw.add_lora(..., name=...)) before loading, or load "
                 "some of them with names=[...]."
             )
-        layer = _layers(model)[path_in_model]
+        layer = every[path_in_model]
         saved_shape = info[where].get("base_shape")
         base_shape = _base_kernel_shape(layer)
         if saved_shape is not None and base_shape is not None and (

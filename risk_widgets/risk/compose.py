@@ -270,16 +270,12 @@ class Sites:
         skipped: list[str] = []
         for path in outer:
             layer = layers[path]
-            if not _is_group(path, refs):
-                problem = self.problem(layer)
-                if problem:
-                    skipped.append(f"{path!r} {problem}")
-                else:
-                    chosen.add(path)
-                continue
-            inside = [r for r in refs if r.kind == "layer" and r.path.startswith(f"{path}/")]
-            patched = any(is_patch_layer(r.layer) for r in inside)
-            if self.whole_groups and not patched:
+            group = _is_group(path, refs)
+            inside = [r for r in refs if r.kind == "layer" and r.path.startswith(f"{path}/")
+                      ] if group else []
+            # a leaf, or a group this kind takes whole (one holding a patch gives its layers)
+            if not group or (self.whole_groups and not any(is_patch_layer(r.layer)
+                                                           for r in inside)):
                 problem = self.problem(layer)
                 if problem:
                     skipped.append(f"{path!r} {problem}")
