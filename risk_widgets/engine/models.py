@@ -253,11 +253,12 @@ class PatchedModel(TrainableSubset, RewiredModel):
         a task built around a patched backbone (``GPT2CausalLM(backbone=patched)``) would
         train the base weights it shares with the user's model."""
         outer = ki.entry_layer()
-        if outer is None or outer is self or self.__dict__.get("_rw_warned_outer"):
+        checked = self.__dict__.setdefault("_rw_checked_outer", set())
+        if outer is None or outer is self or id(outer) in checked:
             return
+        checked.add(id(outer))  # once per outer model: its weight list is not free per step
         shared = self.__dict__.get("_rw_shared", {})
         if any(id(v) in shared for v in getattr(outer, "trainable_weights", [])):
-            object.__setattr__(self, "_rw_warned_outer", True)
             warnings.warn(
                 f"{outer.name!r} is training {self.name!r} from outside, and Keras then trains "
                 f"every weight of {self.name!r}, the base it shares with your model too (a "
