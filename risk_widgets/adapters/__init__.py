@@ -72,14 +72,14 @@ def _register_builtin_kinds() -> None:
         help="Low-rank adapter: y = xW + (alpha/rank)·xAB; only A and B train. With nothing"
         " selected: the layers KerasHub's enable_lora adapts (default_lora_layer_names()),"
         " else every Dense/EinsumDense.",
-        add=add_lora, code="rw.add_lora(model, targets={targets}, {params})",
+        add=add_lora, code="rw.add_lora(model, targets={targets}, {params})", targets="model",
     )
     register_adapter(
         "dora", DoRAAdapter, params=[PARAMS[n] for n in LORA_PARAMS], applies_to=can_dora,
         label="DoRA",
         help="Weight-decomposed LoRA: W' = m·(W + s·AB)/‖W + s·AB‖; A, B and the magnitude m"
         " train.",
-        add=add_dora, code="rw.add_dora(model, targets={targets}, {params})",
+        add=add_dora, code="rw.add_dora(model, targets={targets}, {params})", targets="model",
     )
     register_adapter(
         "svf", SVFAdapter, applies_to=can_adapt, label="SVF",

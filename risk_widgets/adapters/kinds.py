@@ -150,6 +150,7 @@ def register_adapter(
     help: str = "",
     add: Callable[..., Any] | None = None,
     code: str | None = None,
+    targets: str = "layers",
 ) -> Any:
     """Makes the `Adapter` subclass ``cls`` the patch kind ``kind``; returns ``cls``.
 
@@ -176,6 +177,8 @@ def register_adapter(
         label: the toolbar's name (default: ``kind``).
         help: the toolbar's tooltip (default: the class docstring's first line).
         add: for built-in kinds with their own ``add_<kind>``; by default `add_adapter`.
+        targets: ``"layers"`` (the toolbar needs a selection) or ``"model"`` (offered with
+            nothing selected: ``add`` has default targets, as LoRA's).
         code: the expression `editor.export_code` writes; by default
             ``rw.add_adapter(model, '<kind>', targets=..., <params>)``.
 
@@ -187,7 +190,8 @@ def register_adapter(
     if cls is None:  # used as a decorator with arguments
         def decorate(c):
             return register_adapter(kind, c, params=params, applies_to=applies_to,
-                                    label=label, help=help, add=add, code=code)
+                                    label=label, help=help, add=add, code=code,
+                                    targets=targets)
         return decorate
     if not isinstance(kind, str) or not kind.isidentifier() or kind in _TAKEN:
         raise ValueError(
@@ -200,6 +204,8 @@ def register_adapter(
             "the base layer, its kernel, the gate, fold and saving. Received: "
             f"{cls!r}. Write `class MyAdapter(rw.Adapter)` with build_adapter() and delta()."
         )
+    if targets not in ("layers", "model"):
+        raise ValueError(f"`targets` is 'layers' or 'model'. Received: targets={targets!r}")
     specs = _specs(params)
     predicate = _predicate(applies_to)
     if add is None:
@@ -215,7 +221,7 @@ def register_adapter(
         label=label or kind, help=help or (doc[0] if doc else ""),
         add=add or _generic_add(kind),
         code=code or f"rw.add_adapter(model, {kind!r}, targets={{targets}}{shown})",
-        targets="model" if add is not None and kind in ("lora", "dora") else "layers",
+        targets=targets,
     )
     _KINDS[kind] = entry
     from risk_widgets.engine.registry import register_patchable
