@@ -35,7 +35,17 @@ def check_adapter_name(name: Any) -> str:
     return name
 
 
-class AdapterLayer(PatchLayer):
+class _ReversibleBase(PatchLayer):
+    """A patch layer whose base may be a tied `ReversibleEmbedding`, also called with
+    ``reverse=True`` (logits against its table)."""
+
+    def compute_output_spec(self, inputs, training=None, reverse=False):
+        if reverse:  # Keras asks compute_output_shape with shapes only, never `reverse`
+            return self.layer.compute_output_spec(inputs, reverse=True)
+        return super().compute_output_spec(inputs, training=training)
+
+
+class AdapterLayer(_ReversibleBase):
     """An adapter: new weights on a kernel layer, with a name and a gate (``rw.Adapter``).
 
     The base class of every adapter kind, built-in (LoRA, DoRA, SVF) or your own. Write a
@@ -196,11 +206,6 @@ class AdapterLayer(PatchLayer):
             return self.view.reversed(inputs, [self.gated_reverse_delta(inputs)])
         return self.view.updated(inputs, [self.gated_delta(inputs, training)])
 
-    def compute_output_spec(self, inputs, training=None, reverse=False):
-        if reverse:  # Keras asks compute_output_shape with shapes only, never `reverse`
-            return self.layer.compute_output_spec(inputs, reverse=True)
-        return super().compute_output_spec(inputs, training=training)
-
     def reverse_delta(self, inputs):
         """``x ΔEᵀ``: the update of a tied embedding's output logits (``reverse=True``)."""
         raise NotImplementedError(
@@ -284,7 +289,7 @@ def assemble(base, adapters: list) -> keras.layers.Layer:
 
 
 @keras.saving.register_keras_serializable(package="risk_widgets")
-class AdapterStack(PatchLayer):
+class AdapterStack(_ReversibleBase):
     """Several named adapters on one base layer: ``act(x W + b + Σ gate_i delta_i(x))``.
 
     Made by `add_lora` / `add_svf` (any `AdapterLayer` kind) on a layer that already has an
@@ -353,11 +358,6 @@ class AdapterStack(PatchLayer):
             updates = [a.gated_reverse_delta(inputs) for a in self.adapters]
             return self.view.reversed(inputs, updates)
         return self.view.updated(inputs, [a.gated_delta(inputs, training) for a in self.adapters])
-
-    def compute_output_spec(self, inputs, training=None, reverse=False):
-        if reverse:  # as AdapterLayer's
-            return self.layer.compute_output_spec(inputs, reverse=True)
-        return super().compute_output_spec(inputs, training=training)
 
     @property
     def wrapped_layer(self):
